@@ -1,0 +1,19 @@
+// Every subcommand registers itself through one setup function (CLI11's subcommands-in-files
+// pattern, ninja's tool table). main.cpp lists them; each file owns one subcommand.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace gpas::cli {
+
+void setup_model(CLI::App& app);   // model.cpp: model info / model forward
+void setup_train(CLI::App& app);   // train.cpp
+void setup_export(CLI::App& app);  // export.cpp
+void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
+void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
+void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
+void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
+
+}  // namespace gpas::cli

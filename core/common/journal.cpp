@@ -1,0 +1,70 @@
+#include "core/common/journal.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+
+namespace gpas {
+
+Journal::Journal(const std::string& path) : path_(path) {
+  // Continue the sequence of an existing journal (a resumed run appends to it).
+  for (const auto& j : read_journal(path))
+    if (j.contains("seq")) seq_ = std::max<int64_t>(seq_, j["seq"].get<int64_t>() + 1);
+  f_ = std::fopen(path.c_str(), "a");
+  if (!f_) throw Error(path + ": cannot open the run journal for appending");
+}
+
+Journal::~Journal() {
+  if (f_) std::fclose(f_);
+}
+
+void Journal::write(nlohmann::json obj) {
+  if (!f_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  obj["seq"] = seq_++;
+  obj["time"] = now_seconds();
+  std::string line = obj.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), f_);
+  std::fflush(f_);
+  if (obj.value("type", "") == "status") ::fsync(fileno(f_));
+}
+
+void Journal::metric(int64_t step, const std::string& key, double value) {
+  write({{"type", "metric"}, {"step", step}, {"key", key}, {"value", value}});
+}
+
+void Journal::layer(int64_t step, int layer, const std::string& kind, double value) {
+  write({{"type", "layer"}, {"step", step}, {"layer", layer}, {"kind", kind}, {"value", value}});
+}
+
+void Journal::artifact(int64_t step, const std::string& kind, const std::string& path,
+                       int64_t bytes) {
+  write({{"type", "artifact"}, {"step", step}, {"kind", kind}, {"path", path}, {"bytes", bytes}});
+}
+
+void Journal::heartbeat(int64_t step) { write({{"type", "heartbeat"}, {"step", step}}); }
+
+void Journal::status(const std::string& status, int64_t step, const std::string& error) {
+  nlohmann::json j = {{"type", "status"}, {"status", status}, {"step", step}};
+  if (!error.empty()) j["error"] = error;
+  write(j);
+}
+
+std::vector<nlohmann::json> read_journal(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  if (!in) return out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) continue;  // torn line from a killed writer
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace gpas

@@ -1,0 +1,53 @@
+// The run journal: one JSON object per line in <run_dir>/journal.jsonl, appended by the process
+// that trains. It is the only thing a training process writes about its progress; the results
+// store ingests it into SQLite (idempotently, by (run_id, seq)), so training never needs the
+// database and works the same on a local disk and on a cluster's shared filesystem.
+//
+// Line types (all have "seq", "type", "time"):
+//   start      run_id, attempt, host, pid, devices, git_commit, torch_version, config (object)
+//   metric     step, key, value            (train/loss, train/lr, train/grad_norm, train/tokens_per_s,
+//                                           eval/loss, eval/ppl, ...)
+//   layer      step, layer, kind, value    (gate, act_var, grad_norm, attn_wnorm, ffn_wnorm, importance ...)
+//   artifact   step, kind, path, bytes     (checkpoint, export, figure)
+//   heartbeat  step
+//   status     status (running|completed|failed|diverged|cancelled), step, error
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace gpas {
+
+class Journal {
+ public:
+  Journal() = default;  // disabled: every call is a no-op
+  explicit Journal(const std::string& path);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  bool enabled() const { return f_ != nullptr; }
+  const std::string& path() const { return path_; }
+
+  void metric(int64_t step, const std::string& key, double value);
+  void layer(int64_t step, int layer, const std::string& kind, double value);
+  void artifact(int64_t step, const std::string& kind, const std::string& path, int64_t bytes);
+  void heartbeat(int64_t step);
+  void status(const std::string& status, int64_t step, const std::string& error = "");
+  void write(nlohmann::json obj);  // adds seq, time; flushes (and fsyncs status lines)
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_;
+  int64_t seq_ = 0;
+  std::mutex mu_;
+};
+
+// Reads a journal; a torn last line (a writer killed mid-write) is skipped, not an error.
+std::vector<nlohmann::json> read_journal(const std::string& path);
+
+}  // namespace gpas

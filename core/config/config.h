@@ -1,0 +1,90 @@
+// The run configuration as plain structs: every knob of one training run, with its default.
+// No YAML here (config_yaml.h reads and writes it) and no LibTorch (sweeps and results use it).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gpas {
+
+// How the GPAS gate of each layer is built (paper Section 3, ablations Section 5.7).
+struct GpasConfig {
+  bool enabled = false;
+  std::string activation = "silu";     // silu | identity | relu | leaky_relu | tanh | scaled_silu
+  double beta = 8.0;                   // scaled_silu: x * sigmoid(beta * x)
+  std::string site = "after_sublayer"; // after_sublayer | before_sublayer | after_norm | after_module
+  bool stopgrad = true;                // false: plain scaling, the gradient is scaled too (Eq. 12)
+  bool learnable = true;               // false: gates fixed at their initial values
+  std::vector<double> init = {0.0};    // one value for every layer, or one per layer
+};
+
+struct ModelConfig {
+  std::string size = "tiny";  // preset that filled the four numbers below
+  int64_t hidden = 64;
+  int64_t intermediate = 176;
+  int64_t heads = 4;
+  int64_t layers = 2;
+  int64_t vocab_size = 0;       // 0: take it from the tokenizer / data
+  int64_t max_positions = 1024;
+  std::string norm = "pre";     // post | deepnorm | pre | sandwich | mix | lns
+  int64_t post_layers = -1;     // mix: leading Post-LN layers; -1 = layers / 4
+  double norm_eps = 1e-6;
+  double init_std = 0.02;       // every linear weight ~ N(0, init_std)
+  double embed_std = 0.6324555320336759;  // sqrt(2/5), "Scaled Embed"
+  GpasConfig gpas;
+};
+
+struct TrainConfig {
+  int64_t steps = 100;
+  double lr = 1e-3;
+  int64_t warmup_steps = 10;
+  double min_lr_ratio = 0.1;    // cosine decays to min_lr_ratio * lr at the last step
+  int64_t batch_size = 8;       // sequences per optimizer update (global, all ranks)
+  int64_t micro_batch = 8;      // sequences per forward/backward on one rank
+  int64_t seq_len = 64;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  double weight_decay = 0.0;
+  double grad_clip = 0.0;       // global grad-norm clip; 0 = off
+  double gate_grad_clip = 0.0;  // grad-norm clip of the GPAS gates alone; 0 = off
+  std::string precision = "fp32";  // fp32 | bf16 (pure, as the paper) | bf16-mixed
+  std::string device = "auto";     // auto | cpu | cuda
+  int64_t seed = 0;
+  int64_t log_every = 10;
+  int64_t eval_every = 0;          // 0 = only at the end
+  int64_t eval_tokens = 100000;    // non-padding tokens per evaluation (paper: 10M)
+  int64_t checkpoint_every = 0;    // 0 = only at the end
+  int64_t keep_checkpoints = 2;
+  int64_t probe_every = 0;         // layer statistics every N steps; 0 = off
+  int64_t heartbeat_every = 1;     // journal heartbeat every N steps
+  double diverge_loss = 1e4;       // a loss above this (or NaN/Inf) ends the run as diverged
+  std::string init_from;           // safetensors weights to start from (export format)
+  std::string fixed_gates_from;    // run dir whose learned gates become fixed gates (ablation)
+};
+
+struct DataConfig {
+  std::string source = "synthetic";  // synthetic | prepared | brown
+  std::string path;                  // prepared: the directory `gpas data prepare` wrote
+  std::string tokenizer;             // optional check: the prepared data's tokenizer must match
+  std::string mode = "pad";          // pad (paper: truncate, EOS, right-pad, mask) | pack
+  int64_t seed = 32;                 // shuffle seed of the training stream (paper: 32)
+  int64_t eval_seed = 42;            // shuffle seed of the validation stream (paper: 42)
+  int64_t synthetic_vocab = 256;     // synthetic: vocabulary of the random-token stream
+};
+
+struct RunConfig {
+  std::string name = "run";
+  ModelConfig model;
+  TrainConfig train;
+  DataConfig data;
+};
+
+// Checks ranges and combinations; throws gpas::Error naming the key (no file:line: the YAML reader
+// adds those for values it read).
+void validate(const RunConfig& cfg);
+
+// Resolves derived values (post_layers = layers/4, ...) in place.
+void resolve(RunConfig& cfg);
+
+}  // namespace gpas

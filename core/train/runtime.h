@@ -1,0 +1,15 @@
+// Facts about the LibTorch runtime for code that must not include LibTorch (the CLI's --version,
+// the results store's run rows): version, CUDA, thread setup.
+#pragma once
+#include <string>
+
+namespace gpas {
+
+std::string torch_version();  // "1.13.1", "2.5.1+cu124", ...
+bool cuda_available();
+int cuda_device_count();
+// LibTorch's intra-op threads = cores available to this process (Debian's build defaults to 1).
+// GPAS_THREADS overrides. Returns the count set.
+int setup_threads();
+
+}  // namespace gpas

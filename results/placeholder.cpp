@@ -1,0 +1,2 @@
+// Placeholder so the library exists before its first real file; delete when one lands.
+namespace gpas {}

