@@ -1,0 +1,203 @@
+// The store's reading side: runs with filters, one run's params, metric and layer series,
+// artifacts, and the free SQL query of `gpas query` (one statement, refused if it would write).
+// Leaves out every write (store.cpp, ingest.cpp).
+#include <sqlite3.h>
+
+#include <cctype>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "core/common/error.h"
+#include "results/store.h"
+
+namespace gpas::results {
+
+namespace {
+
+const char* kRunColumns =
+    "id, name, sweep, status, attempt, host, devices, pid, started, ended, last_step, "
+    "git_commit, torch_version, error, run_dir, config";
+
+RunRow row_of(SQLite::Statement& q) {
+  RunRow r;
+  r.id = q.getColumn(0).getString();
+  r.name = q.getColumn(1).getString();
+  r.sweep = q.getColumn(2).getString();
+  r.status = q.getColumn(3).getString();
+  r.attempt = q.getColumn(4).getInt64();
+  r.host = q.getColumn(5).getString();
+  r.devices = q.getColumn(6).getString();
+  r.pid = q.getColumn(7).getInt64();
+  r.started = q.getColumn(8).getString();
+  r.ended = q.getColumn(9).getString();
+  r.last_step = q.getColumn(10).getInt64();
+  r.git_commit = q.getColumn(11).getString();
+  r.torch_version = q.getColumn(12).getString();
+  r.error = q.getColumn(13).getString();
+  r.run_dir = q.getColumn(14).getString();
+  if (!q.getColumn(15).isNull()) {
+    r.config = nlohmann::json::parse(q.getColumn(15).getString(), nullptr, false);
+    if (r.config.is_discarded()) r.config = nullptr;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
+  if (!f.sweep.empty()) sql += " AND sweep = ?";
+  if (!f.status.empty()) sql += " AND status = ?";
+  for (size_t i = 0; i < f.where.size(); ++i)
+    sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = ? "
+           "AND p.value = ?)";
+  sql += " ORDER BY sweep, name, id";
+  SQLite::Statement q(*db_, sql);
+  int k = 1;
+  if (!f.sweep.empty()) q.bind(k++, f.sweep);
+  if (!f.status.empty()) q.bind(k++, f.status);
+  for (const auto& [key, value] : f.where) {
+    q.bind(k++, key);
+    q.bind(k++, value);
+  }
+  std::vector<RunRow> out;
+  while (q.executeStep()) out.push_back(row_of(q));
+  return out;
+}
+
+std::optional<RunRow> Store::find_run(const std::string& id_or_name) const {
+  SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                                " FROM runs WHERE id = ? OR substr(id, 1, length(?)) = ? "
+                                "OR name = ? ORDER BY id");
+  q.bind(1, id_or_name);
+  q.bind(2, id_or_name);
+  q.bind(3, id_or_name);
+  q.bind(4, id_or_name);
+  std::vector<RunRow> found;
+  while (q.executeStep()) found.push_back(row_of(q));
+  for (const auto& r : found)
+    if (r.id == id_or_name) return r;
+  if (found.empty()) return std::nullopt;
+  if (found.size() > 1) {
+    std::string ids;
+    for (const auto& r : found) ids += " " + r.id + (r.name.empty() ? "" : " (" + r.name + ")");
+    throw Error("'" + id_or_name + "' matches " + std::to_string(found.size()) +
+                " runs:" + ids + "; give more of the id");
+  }
+  return found.front();
+}
+
+std::vector<std::pair<std::string, std::string>> Store::params(const std::string& run_id) const {
+  SQLite::Statement q(*db_, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key");
+  q.bind(1, run_id);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  return out;
+}
+
+std::vector<std::string> Store::sweeps() const {
+  SQLite::Statement q(*db_, "SELECT name FROM sweeps UNION SELECT sweep FROM runs "
+                            "WHERE sweep != '' ORDER BY 1");
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+std::vector<std::string> Store::metric_keys(const std::string& run_id) const {
+  SQLite::Statement q(*db_, "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key");
+  q.bind(1, run_id);
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+std::vector<Point> Store::metric_series(const std::string& run_id, const std::string& key) const {
+  SQLite::Statement q(*db_, "SELECT step, value FROM metrics WHERE run_id = ? AND key = ? "
+                            "AND value IS NOT NULL ORDER BY step");
+  q.bind(1, run_id);
+  q.bind(2, key);
+  std::vector<Point> out;
+  while (q.executeStep()) out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getDouble()});
+  return out;
+}
+
+std::optional<double> Store::final_metric(const std::string& run_id, const std::string& key) const {
+  SQLite::Statement q(*db_, "SELECT value FROM metrics WHERE run_id = ? AND key = ? "
+                            "ORDER BY step DESC LIMIT 1");
+  q.bind(1, run_id);
+  q.bind(2, key);
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return q.getColumn(0).getDouble();
+}
+
+std::vector<std::string> Store::layer_kinds(const std::string& run_id) const {
+  SQLite::Statement q(*db_, "SELECT DISTINCT kind FROM layer_stats WHERE run_id = ? ORDER BY kind");
+  q.bind(1, run_id);
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+std::vector<LayerPoint> Store::layer_series(const std::string& run_id,
+                                            const std::string& kind) const {
+  SQLite::Statement q(*db_, "SELECT step, layer, value FROM layer_stats WHERE run_id = ? AND "
+                            "kind = ? AND value IS NOT NULL ORDER BY layer, step");
+  q.bind(1, run_id);
+  q.bind(2, kind);
+  std::vector<LayerPoint> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt(), q.getColumn(2).getDouble()});
+  return out;
+}
+
+std::vector<Artifact> Store::artifacts(const std::string& run_id) const {
+  SQLite::Statement q(*db_, "SELECT step, kind, path, bytes FROM artifacts WHERE run_id = ? "
+                            "ORDER BY step, kind, path");
+  q.bind(1, run_id);
+  std::vector<Artifact> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(),
+                   q.getColumn(2).getString(), q.getColumn(3).getInt64()});
+  return out;
+}
+
+QueryResult Store::query(const std::string& sql) const {
+  sqlite3* h = db_->getHandle();
+  sqlite3_stmt* st = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(h, sql.c_str(), static_cast<int>(sql.size() + 1), &st, &tail) !=
+      SQLITE_OK)
+    throw Error("query: " + std::string(sqlite3_errmsg(h)));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(st, sqlite3_finalize);
+  if (!st) throw Error("query: the SQL text holds no statement");
+  for (const char* p = tail; p && *p; ++p)
+    if (!std::isspace(static_cast<unsigned char>(*p)) && *p != ';')
+      throw Error("query: give one SQL statement at a time (found more after the first)");
+  if (!sqlite3_stmt_readonly(st))
+    throw Error("query: refused: this statement would modify the database, and `gpas query` is "
+                "read-only. The store is rebuilt from the run journals by `gpas ingest`; "
+                "to change it by hand, use sqlite3 on a copy.");
+  QueryResult r;
+  int n = sqlite3_column_count(st);
+  for (int i = 0; i < n; ++i) r.columns.push_back(sqlite3_column_name(st, i));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    std::vector<nlohmann::json> row;
+    for (int i = 0; i < n; ++i) {
+      switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: row.emplace_back(nullptr); break;
+        case SQLITE_INTEGER: row.emplace_back(static_cast<int64_t>(sqlite3_column_int64(st, i))); break;
+        case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(st, i)); break;
+        case SQLITE_BLOB: row.emplace_back("<blob " + std::to_string(sqlite3_column_bytes(st, i)) + " bytes>"); break;
+        default: row.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, i))));
+      }
+    }
+    r.rows.push_back(std::move(row));
+  }
+  if ((rc & 0xff) == SQLITE_READONLY)
+    throw Error("query: refused: the statement tried to write, and `gpas query` is read-only");
+  if (rc != SQLITE_DONE) throw Error("query: " + std::string(sqlite3_errmsg(h)));
+  return r;
+}
+
+}  // namespace gpas::results

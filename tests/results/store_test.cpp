@@ -1,0 +1,190 @@
+// The results store: schema creation, migration from version 1, idempotent ingestion of a
+// journal (torn lines, resumed runs, replaced journals), run states, filters, read-only queries.
+// Concurrency with real processes is in concurrency_test.cpp.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "core/common/error.h"
+#include "results/schema.h"
+#include "results/store.h"
+#include "tests/results/fixture.h"
+
+namespace gpas::results {
+namespace {
+
+using testing::config_of;
+using testing::temp_dir;
+using testing::write_run;
+
+int64_t count(Store& s, const std::string& sql) { return s.db().execAndGet(sql).getInt64(); }
+
+TEST(Store, CreatesSchemaInWalMode) {
+  auto wd = temp_dir("schema");
+  auto s = Store::open(db_path_for(wd));
+  EXPECT_EQ(s->schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(s->db().execAndGet("PRAGMA journal_mode").getString(), "wal");
+  for (const char* t : {"sweeps", "runs", "params", "metrics", "layer_stats", "artifacts"})
+    EXPECT_EQ(count(*s, std::string("SELECT COUNT(*) FROM sqlite_master WHERE name='") + t + "'"), 1)
+        << t;
+  s.reset();
+  auto again = Store::open(db_path_for(wd));  // opening twice migrates nothing
+  EXPECT_EQ(again->schema_version(), Store::kSchemaVersion);
+}
+
+TEST(Store, MigratesFromVersionOne) {
+  auto wd = temp_dir("migrate");
+  std::string path = db_path_for(wd);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(db, 1);
+    ASSERT_EQ(user_version(db), 1);
+    db.exec("INSERT INTO runs(id, name, status) VALUES ('aaaaaaaaaaaa', 'old', 'completed')");
+    db.exec("INSERT INTO metrics(run_id, step, key, value) VALUES ('aaaaaaaaaaaa', 10, 'eval/ppl', 30.5)");
+  }
+  {  // a read-only open refuses an old schema with advice instead of guessing
+    try {
+      Store::open(path, true);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("gpas ingest"), std::string::npos) << e.what();
+    }
+  }
+  auto s = Store::open(path);
+  EXPECT_EQ(s->schema_version(), 2);
+  auto r = s->find_run("aaaa");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "old");
+  EXPECT_EQ(r->run_dir, "");  // the new column, with its default
+  EXPECT_EQ(s->final_metric("aaaaaaaaaaaa", "eval/ppl").value(), 30.5);
+  EXPECT_EQ(count(*s, "SELECT COUNT(*) FROM sqlite_master WHERE name='params_by_key'"), 1);
+}
+
+TEST(Store, IngestsJournalIdempotently) {
+  auto wd = temp_dir("ingest");
+  std::string dir = write_run(wd, {config_of("71m", "pre", true, 3), 33.5});
+  auto s = Store::open(db_path_for(wd));
+  auto first = s->ingest_run_dir(dir, "main");
+  EXPECT_GT(first.lines, 100);
+  auto again = s->ingest_run_dir(dir);
+  EXPECT_EQ(again.lines, 0);
+  auto runs = s->list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  const RunRow& r = runs[0];
+  EXPECT_EQ(r.status, "completed");
+  EXPECT_EQ(r.sweep, "main");  // "" on the second ingest kept it
+  EXPECT_EQ(r.host, "testhost");
+  EXPECT_EQ(r.last_step, 100);
+  EXPECT_EQ(r.config["model"]["norm"], "pre");
+  EXPECT_NEAR(s->final_metric(r.id, "eval/ppl").value(), 33.5, 1e-9);
+  EXPECT_EQ(s->metric_series(r.id, "train/loss").size(), 10u);
+  EXPECT_EQ(s->layer_series(r.id, "gate").size(), 4u * 5u);  // steps 20, 40, ..., 100
+  EXPECT_EQ(s->artifacts(r.id).size(), 1u);
+  EXPECT_EQ(count(*s, "SELECT COUNT(*) FROM params WHERE key='model.gpas.enabled' AND value='true'"), 1);
+  EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "3"}}}).size(), 1u);
+  EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "4"}}}).size(), 0u);
+  EXPECT_EQ(s->list_runs({"other", "", {}}).size(), 0u);
+  EXPECT_EQ(s->sweeps(), std::vector<std::string>{"main"});
+}
+
+TEST(Store, TornLineWaitsAndResumedRunContinues) {
+  auto wd = temp_dir("torn");
+  RunConfig cfg = config_of("9m", "pre", false);
+  std::string id = run_id(cfg);
+  std::string dir = wd + "/runs/" + id;
+  make_dirs(dir);
+  {
+    Journal j(dir + "/journal.jsonl");
+    j.write({{"type", "start"}, {"run_id", id}, {"attempt", 1}, {"config", to_json(cfg)}});
+    j.metric(1, "train/loss", 5.0);
+  }
+  {  // a writer in the middle of a line
+    std::ofstream(dir + "/journal.jsonl", std::ios::app) << R"({"seq":2,"type":"metric","st)";
+  }
+  auto s = Store::open(db_path_for(wd));
+  EXPECT_EQ(s->ingest_run_dir(dir).lines, 2);
+  {  // ...finishes it, then more lines follow
+    std::ofstream(dir + "/journal.jsonl", std::ios::app)
+        << R"(ep":2,"key":"train/loss","value":4.0,"time":1.0})" << "\n";
+    Journal j(dir + "/journal.jsonl");  // a resumed attempt continues the sequence
+    j.write({{"type", "start"}, {"run_id", id}, {"attempt", 2}, {"config", to_json(cfg)}});
+    j.metric(3, "train/loss", 3.0);
+    j.status("completed", 3);
+  }
+  EXPECT_EQ(s->ingest_run_dir(dir).lines, 4);
+  auto r = s->find_run(id);
+  EXPECT_EQ(r->attempt, 2);
+  EXPECT_EQ(r->status, "completed");
+  EXPECT_EQ(s->metric_series(id, "train/loss").size(), 3u);
+
+  // A journal replaced by a shorter, new one (the run started over) is re-read from its start.
+  std::filesystem::remove(dir + "/journal.jsonl");
+  {
+    Journal j(dir + "/journal.jsonl");
+    j.write({{"type", "start"}, {"run_id", id}, {"attempt", 1}, {"config", to_json(cfg)}});
+  }
+  EXPECT_EQ(s->ingest_run_dir(dir).lines, 1);
+  EXPECT_EQ(s->find_run(id)->status, "running");
+  EXPECT_EQ(s->metric_series(id, "train/loss").size(), 0u);
+}
+
+TEST(Store, OrchestratorStatesAndQueuedRuns) {
+  auto wd = temp_dir("states");
+  auto s = Store::open(db_path_for(wd));
+  RunConfig cfg = config_of("9m", "mix", true);
+  s->upsert_sweep("grid", {{"sizes", {"9m"}}});
+  s->register_run(run_id(cfg), wd + "/runs/x", "grid", to_json(cfg));
+  auto r = s->find_run(cfg.name);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, "queued");
+  EXPECT_EQ(r->sweep, "grid");
+  s->set_run_state(r->id, "failed", "exit code 137 (killed)");
+  r = s->find_run(r->id);
+  EXPECT_EQ(r->status, "failed");
+  EXPECT_EQ(r->error, "exit code 137 (killed)");
+  EXPECT_FALSE(r->ended.empty());
+  EXPECT_THROW(s->set_run_state(r->id, "exploded"), Error);
+  EXPECT_FALSE(s->find_run("ffffffffffff"));
+
+  // A run directory with only config.yaml (queued, not started) is indexed with its params.
+  RunConfig other = config_of("9m", "lns", false);
+  std::string dir = wd + "/runs/" + run_id(other);
+  make_dirs(dir);
+  write_file_atomic(dir + "/config.yaml", to_yaml(other));
+  s->ingest_workdir(wd);
+  auto q = s->find_run(run_id(other));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, "queued");
+  EXPECT_EQ(q->config["model"]["norm"], "lns");
+}
+
+TEST(Store, ReadOnlyQueryRefusesWrites) {
+  auto wd = temp_dir("readonly");
+  EXPECT_THROW(Store::open(db_path_for(wd), true), Error);  // nothing to read yet
+  write_run(wd, {config_of("71m", "pre", false), 34.0});
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto s = Store::open(db_path_for(wd), true);
+  auto r = s->query("SELECT key, COUNT(*) AS n FROM metrics GROUP BY key ORDER BY key");
+  EXPECT_EQ(r.columns, (std::vector<std::string>{"key", "n"}));
+  ASSERT_EQ(r.rows.size(), 6u);
+  EXPECT_EQ(r.rows[0][0], "eval/loss");
+  EXPECT_EQ(r.rows[0][1], 2);
+  for (const char* sql : {"DELETE FROM runs", "UPDATE runs SET status='failed'",
+                          "INSERT INTO sweeps(name, created, updated) VALUES ('x','','')",
+                          "DROP TABLE metrics", "CREATE TABLE t(x)", "PRAGMA user_version = 7"}) {
+    try {
+      s->query(sql);
+      ADD_FAILURE() << "not refused: " << sql;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("read-only"), std::string::npos) << sql << ": " << e.what();
+    }
+  }
+  EXPECT_THROW(s->query("SELECT 1; DELETE FROM runs"), Error);
+  EXPECT_THROW(s->ingest_workdir(wd), Error);
+  EXPECT_EQ(s->list_runs().size(), 1u);
+}
+
+}  // namespace
+}  // namespace gpas::results
