@@ -1,0 +1,40 @@
+// `gpas query "SQL" [--format table|csv|json] [--workdir W]`: one SQL statement on W/gpas.db,
+// opened read-only; a statement that would write is refused with an error (exit code 1).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/results_commands.h"
+#include "results/store.h"
+#include "results/text_output.h"
+
+namespace gpas::cli {
+
+namespace {
+
+struct QueryOptions {
+  std::string sql;
+  std::string format = "table";
+  std::string workdir = ".";
+};
+
+void run_query(const QueryOptions& o) {
+  auto store = open_store(o.workdir, /*read_only=*/true);
+  std::cout << results::format_query(store->query(o.sql), o.format);
+}
+
+}  // namespace
+
+void setup_query(CLI::App& app) {
+  auto o = std::make_shared<QueryOptions>();
+  auto* cmd = app.add_subcommand(
+      "query", "run one read-only SQL statement on the results store "
+               "(tables: sweeps runs params metrics layer_stats artifacts)");
+  cmd->add_option("sql", o->sql, "the SQL statement")->required();
+  cmd->add_option("--format", o->format, "table | csv | json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
+  cmd->add_option("--workdir", o->workdir, "workdir holding gpas.db")->capture_default_str();
+  cmd->callback([o] { run_query(*o); });
+}
+
+}  // namespace gpas::cli
