@@ -1,0 +1,134 @@
+// Methods, sizes and statistics of results/methods.h. The names are the paper's (Table 2).
+#include "results/methods.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "core/common/hash.h"
+
+namespace gpas::results {
+
+const std::vector<std::string>& paper_methods() {
+  static const std::vector<std::string> kMethods = {
+      "Post-LN",        "DeepNorm",   "Pre-LN",          "Sandwich-LN",
+      "Mix-LN",         "LNS",        "DeepNorm + GPAS", "Pre + GPAS",
+      "Sandwich + GPAS", "Mix + GPAS", "LNS + GPAS"};
+  return kMethods;
+}
+
+namespace {
+struct Scheme {
+  const char* norm;
+  const char* plain;  // without GPAS
+  const char* gpas;   // with GPAS
+};
+const Scheme kSchemes[] = {
+    {"post", "Post-LN", "Post-LN + GPAS"},  // not run in the paper
+    {"deepnorm", "DeepNorm", "DeepNorm + GPAS"},
+    {"pre", "Pre-LN", "Pre + GPAS"},
+    {"sandwich", "Sandwich-LN", "Sandwich + GPAS"},
+    {"mix", "Mix-LN", "Mix + GPAS"},
+    {"lns", "LNS", "LNS + GPAS"},
+};
+}  // namespace
+
+std::string config_text(const nlohmann::json& config, const std::string& dotted_key) {
+  const nlohmann::json* cur = &config;
+  size_t start = 0;
+  while (true) {
+    if (!cur->is_object()) return "";
+    size_t dot = dotted_key.find('.', start);
+    std::string part = dotted_key.substr(start, dot == std::string::npos ? dot : dot - start);
+    auto it = cur->find(part);
+    if (it == cur->end()) return "";
+    cur = &*it;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return cur->is_string() ? cur->get<std::string>() : cur->dump();
+}
+
+std::string method_of(const nlohmann::json& config) {
+  std::string norm = config_text(config, "model.norm");
+  bool gpas = config_text(config, "model.gpas.enabled") == "true";
+  for (const auto& s : kSchemes)
+    if (norm == s.norm) return gpas ? s.gpas : s.plain;
+  if (norm.empty()) return "";
+  return norm + (gpas ? " + GPAS" : "");
+}
+
+std::string base_method(const std::string& method) {
+  for (const auto& s : kSchemes)
+    if (method == s.gpas) return s.plain;
+  const std::string suffix = " + GPAS";
+  if (method.size() > suffix.size() &&
+      method.compare(method.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return method.substr(0, method.size() - suffix.size());
+  return "";
+}
+
+int size_rank(const std::string& size) {
+  static const std::vector<std::string> kOrder = {"tiny", "9m",   "20m",  "35m", "60m", "71m",
+                                                  "130m", "250m", "350m", "1b",  "3b",  "7b"};
+  auto it = std::find(kOrder.begin(), kOrder.end(), size);
+  return it == kOrder.end() ? static_cast<int>(kOrder.size()) : static_cast<int>(it - kOrder.begin());
+}
+
+void sort_sizes(std::vector<std::string>& sizes) {
+  std::sort(sizes.begin(), sizes.end(), [](const std::string& a, const std::string& b) {
+    int ra = size_rank(a), rb = size_rank(b);
+    return ra != rb ? ra < rb : a < b;
+  });
+}
+
+std::string seedless_identity(const nlohmann::json& config) {
+  nlohmann::json c = config;
+  if (c.is_object()) {
+    c.erase("name");
+    if (c.contains("train") && c["train"].is_object()) c["train"].erase("seed");
+  }
+  return sha256_hex(c.dump()).substr(0, 12);
+}
+
+bool gpas_knobs_default(const nlohmann::json& config) {
+  auto get = [&](const char* k, const char* dflt) {
+    std::string v = config_text(config, k);
+    return v.empty() ? std::string(dflt) : v;
+  };
+  return get("model.gpas.activation", "silu") == "silu" &&
+         get("model.gpas.site", "after_sublayer") == "after_sublayer" &&
+         get("model.gpas.stopgrad", "true") == "true" &&
+         get("model.gpas.learnable", "true") == "true";
+}
+
+Stats stats_of(const std::vector<double>& xs) {
+  Stats s;
+  s.n = static_cast<int>(xs.size());
+  if (xs.empty()) return s;
+  double sum = 0;
+  for (double x : xs) sum += x;
+  s.mean = sum / s.n;
+  if (s.n > 1) {
+    double ss = 0;
+    for (double x : xs) ss += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(ss / (s.n - 1));
+  }
+  return s;
+}
+
+std::string fixed(double x, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, x);
+  std::string s = buf;
+  if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
+  return s;
+}
+
+std::string signed_fixed(double x, int decimals) {
+  std::string s = fixed(x, decimals);
+  return s[0] == '-' ? s : "+" + s;
+}
+
+}  // namespace gpas::results

@@ -1,0 +1,88 @@
+// `gpas report pivot`: any metric's final value, mean ± std [n] over runs, with one config key
+// (or method / sweep / status) down the rows and another across the columns. No emphasis: the
+// pivot does not know whether lower is better.
+#include <algorithm>
+#include <set>
+
+#include "core/common/error.h"
+#include "results/reports.h"
+
+namespace gpas::results {
+
+namespace {
+
+std::string key_of(const RunRow& r, const std::string& key) {
+  if (key == "method") return method_of(r.config);
+  if (key == "sweep") return r.sweep;
+  if (key == "status") return r.status;
+  return config_text(r.config, key);
+}
+
+// Sizes in preset order, numbers numerically, everything else by text.
+void sort_values(const std::string& key, std::vector<std::string>& v) {
+  if (key == "model.size") return sort_sizes(v);
+  if (key == "method") {
+    const auto& pm = paper_methods();
+    std::stable_sort(v.begin(), v.end(), [&](const std::string& a, const std::string& b) {
+      auto ia = std::find(pm.begin(), pm.end(), a) - pm.begin();
+      auto ib = std::find(pm.begin(), pm.end(), b) - pm.begin();
+      return ia != ib ? ia < ib : a < b;
+    });
+    return;
+  }
+  bool numeric = std::all_of(v.begin(), v.end(), [](const std::string& s) {
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    return !s.empty() && *end == '\0';
+  });
+  if (numeric)
+    std::sort(v.begin(), v.end(), [](const std::string& a, const std::string& b) {
+      double x = std::stod(a), y = std::stod(b);
+      return x != y ? x < y : a < b;
+    });
+  else
+    std::sort(v.begin(), v.end());
+}
+
+}  // namespace
+
+ReportTable pivot_table(const Store& store, const PivotOptions& o) {
+  if (o.rows.empty() || o.cols.empty()) throw Error("pivot: give --rows KEY and --cols KEY", kExitUsage);
+  std::map<std::pair<std::string, std::string>, std::vector<RunRow>> cells;
+  std::set<std::string> row_set, col_set;
+  for (auto& r : store.list_runs({o.sweep, "", o.where})) {
+    if (!r.config.is_object()) continue;
+    std::string rv = key_of(r, o.rows), cv = key_of(r, o.cols);
+    if (rv.empty() || cv.empty()) continue;
+    row_set.insert(rv);
+    col_set.insert(cv);
+    cells[{rv, cv}].push_back(std::move(r));
+  }
+  if (cells.empty())
+    throw Error("pivot: no runs have both '" + o.rows + "' and '" + o.cols +
+                "' (keys are config keys like model.norm, or method, sweep, status)");
+  std::vector<std::string> rows(row_set.begin(), row_set.end()), cols(col_set.begin(), col_set.end());
+  sort_values(o.rows, rows);
+  sort_values(o.cols, cols);
+  ReportTable t;
+  t.title = "Pivot";
+  t.caption = "Final " + o.value + " by " + o.rows + " (rows) and " + o.cols + " (columns)" +
+              (o.sweep.empty() ? "" : ", sweep " + o.sweep) + ". Mean ± std over runs [n].";
+  t.header = {o.rows};
+  t.header.insert(t.header.end(), cols.begin(), cols.end());
+  for (const auto& rv : rows) {
+    std::vector<Cell> row = {{rv}};
+    for (const auto& cv : cols) {
+      auto it = cells.find({rv, cv});
+      CellRuns c = it == cells.end() ? CellRuns{} : collect_cell(store, it->second, o.value);
+      row.push_back(cell_of(c));
+      for (const auto& [status, n] : c.unfinished)
+        t.notes.push_back(rv + " / " + cv + ": " + std::to_string(n) + " run(s) " + status +
+                          ", not counted");
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+}  // namespace gpas::results

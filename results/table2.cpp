@@ -1,0 +1,187 @@
+// Table 2 of the paper: final perplexity by method (rows) and model size (columns), from the
+// store. Also the cell reduction every report shares (collect_cell, cell_of). Ablation runs
+// (GPAS knobs off their defaults) are left out; ablations.cpp reports those.
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "core/common/error.h"
+#include "results/paper_tables.h"
+#include "results/reports.h"
+
+namespace gpas::results {
+
+CellRuns collect_cell(const Store& store, const std::vector<RunRow>& runs, const std::string& metric) {
+  CellRuns c;
+  for (const auto& r : runs) {
+    if (r.status == "diverged") {
+      ++c.diverged;
+    } else if (r.status == "completed") {
+      auto v = store.final_metric(r.id, metric);
+      if (v)
+        c.values.push_back(*v);
+      else
+        ++c.unfinished["completed without " + metric];
+    } else {
+      ++c.unfinished[r.status];
+    }
+  }
+  return c;
+}
+
+Cell cell_of(const CellRuns& c, std::optional<double> delta) {
+  if (c.values.empty()) return c.diverged > 0 ? Cell{"diverged", Emphasis::kNone, "diverged"}
+                                              : Cell{"missing", Emphasis::kNone, "missing"};
+  Stats s = c.stats();
+  std::string t = fixed(s.mean);
+  if (s.n > 1) t += " ± " + fixed(s.std);
+  if (delta) t += " (" + signed_fixed(*delta) + ")";
+  std::vector<std::string> info;
+  if (s.n > 1) info.push_back("n=" + std::to_string(s.n));
+  if (c.diverged > 0) info.push_back(std::to_string(c.diverged) + " diverged");
+  if (!info.empty()) {
+    t += " [";
+    for (size_t i = 0; i < info.size(); ++i) t += (i ? ", " : "") + info[i];
+    t += "]";
+  }
+  return {t};
+}
+
+Table2Data collect_table2(const Store& store, const ReportOptions& opts) {
+  RunFilter f;
+  f.sweep = opts.sweep;
+  // (method, size) -> seedless identity -> runs
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::vector<RunRow>>> groups;
+  std::set<std::string> sizes, extra_methods;
+  for (auto& r : store.list_runs(f)) {
+    if (!r.config.is_object()) continue;
+    std::string method = method_of(r.config), size = config_text(r.config, "model.size");
+    if (method.empty() || size.empty()) continue;
+    if (config_text(r.config, "model.gpas.enabled") == "true" && !gpas_knobs_default(r.config))
+      continue;  // an ablation run
+    sizes.insert(size);
+    const auto& pm = paper_methods();
+    if (std::find(pm.begin(), pm.end(), method) == pm.end()) extra_methods.insert(method);
+    groups[{method, size}][seedless_identity(r.config)].push_back(std::move(r));
+  }
+  if (sizes.empty())
+    throw Error("no runs with model.norm and model.size in the store" +
+                (opts.sweep.empty() ? std::string() : " for sweep '" + opts.sweep + "'") +
+                "; run `gpas ingest` first, or check `gpas runs list`");
+  Table2Data d;
+  d.methods = paper_methods();
+  d.methods.insert(d.methods.end(), extra_methods.begin(), extra_methods.end());
+  d.sizes.assign(sizes.begin(), sizes.end());
+  sort_sizes(d.sizes);
+  for (const auto& [key, by_config] : groups) {
+    // Seeds of one experiment agree on everything but the seed; if a cell holds several such
+    // experiments, show the most complete one and say so.
+    const std::vector<RunRow>* best = nullptr;
+    CellRuns best_cell;
+    std::string best_identity;
+    for (const auto& [identity, runs] : by_config) {
+      CellRuns c = collect_cell(store, runs, opts.metric);
+      size_t done = c.values.size() + c.diverged, best_done = best_cell.values.size() + best_cell.diverged;
+      if (!best || done > best_done || (done == best_done && runs.size() > best->size())) {
+        best = &runs;
+        best_cell = c;
+        best_identity = identity;
+      }
+    }
+    d.cells[key] = best_cell;
+    const std::string where = key.second + " " + key.first;
+    if (by_config.size() > 1)
+      d.notes.push_back(where + ": runs of " + std::to_string(by_config.size()) +
+                        " configurations that differ beyond the seed; shown: the " +
+                        std::to_string(best->size()) + " run(s) of configuration " + best_identity +
+                        " (use --sweep to separate them)");
+    for (const auto& [status, n] : best_cell.unfinished)
+      d.notes.push_back(where + ": " + std::to_string(n) + " run(s) " + status + ", not counted");
+  }
+  return d;
+}
+
+static std::optional<double> delta_of(const Table2Data& d, const std::string& method,
+                                      const std::string& size) {
+  std::string base = base_method(method);
+  if (base.empty()) return std::nullopt;
+  auto a = d.cells.find({method, size}), b = d.cells.find({base, size});
+  if (a == d.cells.end() || b == d.cells.end() || a->second.values.empty() ||
+      b->second.values.empty())
+    return std::nullopt;
+  return a->second.stats().mean - b->second.stats().mean;
+}
+
+ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
+  ReportTable t;
+  t.title = "Table 2";
+  t.label = "tab:gpas-ppl";
+  t.caption = "Final " + opts.metric + " (lower is better) by method and model size" +
+              (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
+              ". Mean ± std over seeds [n runs]; GPAS rows show in parentheses the change against "
+              "the same scheme without GPAS. Best per size in bold, second underlined." +
+              (opts.compare_paper ? " Columns marked (paper): the published numbers." : "");
+  t.header = {"Method"};
+  std::vector<size_t> measured_cols;
+  for (const auto& s : d.sizes) {
+    measured_cols.push_back(t.header.size());
+    t.header.push_back(s);
+    if (opts.compare_paper && paper_table2("Pre-LN", s)) t.header.push_back(s + " (paper)");
+  }
+  std::vector<std::vector<double>> values;
+  for (size_t m = 0; m < d.methods.size(); ++m) {
+    const std::string& method = d.methods[m];
+    if (method == "DeepNorm + GPAS" || (m > 0 && m == paper_methods().size()))
+      t.rule_before.push_back(m);
+    std::vector<Cell> row = {{method}};
+    std::vector<double> vals = {-1};
+    for (const auto& s : d.sizes) {
+      auto it = d.cells.find({method, s});
+      CellRuns c = it == d.cells.end() ? CellRuns{} : it->second;
+      row.push_back(cell_of(c, delta_of(d, method, s)));
+      vals.push_back(c.values.empty() ? -1 : c.stats().mean);
+      if (opts.compare_paper && paper_table2("Pre-LN", s)) {
+        auto p = paper_table2(method, s);
+        row.push_back({p ? fixed(*p) : "", Emphasis::kNone, "paper"});
+        vals.push_back(-1);
+      }
+    }
+    t.rows.push_back(std::move(row));
+    values.push_back(std::move(vals));
+  }
+  mark_best_two(t, values, measured_cols);
+  t.notes = d.notes;
+  return t;
+}
+
+std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
+  std::ostringstream out;
+  out << "method,size,mean,std,n,diverged,unfinished,delta_vs_base" << (opts.compare_paper ? ",paper" : "")
+      << "\n";
+  for (const auto& m : d.methods)
+    for (const auto& s : d.sizes) {
+      auto it = d.cells.find({m, s});
+      CellRuns c = it == d.cells.end() ? CellRuns{} : it->second;
+      Stats st = c.stats();
+      int unfinished = 0;
+      for (const auto& [k, n] : c.unfinished) unfinished += n;
+      auto delta = delta_of(d, m, s);
+      out << m << "," << s << "," << (st.n ? fixed(st.mean, 4) : "") << ","
+          << (st.n > 1 ? fixed(st.std, 4) : "") << "," << st.n << "," << c.diverged << ","
+          << unfinished << "," << (delta ? signed_fixed(*delta, 4) : "");
+      if (opts.compare_paper) {
+        auto p = paper_table2(m, s);
+        out << "," << (p ? fixed(*p) : "");
+      }
+      out << "\n";
+    }
+  return out.str();
+}
+
+std::string report_table2(const Store& store, const ReportOptions& opts, const std::string& format) {
+  Table2Data d = collect_table2(store, opts);
+  if (format == "csv") return table2_csv(d, opts);
+  return render(table2_table(d, opts), format);
+}
+
+}  // namespace gpas::results

@@ -1,0 +1,156 @@
+// Reports from a fixture workdir: Table 2 against golden Markdown and LaTeX (multiple seeds, a
+// diverged cell, missing cells, an unfinished run), CSV, --compare-paper, byte stability,
+// the ablation tables and the pivot. GPAS_UPDATE_GOLDEN=1 rewrites the golden files.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+#include "results/paper_tables.h"
+#include "results/reports.h"
+#include "tests/results/fixture.h"
+
+namespace gpas::results {
+namespace {
+
+using testing::config_of;
+using testing::write_run;
+
+std::string golden_path(const std::string& name) {
+  return std::string(GPAS_SOURCE_DIR) + "/tests/results/golden/" + name;
+}
+
+void expect_golden(const std::string& name, const std::string& actual) {
+  if (std::getenv("GPAS_UPDATE_GOLDEN")) {
+    write_file_atomic(golden_path(name), actual);
+    GTEST_SKIP() << "rewrote " << golden_path(name);
+  }
+  EXPECT_EQ(actual, read_file(golden_path(name))) << "differs from " << golden_path(name)
+                                                  << " (GPAS_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+class Table2Test : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    workdir_ = new std::string(testing::write_table2_workdir("table2"));
+    Store::open(db_path_for(*workdir_))->ingest_workdir(*workdir_);
+  }
+  static void TearDownTestSuite() { delete workdir_; }
+  std::unique_ptr<Store> store() { return Store::open(db_path_for(*workdir_), true); }
+  static std::string* workdir_;
+};
+std::string* Table2Test::workdir_ = nullptr;
+
+TEST_F(Table2Test, MarkdownGolden) { expect_golden("table2.md", report_table2(*store(), {}, "md")); }
+
+TEST_F(Table2Test, LatexGolden) { expect_golden("table2.tex", report_table2(*store(), {}, "latex")); }
+
+TEST_F(Table2Test, CellsSayWhatTheyAre) {
+  Table2Data d = collect_table2(*store(), {});
+  EXPECT_EQ(d.sizes, (std::vector<std::string>{"71m", "130m"}));
+  ASSERT_EQ(d.methods.size(), 11u);
+  auto t = table2_table(d, {});
+  auto cell = [&](const std::string& method, size_t col) {
+    for (const auto& row : t.rows)
+      if (row[0].text == method) return row[col];
+    return Cell{};
+  };
+  EXPECT_EQ(cell("Pre-LN", 1).text, "34.30 ± 0.20 [n=3]");
+  EXPECT_EQ(cell("Pre + GPAS", 1).text, "33.50 ± 0.14 (-0.80) [n=2]");
+  EXPECT_EQ(cell("Post-LN", 2).text, "diverged");
+  EXPECT_EQ(cell("Mix + GPAS", 2).text, "missing");  // its only run is still running
+  EXPECT_EQ(cell("Sandwich-LN", 1).em, Emphasis::kBest);
+  EXPECT_EQ(cell("LNS + GPAS", 1).em, Emphasis::kSecond);
+  ASSERT_EQ(d.notes.size(), 1u);
+  EXPECT_EQ(d.notes[0], "130m Mix + GPAS: 1 run(s) running, not counted");
+}
+
+TEST_F(Table2Test, CsvAndPaperComparison) {
+  ReportOptions o;
+  o.compare_paper = true;
+  std::string csv = report_table2(*store(), o, "csv");
+  EXPECT_NE(csv.find("method,size,mean,std,n,diverged,unfinished,delta_vs_base,paper\n"), std::string::npos);
+  EXPECT_NE(csv.find("Pre + GPAS,71m,33.5000,0.1414,2,0,0,-0.8000,33.49\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("Post-LN,130m,,,0,1,0,,26.62\n"), std::string::npos) << csv;
+  std::string md = report_table2(*store(), o, "md");
+  EXPECT_NE(md.find("| Method | 71m | 71m (paper) | 130m | 130m (paper) |"), std::string::npos) << md;
+  EXPECT_NE(report_table2(*store(), o, "html").find("<td class=\"paper\">34.23</td>"), std::string::npos);
+}
+
+TEST_F(Table2Test, ByteStableAcrossDatabases) {
+  std::string a = report_table2(*store(), {}, "md");
+  // Ingesting the same run directories into a fresh database gives the same bytes.
+  std::string other = testing::temp_dir("table2_again");
+  auto s = Store::open(db_path_for(other));
+  for (const auto& r : store()->list_runs()) s->ingest_run_dir(r.run_dir);
+  EXPECT_EQ(report_table2(*s, {}, "md"), a);
+  EXPECT_EQ(report_table2(*store(), {}, "md"), a);
+  EXPECT_THROW(report_table2(*store(), {"no-such-sweep"}, "md"), Error);
+}
+
+TEST_F(Table2Test, PivotBySizeAndNorm) {
+  PivotOptions o;
+  o.rows = "model.norm";
+  o.cols = "model.size";
+  auto t = pivot_table(*store(), o);
+  EXPECT_EQ(t.header, (std::vector<std::string>{"model.norm", "71m", "130m"}));
+  std::string md = render(t, "md");
+  EXPECT_NE(md.find("| pre | 33.98 ± 0.47 [n=5] | 26.55 ± 0.29 [n=2] |"), std::string::npos) << md;
+  o.where = {{"model.gpas.enabled", "false"}, {"model.size", "71m"}};
+  o.rows = "method";
+  o.cols = "train.seed";
+  md = render(pivot_table(*store(), o), "md");
+  EXPECT_NE(md.find("| Pre-LN | 34.10 | 34.30 | 34.50 |"), std::string::npos) << md;
+}
+
+TEST(Ablations, TablesFourAndFive) {
+  std::string wd = testing::temp_dir("ablations");
+  auto variant = [&](const std::string& key, const std::string& value, double ppl, int seed = 0) {
+    RunConfig c = config_of("9m", "pre", true, seed);
+    if (key == "activation") c.model.gpas.activation = value;
+    if (key == "site") c.model.gpas.site = value;
+    if (key == "stopgrad") c.model.gpas.stopgrad = value == "true";
+    if (key == "learnable") c.model.gpas.learnable = value == "true";
+    write_run(wd, {c, ppl});
+  };
+  variant("activation", "silu", 20.35);
+  variant("activation", "silu", 20.45, 1);
+  variant("activation", "identity", 20.08);
+  variant("activation", "tanh", 20.09);
+  variant("site", "before_sublayer", 20.73);
+  variant("stopgrad", "false", 21.34);
+  variant("learnable", "false", 22.46);
+  write_run(wd, {config_of("9m", "pre", false), 21.35});
+  write_run(wd, {config_of("9m", "lns", true), 19.0});  // not Pre-LN: ignored
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto s = Store::open(db_path_for(wd), true);
+  ReportOptions o;
+  o.size = "9m";
+  o.compare_paper = true;
+  auto tables = ablation_tables(*s, o);
+  ASSERT_EQ(tables.size(), 2u);
+  std::string md4 = render(tables[0], "md"), md5 = render(tables[1], "md");
+  EXPECT_NE(md4.find("| activation | identity | **20.08** | 20.08 |"), std::string::npos) << md4;
+  EXPECT_NE(md4.find("| activation | tanh | <u>20.09</u> | 20.09 |"), std::string::npos) << md4;
+  EXPECT_NE(md4.find("| activation | silu (default) | 20.40 ± 0.07 [n=2] | 20.35 |"), std::string::npos) << md4;
+  EXPECT_NE(md4.find("| activation | relu | *missing* | 21.17 |"), std::string::npos) << md4;
+  EXPECT_NE(md4.find("| position | before sub-layer | <u>20.73</u> | 20.73 |"), std::string::npos) << md4;
+  EXPECT_NE(md5.find("| gate | predefined (fixed to learned values) | 22.46 | 22.46 |"), std::string::npos) << md5;
+  EXPECT_NE(md5.find("| stopgrad | no GPAS | 21.35 | 21.35 |"), std::string::npos) << md5;
+  o.size = "350m";
+  EXPECT_THROW(report_ablations(*s, o, "md"), Error);
+}
+
+TEST(PaperTables, SpotChecks) {
+  EXPECT_DOUBLE_EQ(paper_table2("Post-LN", "250m").value(), 1412.13);
+  EXPECT_DOUBLE_EQ(paper_table2("LNS + GPAS", "1b").value(), 14.88);
+  EXPECT_FALSE(paper_table2("Pre-LN", "9m"));
+  EXPECT_EQ(paper_ablations().size(), 18u);
+  EXPECT_EQ(method_of(to_json(config_of("1b", "sandwich", true))), "Sandwich + GPAS");
+  EXPECT_EQ(base_method("Sandwich + GPAS"), "Sandwich-LN");
+}
+
+}  // namespace
+}  // namespace gpas::results
