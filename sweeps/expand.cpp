@@ -1,0 +1,242 @@
+// Expansion of a parsed sweep into jobs: cartesian product of the dimensions, per-cell overrides,
+// excludes (each must match something), includes, `@run(axis=value)` references (a dependency on
+// the matching job, whose run dir becomes the value), identities and de-duplication.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "core/common/error.h"
+#include "sweeps/sweep_spec.h"
+
+namespace gpas::sweeps {
+
+std::string run_dir_of(const std::string& workdir, const std::string& id) {
+  std::string w = workdir.empty() ? "." : workdir;
+  while (w.size() > 1 && w.back() == '/') w.pop_back();
+  return w + "/runs/" + id;
+}
+
+const Job* find_job(const Sweep& s, const std::string& id) {
+  for (const auto& j : s.jobs)
+    if (j.id == id) return &j;
+  return nullptr;
+}
+
+namespace {
+
+struct Cell {
+  Assignment axes;
+  std::vector<Setting> settings;  // base, axis values, include keys (no overrides, no --set)
+  std::string where;
+  RunConfig cfg;
+};
+
+// "0.001" and "1e-3" are the same value; "True" and "true" too.
+bool same_value(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  char* ea = nullptr;
+  char* eb = nullptr;
+  double da = std::strtod(a.c_str(), &ea);
+  double db = std::strtod(b.c_str(), &eb);
+  if (!a.empty() && !b.empty() && *ea == 0 && *eb == 0) return da == db;
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return s;
+  };
+  return lower(a) == lower(b);
+}
+
+bool matches(const Match& m, const Assignment& axes, const RunConfig& cfg) {
+  auto flat = flatten(cfg);
+  for (const auto& c : m.conds) {
+    std::string want = c.value.Scalar();
+    auto ax = std::find_if(axes.begin(), axes.end(), [&](const auto& a) { return a.first == c.key; });
+    if (ax != axes.end()) {
+      if (!same_value(ax->second.label, want)) return false;
+      continue;
+    }
+    auto f = std::find_if(flat.begin(), flat.end(), [&](const auto& kv) { return kv.first == c.key; });
+    if (f == flat.end() || !same_value(f->second, want)) return false;
+  }
+  return true;
+}
+
+std::string job_name(const std::string& sweep, const Assignment& axes) {
+  std::string n = sweep;
+  for (const auto& [axis, v] : axes) {
+    std::string part = v.label;
+    if (axis.find('.') != std::string::npos) part = axis.substr(axis.rfind('.') + 1) + "=" + v.label;
+    n += "/" + part;
+  }
+  return n;
+}
+
+RunConfig build(const std::vector<Setting>& settings, const std::string& name) {
+  try {
+    RunConfig cfg = build_config(settings);
+    cfg.name = name;
+    return cfg;
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (in job " + name + ")");
+  }
+}
+
+// A `@run(axis=value, ...)` value: the run dir of this cell's job with those axes changed.
+struct Ref {
+  size_t setting;  // index into the job's settings
+  std::vector<std::pair<std::string, std::string>> changes;
+};
+
+std::vector<Ref> find_refs(const std::vector<Setting>& settings) {
+  std::vector<Ref> refs;
+  for (size_t i = 0; i < settings.size(); ++i) {
+    const auto& v = settings[i].value;
+    if (!v.IsScalar() || v.Scalar().rfind("@run(", 0) != 0) continue;
+    std::string body = v.Scalar();
+    if (body.back() != ')')
+      throw Error(settings[i].where() + ": expected @run(axis=value, ...), got '" + body + "'");
+    body = body.substr(5, body.size() - 6);
+    Ref r{i, {}};
+    size_t pos = 0;
+    while (pos < body.size()) {
+      size_t comma = body.find(',', pos);
+      std::string kv = body.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      auto eq = kv.find('=');
+      auto trim = [](std::string s) {
+        s.erase(0, s.find_first_not_of(" \t"));
+        s.erase(s.find_last_not_of(" \t") + 1);
+        return s;
+      };
+      if (eq == std::string::npos)
+        throw Error(settings[i].where() + ": @run(...) takes axis=value pairs, got '" + kv + "'");
+      r.changes.push_back({trim(kv.substr(0, eq)), trim(kv.substr(eq + 1))});
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    refs.push_back(r);
+  }
+  return refs;
+}
+
+}  // namespace
+
+Sweep expand(const SweepSpec& spec, const std::string& workdir) {
+  // 1. The cartesian product of the dimensions (first dimension varies slowest), then includes.
+  std::vector<Cell> cells;
+  std::vector<Assignment> product = {{}};
+  for (const auto& dim : spec.dims) {
+    std::vector<Assignment> next;
+    for (const auto& p : product)
+      for (const auto& point : dim.points) {
+        Assignment a = p;
+        a.insert(a.end(), point.begin(), point.end());
+        next.push_back(a);
+      }
+    product = next;
+  }
+  if (spec.dims.empty() && !spec.includes.empty()) product.clear();  // only the included cells
+  std::vector<bool> exclude_used(spec.excludes.size(), false);
+  auto settings_of = [&](const Assignment& axes, const std::vector<Setting>& extra) {
+    std::vector<Setting> s = spec.base;
+    for (const auto& a : axes) s.insert(s.end(), a.second.settings.begin(), a.second.settings.end());
+    s.insert(s.end(), extra.begin(), extra.end());
+    return s;
+  };
+  auto finish = [&](Cell c, bool can_exclude) -> bool {
+    // Overrides match on the cell before overrides; excludes on the final config.
+    std::string name = job_name(spec.name, c.axes);
+    std::vector<Setting> s = c.settings;
+    auto no_refs = [](const std::vector<Setting>& v) {
+      std::vector<Setting> out;  // fresh nodes: assigning to a YAML::Node would edit the shared one
+      for (const auto& x : v)
+        out.push_back(x.value.IsScalar() && x.value.Scalar().rfind("@run(", 0) == 0
+                          ? Setting{x.key, YAML::Node(""), x.file, x.line}
+                          : x);
+      return out;
+    };
+    RunConfig pre = build(no_refs(s), name);
+    for (const auto& o : spec.overrides)
+      if (matches(o.when, c.axes, pre)) s.insert(s.end(), o.set.begin(), o.set.end());
+    s.insert(s.end(), spec.sets.begin(), spec.sets.end());
+    c.settings = s;
+    c.cfg = build(no_refs(s), name);
+    if (can_exclude) {
+      bool drop = false;
+      for (size_t i = 0; i < spec.excludes.size(); ++i)
+        if (matches(spec.excludes[i], c.axes, c.cfg)) drop = exclude_used[i] = true;
+      if (drop) return false;
+    }
+    cells.push_back(c);
+    return true;
+  };
+  for (const auto& axes : product)
+    finish(Cell{axes, settings_of(axes, {}), spec.file, {}}, true);
+  for (size_t i = 0; i < spec.excludes.size(); ++i)
+    if (!exclude_used[i])
+      throw Error(spec.excludes[i].where + ": this exclude matches no job of the grid (a typo?)");
+  for (const auto& in : spec.includes) finish(Cell{in.axes, settings_of(in.axes, in.settings), in.where, {}}, false);
+  if (cells.empty()) throw Error(spec.file + ": the sweep has no jobs (add a grid: or include:)");
+
+  // 2. Identities of the jobs without references, then the references to them.
+  Sweep sweep;
+  sweep.name = spec.name;
+  sweep.workdir = workdir;
+  sweep.options = spec.options;
+  std::vector<Job> plain, dependent;
+  std::vector<std::vector<Ref>> refs(cells.size());
+  std::vector<std::string> ids(cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    refs[i] = find_refs(cells[i].settings);
+    if (refs[i].empty()) ids[i] = run_id(cells[i].cfg);
+  }
+  for (size_t i = 0; i < cells.size(); ++i) {
+    Job j{"", job_name(spec.name, cells[i].axes), cells[i].cfg, {}, "", cells[i].where};
+    for (const auto& a : cells[i].axes) j.cell.push_back({a.first, a.second.label});
+    for (const auto& r : refs[i]) {
+      const Setting& s = cells[i].settings[r.setting];
+      auto want = j.cell;
+      for (const auto& [axis, label] : r.changes) {
+        auto it = std::find_if(want.begin(), want.end(), [&](const auto& a) { return a.first == axis; });
+        if (it == want.end())
+          throw Error(s.where() + ": @run(" + axis + "=...): job " + j.name + " has no axis '" + axis + "'");
+        it->second = label;
+      }
+      size_t target = cells.size();
+      for (size_t k = 0; k < cells.size(); ++k) {
+        if (cells[k].axes.size() != want.size()) continue;
+        bool eq = true;
+        for (size_t a = 0; a < want.size() && eq; ++a)
+          eq = cells[k].axes[a].first == want[a].first && same_value(cells[k].axes[a].second.label, want[a].second);
+        if (eq) target = k;
+      }
+      if (target == cells.size())
+        throw Error(s.where() + ": " + s.value.Scalar() + " from job " + j.name +
+                    ": no job of this sweep has those values");
+      if (!refs[target].empty())
+        throw Error(s.where() + ": " + s.value.Scalar() + " refers to " + job_name(spec.name, cells[target].axes) +
+                    ", which has a reference itself (chains are not supported)");
+      if (!j.depends_on.empty() && j.depends_on != ids[target])
+        throw Error(s.where() + ": a job can depend on one other job only");
+      j.depends_on = ids[target];
+    }
+    if (!refs[i].empty()) {
+      std::vector<Setting> s;
+      for (size_t k = 0; k < cells[i].settings.size(); ++k) {
+        const Setting& x = cells[i].settings[k];
+        bool is_ref = std::any_of(refs[i].begin(), refs[i].end(), [&](const Ref& r) { return r.setting == k; });
+        s.push_back(is_ref ? Setting{x.key, YAML::Node(run_dir_of(workdir, j.depends_on)), x.file, x.line} : x);
+      }
+      j.cfg = build(s, j.name);
+    }
+    j.id = run_id(j.cfg);
+    (j.depends_on.empty() ? plain : dependent).push_back(j);
+  }
+  // 3. Dependencies first; a cell whose config equals an earlier one's is the same job.
+  for (auto* list : {&plain, &dependent})
+    for (auto& j : *list)
+      if (!find_job(sweep, j.id)) sweep.jobs.push_back(std::move(j));
+  return sweep;
+}
+
+}  // namespace gpas::sweeps

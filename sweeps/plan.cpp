@@ -1,0 +1,122 @@
+// Plans: states, progress and cost estimates of every job of a sweep, as a table or JSON.
+#include "sweeps/plan.h"
+
+#include <cstdio>
+
+namespace gpas::sweeps {
+
+int64_t parameter_count(const RunConfig& cfg) {
+  const auto& m = cfg.model;
+  int64_t v = m.vocab_size > 0 ? m.vocab_size : 32000;
+  int64_t h = m.hidden;
+  int64_t norms = m.norm == "sandwich" ? 4 : 2;
+  int64_t layer = 4 * h * h + 3 * h * m.intermediate + norms * h;
+  return 2 * v * h + m.layers * layer + h;
+}
+
+double train_flops(const RunConfig& cfg) {
+  double tokens = static_cast<double>(cfg.train.steps) * cfg.train.batch_size * cfg.train.seq_len;
+  return 6.0 * static_cast<double>(parameter_count(cfg)) * tokens;
+}
+
+double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus) {
+  double rate = gpus > 0 ? o.gpu_tflops * 1e12 * gpus : o.cpu_gflops * 1e9;
+  double seconds = train_flops(cfg) / rate;
+  return seconds / 3600.0 * (gpus > 0 ? gpus : 1);
+}
+
+int Plan::count(State s) const {
+  int n = 0;
+  for (const auto& r : rows) n += r.info.state == s;
+  return n;
+}
+
+double Plan::left_hours() const {
+  double h = 0;
+  for (const auto& r : rows) h += r.left_hours;
+  return h;
+}
+
+Plan make_plan(const Sweep& sweep, int gpus_per_job) {
+  Plan p;
+  p.sweep = &sweep;
+  p.gpus_per_job = gpus_per_job;
+  for (const auto& j : sweep.jobs) {
+    PlanRow r;
+    r.job = &j;
+    r.info = read_run(run_dir_of(sweep.workdir, j.id), sweep.options.heartbeat_timeout);
+    r.est_hours = estimate_hours(j.cfg, sweep.options, gpus_per_job);
+    if (is_final(r.info.state)) {
+      if (r.info.end_time > r.info.first_start && r.info.first_start > 0)  // measured
+        r.est_hours = (r.info.end_time - r.info.first_start) / 3600.0 * std::max(1, gpus_per_job);
+      r.left_hours = 0;
+    } else {
+      double done = r.info.step > 0 ? static_cast<double>(r.info.step) / j.cfg.train.steps : 0.0;
+      r.left_hours = r.est_hours * (1.0 - std::min(1.0, done));
+    }
+    p.rows.push_back(r);
+  }
+  return p;
+}
+
+namespace {
+std::string hours(double h) {
+  char buf[32];
+  if (h < 1.0 / 60) std::snprintf(buf, sizeof buf, "%.0fs", h * 3600);
+  else if (h < 1) std::snprintf(buf, sizeof buf, "%.1fm", h * 60);
+  else std::snprintf(buf, sizeof buf, "%.1fh", h);
+  return buf;
+}
+}  // namespace
+
+std::string render_plan(const Plan& p) {
+  std::string out;
+  char line[512];
+  std::string unit = p.gpus_per_job > 0 ? "GPU-h" : "CPU-h";
+  std::snprintf(line, sizeof line, "sweep %s: %zu jobs, runs in %s/runs\n", p.sweep->name.c_str(),
+                p.rows.size(), p.sweep->workdir.c_str());
+  out += line;
+  std::snprintf(line, sizeof line, "  %-12s  %-10s  %-13s  %8s  %s\n", "run_id", "state", "step", unit.c_str(), "job");
+  out += line;
+  for (const auto& r : p.rows) {
+    std::string step = r.info.step >= 0 ? std::to_string(r.info.step) + "/" + std::to_string(r.job->cfg.train.steps)
+                                        : "-/" + std::to_string(r.job->cfg.train.steps);
+    std::string name = r.job->name;
+    if (!r.job->depends_on.empty()) name += "  (after " + r.job->depends_on + ")";
+    if (!r.info.error.empty() && (r.info.state == State::Failed)) name += "  [" + r.info.error.substr(0, 60) + "]";
+    std::snprintf(line, sizeof line, "  %-12s  %-10s  %-13s  %8s  %s\n", r.job->id.c_str(),
+                  to_string(r.info.state).c_str(), step.c_str(), hours(r.est_hours).c_str(), name.c_str());
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "%d completed, %d diverged, %d running, %d failed, %d cancelled, %d pending; "
+                "about %s %s left (estimate)\n",
+                p.count(State::Completed), p.count(State::Diverged), p.count(State::Running),
+                p.count(State::Failed), p.count(State::Cancelled), p.count(State::Pending),
+                hours(p.left_hours()).c_str(), unit.c_str());
+  out += line;
+  return out;
+}
+
+nlohmann::json plan_json(const Plan& p) {
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto& r : p.rows) {
+    nlohmann::json cell = nlohmann::json::object();
+    for (const auto& [a, v] : r.job->cell) cell[a] = v;
+    jobs.push_back({{"run_id", r.job->id}, {"name", r.job->name}, {"state", to_string(r.info.state)},
+                    {"step", r.info.step}, {"steps", r.job->cfg.train.steps},
+                    {"attempts", r.info.attempts}, {"error", r.info.error},
+                    {"depends_on", r.job->depends_on}, {"cell", cell},
+                    {"run_dir", run_dir_of(p.sweep->workdir, r.job->id)},
+                    {"parameters", parameter_count(r.job->cfg)},
+                    {"est_device_hours", r.est_hours}, {"left_device_hours", r.left_hours}});
+  }
+  return {{"sweep", p.sweep->name}, {"file", p.sweep->file}, {"workdir", p.sweep->workdir},
+          {"device", p.gpus_per_job > 0 ? "gpu" : "cpu"}, {"gpus_per_job", p.gpus_per_job},
+          {"jobs", jobs}, {"left_device_hours", p.left_hours()},
+          {"counts", {{"completed", p.count(State::Completed)}, {"diverged", p.count(State::Diverged)},
+                      {"running", p.count(State::Running)}, {"failed", p.count(State::Failed)},
+                      {"cancelled", p.count(State::Cancelled)}, {"pending", p.count(State::Pending)}}}};
+}
+
+}  // namespace gpas::sweeps

@@ -1,0 +1,125 @@
+// Job states from run directories. A journal status line wins over the orchestrator's record
+// unless the record is newer (a worker killed after writing `running` leaves only the record).
+#include "sweeps/run_state.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/fs.h"
+#include "core/common/journal.h"
+
+namespace gpas::sweeps {
+
+namespace fs = std::filesystem;
+
+std::string to_string(State s) {
+  switch (s) {
+    case State::Pending: return "pending";
+    case State::Running: return "running";
+    case State::Completed: return "completed";
+    case State::Diverged: return "diverged";
+    case State::Failed: return "failed";
+    case State::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+double journal_mtime(const std::string& run_dir) {
+  struct stat st {};
+  if (::stat((run_dir + "/journal.jsonl").c_str(), &st) != 0) return 0;
+  return static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec * 1e-9;
+}
+
+bool process_alive(int64_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == EPERM;
+  // A zombie (exited, not yet reaped by its parent) is not alive.
+  std::error_code ec;
+  std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+  if (!fs::exists(stat_path, ec)) return true;
+  std::string s = read_file(stat_path);
+  auto rp = s.rfind(')');
+  return !(rp != std::string::npos && rp + 2 < s.size() && s[rp + 2] == 'Z');
+}
+
+namespace {
+// Guards against a recycled pid: the process must still be a training worker.
+bool is_worker(int64_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
+  if (!path_exists(path)) return true;  // no /proc: trust the pid
+  std::string cmd = read_file(path);
+  return cmd.find("train") != std::string::npos;
+}
+}  // namespace
+
+RunRecord read_record(const std::string& run_dir) {
+  RunRecord r;
+  std::string path = run_dir + "/sweep.json";
+  if (!path_exists(path)) return r;
+  try {
+    auto j = nlohmann::json::parse(read_file(path));
+    r.attempts = j.value("attempts", 0);
+    r.state = j.value("state", "");
+    r.error = j.value("error", "");
+    r.time = j.value("time", 0.0);
+    r.sweep = j.value("sweep", "");
+  } catch (const std::exception&) {
+    // A record we cannot read is no record: the journal still tells the state.
+  }
+  return r;
+}
+
+void write_record(const std::string& run_dir, const RunRecord& r) {
+  make_dirs(run_dir);
+  nlohmann::json j = {{"attempts", r.attempts}, {"state", r.state}, {"error", r.error},
+                      {"time", r.time}, {"sweep", r.sweep}};
+  write_file_atomic(run_dir + "/sweep.json", j.dump(2) + "\n");
+}
+
+RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
+  RunInfo info;
+  RunRecord rec = read_record(run_dir);
+  info.attempts = rec.attempts;
+  std::string journal = run_dir + "/journal.jsonl";
+  std::string status;
+  double last_time = 0;
+  if (path_exists(journal)) {
+    info.started = true;
+    info.heartbeat = journal_mtime(run_dir);
+    for (const auto& l : read_journal(journal)) {
+      std::string type = l.value("type", "");
+      last_time = l.value("time", last_time);
+      if (l.contains("step") && l["step"].is_number_integer()) info.step = std::max(info.step, l["step"].get<int64_t>());
+      if (type == "start") {
+        if (info.first_start == 0) info.first_start = l.value("time", 0.0);
+        info.host = l.value("host", "");
+        info.pid = l.value("pid", int64_t{0});
+        status = "running";
+      } else if (type == "status") {
+        status = l.value("status", "");
+        info.error = l.value("error", "");
+        info.end_time = l.value("time", 0.0);
+      }
+    }
+  }
+  if (status == "completed") info.state = State::Completed;
+  else if (status == "diverged") info.state = State::Diverged;
+  else if (!rec.state.empty() && rec.time >= last_time) {
+    info.state = rec.state == "failed" ? State::Failed : State::Cancelled;
+    info.error = rec.error;
+  } else if (status == "failed") info.state = State::Failed;
+  else if (status == "cancelled") info.state = State::Cancelled;
+  else if (info.started) {
+    bool here = info.host == hostname();
+    bool live = here ? process_alive(info.pid) && is_worker(info.pid) : now_seconds() - info.heartbeat < heartbeat_timeout;
+    info.state = live ? State::Running : State::Pending;  // not live: interrupted, resumes
+  }
+  return info;
+}
+
+}  // namespace gpas::sweeps

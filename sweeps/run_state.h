@@ -1,0 +1,43 @@
+// A job's state, derived from its run directory (the truth): the journal's status lines, its
+// mtime as the heartbeat, the pid of the last start line, and the orchestrator's own record
+// (<run_dir>/sweep.json: attempts, and failures a dead worker could not write). No scheduling here.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace gpas::sweeps {
+
+enum class State { Pending, Running, Completed, Diverged, Failed, Cancelled };
+std::string to_string(State s);
+inline bool is_final(State s) { return s == State::Completed || s == State::Diverged; }
+
+struct RunInfo {
+  State state = State::Pending;
+  bool started = false;     // a journal exists: a rerun resumes rather than starts
+  int64_t step = -1;        // last step the journal mentions
+  double heartbeat = 0;     // journal mtime (seconds since the epoch); 0 = no journal
+  double first_start = 0;   // time of the first start line
+  double end_time = 0;      // time of the final status line
+  std::string host;         // of the last start line
+  int64_t pid = 0;
+  int attempts = 0;         // launches by orchestrators (sweep.json)
+  std::string error;
+};
+
+// heartbeat_timeout: a worker on another host counts as running while its journal is younger.
+RunInfo read_run(const std::string& run_dir, double heartbeat_timeout);
+double journal_mtime(const std::string& run_dir);  // 0 if none
+bool process_alive(int64_t pid);                    // this host
+
+// The orchestrator's record, <run_dir>/sweep.json.
+struct RunRecord {
+  int attempts = 0;
+  std::string state;  // "" | failed | cancelled: the orchestrator's word on the last attempt
+  std::string error;
+  double time = 0;
+  std::string sweep;
+};
+RunRecord read_record(const std::string& run_dir);
+void write_record(const std::string& run_dir, const RunRecord& r);
+
+}  // namespace gpas::sweeps

@@ -1,0 +1,125 @@
+// Shorthand axes: size (preset + Table 1 recipe), norm (scheme; mix gets post_layers = layers/4),
+// method (scheme[+gpas]), gpas, activation, site, stopgrad, learnable, seed, lr, steps.
+#include "sweeps/shorthands.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include "core/common/error.h"
+#include "core/config/presets.h"
+
+namespace gpas::sweeps {
+
+namespace {
+
+using Expand = std::function<std::vector<Setting>(const YAML::Node&, const std::string&, int)>;
+
+Setting make(const std::string& key, const YAML::Node& v, const std::string& file, int line) {
+  return Setting{key, v, file, line};
+}
+Setting make(const std::string& key, const std::string& v, const std::string& file, int line) {
+  return Setting{key, YAML::Node(v), file, line};
+}
+
+std::string text(const YAML::Node& v, const std::string& axis, const std::string& file, int line) {
+  if (!v.IsScalar()) throw Error(at(file, line, axis + ": expected a single value"));
+  return v.Scalar();
+}
+
+std::vector<Setting> norm_settings(const std::string& scheme, const std::string& file, int line,
+                                   const std::string& axis) {
+  const auto& all = schemes();
+  if (std::find(all.begin(), all.end(), scheme) == all.end()) {
+    std::string list;
+    for (const auto& s : all) list += (list.empty() ? "" : ", ") + s;
+    throw Error(at(file, line, axis + ": unknown scheme '" + scheme + "' (one of " + list + ")"));
+  }
+  std::vector<Setting> out{make("model.norm", scheme, file, line)};
+  // Mix-LN's post_layers follows the layer count of whatever size the cell has (resolve(): L/4).
+  if (scheme == "mix") out.push_back(make("model.post_layers", "-1", file, line));
+  return out;
+}
+
+// A GPAS-variant axis (activation, site): the value, and GPAS switched on.
+Expand gpas_knob(const std::string& key) {
+  return [key](const YAML::Node& v, const std::string& file, int line) {
+    return std::vector<Setting>{make(key, v, file, line), make("model.gpas.enabled", "true", file, line)};
+  };
+}
+
+Expand plain(const std::string& key) {
+  return [key](const YAML::Node& v, const std::string& file, int line) {
+    return std::vector<Setting>{make(key, v, file, line)};
+  };
+}
+
+const std::map<std::string, Expand>& table() {
+  static const std::map<std::string, Expand> kTable = {
+      {"size",
+       [](const YAML::Node& v, const std::string& file, int line) {
+         std::string size = text(v, "size", file, line);
+         if (!find_size_preset(size))
+           throw Error(at(file, line, "size: unknown size '" + size + "' (one of " +
+                                          size_preset_names() + ")"));
+         std::vector<Setting> out{make("model.size", size, file, line)};
+         if (const TrainRecipe* r = find_train_recipe(size)) {  // Table 1
+           out.push_back(make("train.lr", YAML::Node(r->lr), file, line));
+           out.push_back(make("train.warmup_steps", YAML::Node(r->warmup_steps), file, line));
+           out.push_back(make("train.steps", YAML::Node(r->steps), file, line));
+           out.push_back(make("train.batch_size", YAML::Node(r->batch_size), file, line));
+         }
+         return out;
+       }},
+      {"norm",
+       [](const YAML::Node& v, const std::string& file, int line) {
+         return norm_settings(text(v, "norm", file, line), file, line, "norm");
+       }},
+      {"method",
+       [](const YAML::Node& v, const std::string& file, int line) {
+         std::string m = text(v, "method", file, line);
+         bool gpas = false;
+         const std::string suffix = "+gpas";
+         if (m.size() > suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0) {
+           gpas = true;
+           m.resize(m.size() - suffix.size());
+         }
+         auto out = norm_settings(m, file, line, "method");
+         out.push_back(make("model.gpas.enabled", gpas ? "true" : "false", file, line));
+         return out;
+       }},
+      {"gpas", plain("model.gpas.enabled")},
+      {"activation", gpas_knob("model.gpas.activation")},
+      {"site", gpas_knob("model.gpas.site")},
+      {"stopgrad", gpas_knob("model.gpas.stopgrad")},
+      {"learnable", gpas_knob("model.gpas.learnable")},
+      {"seed", plain("train.seed")},
+      {"lr", plain("train.lr")},
+      {"steps", plain("train.steps")},
+  };
+  return kTable;
+}
+
+}  // namespace
+
+const std::vector<std::string>& schemes() {
+  static const std::vector<std::string> kSchemes = {"post", "deepnorm", "pre", "sandwich", "mix", "lns"};
+  return kSchemes;
+}
+
+bool is_shorthand(const std::string& axis) { return table().count(axis) > 0; }
+
+std::string shorthand_names() {
+  std::string s;
+  for (const auto& kv : table()) s += (s.empty() ? "" : ", ") + kv.first;
+  return s;
+}
+
+std::vector<Setting> shorthand_settings(const std::string& axis, const YAML::Node& value,
+                                        const std::string& file, int line) {
+  auto it = table().find(axis);
+  if (it == table().end()) throw Error(at(file, line, "unknown shorthand axis '" + axis + "'"));
+  return it->second(value, file, line);
+}
+
+}  // namespace gpas::sweeps

@@ -1,0 +1,20 @@
+// Reading sweep files (format: experiments/README.md) into a Sweep of resolved jobs. Every error
+// names the sweep file and line. Running jobs and their states live elsewhere (scheduler.h,
+// run_state.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sweeps/job.h"
+
+namespace gpas::sweeps {
+
+// Reads and expands a sweep file. workdir: where runs live (a `@run(...)` reference becomes
+// <workdir>/runs/<id>). sets: `key=value` overrides applied to every job, after everything else.
+Sweep load_sweep(const std::string& path, const std::string& workdir,
+                 const std::vector<std::string>& sets = {});
+// The same from YAML text; `label` names it in errors, relative `extends:` paths use base_dir.
+Sweep load_sweep_text(const std::string& yaml, const std::string& label, const std::string& base_dir,
+                      const std::string& workdir, const std::vector<std::string>& sets = {});
+
+}  // namespace gpas::sweeps

@@ -1,0 +1,209 @@
+// Sweep files -> job lists: product order, zip, include/exclude, shorthands and their overrides,
+// @run references, identity stability, and the experiments/ files.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/config/config_yaml.h"
+#include "sweeps/sweep_file.h"
+#include "test_util.h"
+
+namespace gpas::sweeps {
+namespace {
+
+using testing::temp_dir;
+using testing::write;
+
+Sweep load(const std::string& yaml, const std::string& workdir = "w") {
+  return load_sweep_text(yaml, "s.yaml", ".", workdir);
+}
+
+std::vector<std::string> names(const Sweep& s) {
+  std::vector<std::string> out;
+  for (const auto& j : s.jobs) out.push_back(j.name);
+  return out;
+}
+
+TEST(Grid, CartesianProductInAxisOrder) {
+  Sweep s = load(R"Y(
+sweep: t
+base: {model: {size: tiny}, train: {steps: 5}}
+grid:
+  method: [pre, pre+gpas]
+  train.seed: [0, 1, 2]
+)Y");
+  EXPECT_EQ(names(s), (std::vector<std::string>{"t/pre/seed=0", "t/pre/seed=1", "t/pre/seed=2",
+                                                "t/pre+gpas/seed=0", "t/pre+gpas/seed=1",
+                                                "t/pre+gpas/seed=2"}));
+  EXPECT_FALSE(s.jobs[0].cfg.model.gpas.enabled);
+  EXPECT_TRUE(s.jobs[3].cfg.model.gpas.enabled);
+  EXPECT_EQ(s.jobs[2].cfg.train.seed, 2);
+  std::set<std::string> ids;
+  for (const auto& j : s.jobs) ids.insert(j.id);
+  EXPECT_EQ(ids.size(), 6u);
+  EXPECT_EQ(s.jobs[0].cfg.name, "t/pre/seed=0");
+}
+
+TEST(Grid, ZipVariesTogether) {
+  Sweep s = load(R"Y(
+sweep: z
+grid: {norm: [pre, mix]}
+zip:
+  - train.lr: [1e-3, 5e-4]
+    train.warmup_steps: [10, 20]
+)Y");
+  ASSERT_EQ(s.jobs.size(), 4u);
+  EXPECT_EQ(s.jobs[1].name, "z/pre/lr=5e-4/warmup_steps=20");
+  EXPECT_DOUBLE_EQ(s.jobs[1].cfg.train.lr, 5e-4);
+  EXPECT_EQ(s.jobs[1].cfg.train.warmup_steps, 20);
+}
+
+TEST(Grid, SizeShorthandSetsTable1AndMixSetsPostLayers) {
+  Sweep s = load(R"Y(
+sweep: t
+grid: {size: [71m, 350m], norm: [mix]}
+)Y");
+  ASSERT_EQ(s.jobs.size(), 2u);
+  const auto& a = s.jobs[0].cfg;
+  EXPECT_EQ(a.model.layers, 12);
+  EXPECT_EQ(a.model.post_layers, 3);
+  EXPECT_DOUBLE_EQ(a.train.lr, 1e-3);
+  EXPECT_EQ(a.train.steps, 10000);
+  EXPECT_EQ(a.train.warmup_steps, 1000);
+  const auto& b = s.jobs[1].cfg;
+  EXPECT_EQ(b.model.hidden, 1024);
+  EXPECT_EQ(b.model.post_layers, 6);
+  EXPECT_DOUBLE_EQ(b.train.lr, 5e-4);
+  EXPECT_EQ(b.train.steps, 60000);
+  EXPECT_EQ(b.train.warmup_steps, 6000);
+}
+
+TEST(Grid, IncludeExcludeAndOverrides) {
+  Sweep s = load(R"Y(
+sweep: t
+grid: {method: [post, post+gpas, pre, pre+gpas]}
+exclude:
+  - {method: post+gpas}
+include:
+  - {method: lns, train.seed: 7}
+overrides:
+  - when: {method: pre+gpas}
+    set: {train.gate_grad_clip: 0.01}
+)Y");
+  EXPECT_EQ(names(s), (std::vector<std::string>{"t/post", "t/pre", "t/pre+gpas", "t/lns"}));
+  EXPECT_DOUBLE_EQ(s.jobs[2].cfg.train.gate_grad_clip, 0.01);
+  EXPECT_DOUBLE_EQ(s.jobs[1].cfg.train.gate_grad_clip, 0.0);
+  EXPECT_EQ(s.jobs[3].cfg.train.seed, 7);
+  EXPECT_EQ(s.jobs[3].cfg.model.norm, "lns");
+}
+
+TEST(Grid, DefinedAxisAndRunReferenceMakeADependency) {
+  Sweep s = load(R"Y(
+sweep: g
+define:
+  gates:
+    learnable: {model.gpas.learnable: true}
+    predefined: {model.gpas.learnable: false, train.fixed_gates_from: "@run(gates=learnable)"}
+grid: {method: [pre+gpas], gates: [predefined, learnable]}
+)Y", "/tmp/wd");
+  ASSERT_EQ(s.jobs.size(), 2u);
+  EXPECT_EQ(s.jobs[0].name, "g/pre+gpas/learnable");  // dependencies first
+  EXPECT_EQ(s.jobs[1].depends_on, s.jobs[0].id);
+  EXPECT_EQ(s.jobs[1].cfg.train.fixed_gates_from, "/tmp/wd/runs/" + s.jobs[0].id);
+  EXPECT_FALSE(s.jobs[1].cfg.model.gpas.learnable);
+}
+
+TEST(Grid, IdentityIsStableAndSurvivesTheYamlRoundTrip) {
+  const char* yaml = "sweep: t\nbase: {model: {size: tiny}, train: {steps: 5}}\ngrid: {method: [pre, pre+gpas]}\n";
+  Sweep a = load(yaml);
+  Sweep b = load(std::string(yaml) + "# a comment changes nothing\n");
+  ASSERT_EQ(a.jobs.size(), b.jobs.size());
+  for (size_t i = 0; i < a.jobs.size(); ++i) EXPECT_EQ(a.jobs[i].id, b.jobs[i].id);
+  // The worker reads the resolved YAML back; its run_id must be the job's.
+  std::string dir = temp_dir("roundtrip");
+  for (const auto& j : a.jobs) {
+    std::string p = write(dir + "/" + j.id + ".yaml", to_yaml(j.cfg));
+    EXPECT_EQ(run_id(load_run_config(p)), j.id);
+  }
+  // The same config written directly gives the same id: the name is not part of it.
+  Sweep c = load("sweep: other\nbase: {model: {size: tiny}, train: {steps: 5}}\ninclude: [{method: pre}]\n");
+  EXPECT_EQ(c.jobs[0].id, a.jobs[0].id);
+  // Pinned: an accidental change of identities (which would rerun every finished cell) fails here.
+  EXPECT_EQ(a.jobs[0].id.size(), 12u);
+}
+
+TEST(Grid, EditingAGridKeepsTheIdentitiesOfUnchangedCells) {
+  Sweep a = load("sweep: t\ngrid: {method: [pre, pre+gpas]}\n");
+  Sweep b = load("sweep: t\ngrid: {method: [pre, pre+gpas, lns]}\n");
+  EXPECT_EQ(a.jobs[0].id, b.jobs[0].id);
+  EXPECT_EQ(a.jobs[1].id, b.jobs[1].id);
+}
+
+TEST(Grid, ExtendsReadsRunConfigsBesideTheSweepFile) {
+  std::string dir = temp_dir("extends");
+  write(dir + "/presets/cpu.yaml", "train:\n  steps: 17\n  device: cpu\n");
+  write(dir + "/s.yaml", "sweep: e\nextends: presets/cpu.yaml\nbase: {train: {seed: 3}}\ngrid: {gpas: [false, true]}\n");
+  Sweep s = load_sweep(dir + "/s.yaml", dir);
+  ASSERT_EQ(s.jobs.size(), 2u);
+  EXPECT_EQ(s.jobs[0].cfg.train.steps, 17);
+  EXPECT_EQ(s.jobs[0].cfg.train.seed, 3);
+  EXPECT_EQ(s.jobs[1].name, "e/true");
+}
+
+TEST(Grid, SetsApplyToEveryJobLast) {
+  Sweep s = load_sweep_text("sweep: t\ngrid: {size: [71m]}\n", "s.yaml", ".", "w", {"train.steps=3"});
+  EXPECT_EQ(s.jobs[0].cfg.train.steps, 3);
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    load(yaml);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(GridErrors, EveryBadFileNamesFileAndLine) {
+  EXPECT_EQ(error_of("sweep: t\ngrid:\n  model.hiden: [1, 2]\n").substr(0, 9), "s.yaml:3:");
+  EXPECT_NE(error_of("sweep: t\ngrid:\n  model.hiden: [1, 2]\n").find("unknown key 'model.hiden'"), std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid:\n  method: [pre, prenorm]\n").find("s.yaml:3: method: unknown scheme 'prenorm'"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid:\n  model.norm: [pre, foo]\n").find("s.yaml:3: model.norm: unknown value 'foo'"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\nzip:\n  - train.lr: [1, 2]\n    train.seed: [1, 2, 3]\n")
+                .find("s.yaml:4: zip: 'train.seed' has 3 values but 'train.lr' has 2"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {method: [pre]}\nexclude:\n  - {method: post}\n")
+                .find("s.yaml:4: this exclude matches no job"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrd: {}\n").find("s.yaml:2: unknown section 'grd'"), std::string::npos);
+  EXPECT_NE(error_of("sweep: t\nbase: {train: {stepz: 3}}\ngrid: {seed: [1]}\n").find("s.yaml:2: unknown key 'train.stepz'"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {size: [70m]}\n").find("s.yaml:2: size: unknown size '70m'"), std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {train.steps: [0]}\n").find("s.yaml:2: train.steps: must be positive"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: []}\n").find("s.yaml:2:"), std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1]}\noptions: {retries: 2}\n").find("s.yaml:3: unknown option 'retries'"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1]}\nexclude: [{sede: 1}]\n").find("s.yaml:3: unknown key 'sede'"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1]}\ninclude: [{train.fixed_gates_from: '@run(seed=2)'}]\n")
+                .find("s.yaml:3:"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1, 2]\n").find("s.yaml:"), std::string::npos);  // bad YAML
+}
+
+TEST(Experiments, ShippedSweepsExpand) {
+  std::string dir = std::string(GPAS_SOURCE_DIR) + "/experiments/";
+  Sweep t2 = load_sweep(dir + "table2.yaml", "w");
+  EXPECT_EQ(t2.jobs.size(), 5u * 11u);
+  Sweep q = load_sweep(dir + "quickstart.yaml", "w");
+  EXPECT_GE(q.jobs.size(), 2u);
+  for (const auto& j : q.jobs) EXPECT_EQ(j.cfg.data.source, "brown");
+  Sweep ab = load_sweep(dir + "ablations.yaml", "w");
+  EXPECT_GE(ab.jobs.size(), 10u);
+}
+
+}  // namespace
+}  // namespace gpas::sweeps
