@@ -1,0 +1,261 @@
+// Scheduling logic against a FakeBackend with a fake clock: packing K-GPU jobs, dependencies,
+// retries, divergence, hung workers, stop requests, finished cells never rerun.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "core/common/fs.h"
+#include "sweeps/scheduler.h"
+#include "sweeps/sweep_file.h"
+#include "test_util.h"
+
+namespace gpas::sweeps {
+namespace {
+
+// What one attempt of a job does: run for `polls` polls, then exit with `code` after writing
+// `status` ("" = no status line: a crash). hang: never exits until killed.
+struct Attempt {
+  int polls = 2;
+  int code = 0;
+  std::string status = "completed";
+  bool hang = false;
+};
+
+class FakeBackend : public JobBackend {
+ public:
+  std::map<std::string, std::deque<Attempt>> script;  // job id -> attempts (default: complete)
+  std::vector<Launch> launched;
+  std::vector<std::pair<std::string, bool>> cancels;  // job id, force
+  int max_running = 0;
+
+  std::string name() const override { return "fake"; }
+  std::vector<std::string> submit(const std::vector<Launch>& ls) override {
+    std::vector<std::string> hs;
+    for (const auto& l : ls) {
+      Attempt a;
+      auto& q = script[l.job_id];
+      if (!q.empty()) {
+        a = q.front();
+        q.pop_front();
+      }
+      std::string h = "h" + std::to_string(launched.size());
+      launched.push_back(l);
+      running_[h] = {l, a, 0, false};
+      journal(l.run_dir, R"({"type":"start","time":1,"host":"elsewhere","pid":1})");
+      hs.push_back(h);
+    }
+    max_running = std::max<int>(max_running, static_cast<int>(running_.size()));
+    return hs;
+  }
+  PollResult poll(const std::string& h) override {
+    auto& r = running_.at(h);
+    if (r.killed) {
+      running_.erase(h);
+      return {Phase::Exited, 137, "killed by signal 9"};
+    }
+    if (r.attempt.hang || ++r.polls < r.attempt.polls) return {Phase::Running, 0, ""};
+    if (!r.attempt.status.empty())
+      journal(r.launch.run_dir, R"({"type":"status","time":2,"status":")" + r.attempt.status + R"(","step":5})");
+    int code = r.attempt.code;
+    running_.erase(h);
+    return {Phase::Exited, code, describe_exit(code)};
+  }
+  void cancel(const std::string& h, bool force) override {
+    auto it = running_.find(h);
+    if (it == running_.end()) return;
+    cancels.push_back({it->second.launch.job_id, force});
+    if (force) it->second.killed = true;
+    else {  // a graceful stop: the worker checkpoints and says cancelled
+      it->second.attempt = Attempt{1, 130, "cancelled", false};
+      it->second.polls = 0;
+    }
+  }
+  int launches_of(const std::string& id) const {
+    int n = 0;
+    for (const auto& l : launched) n += l.job_id == id;
+    return n;
+  }
+
+ private:
+  struct Running {
+    Launch launch;
+    Attempt attempt;
+    int polls;
+    bool killed;
+  };
+  static void journal(const std::string& dir, const std::string& line) {
+    make_dirs(dir);
+    FILE* f = std::fopen((dir + "/journal.jsonl").c_str(), "a");
+    std::fprintf(f, "%s\n", line.c_str());
+    std::fclose(f);
+  }
+  std::map<std::string, Running> running_;
+};
+
+struct Fixture {
+  std::string wd = testing::temp_dir("sched");
+  double clock = 1000;
+  SchedulerOptions opts;
+  Fixture() {
+    opts.worker = "gpas";
+    opts.now = [this] { return clock; };
+    opts.sleep = [this](double s) { clock += s; };
+    opts.heartbeat = [this](const std::string&) { return clock; };  // always fresh
+  }
+  Sweep sweep(const std::string& grid, const std::string& extra = "") {
+    return load_sweep_text("sweep: t\nbase: {train: {steps: 5}}\n" + grid + "\n" + extra, "t.yaml", ".", wd);
+  }
+};
+
+TEST(Scheduler, PacksKGpuJobsOntoFreeDevices) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2, 3]}");
+  FakeBackend b;
+  f.opts.gpus = {0, 1, 2, 3};
+  f.opts.gpus_per_job = 2;
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.completed, 3);
+  EXPECT_EQ(out.exit_code(), 0);
+  ASSERT_EQ(b.launched.size(), 3u);
+  EXPECT_EQ(b.launched[0].gpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(b.launched[1].gpus, (std::vector<int>{2, 3}));
+  EXPECT_EQ(b.launched[2].ranks, 2);
+  EXPECT_EQ(b.launched[2].gpus.size(), 2u);
+  EXPECT_EQ(b.max_running, 2);
+  EXPECT_EQ(b.launched[0].argv[1], "train");
+  EXPECT_TRUE(path_exists(b.launched[0].run_dir + "/job.yaml"));
+}
+
+TEST(Scheduler, TooFewGpusForOneJobIsAUsageError) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}");
+  FakeBackend b;
+  f.opts.gpus = {0};
+  f.opts.gpus_per_job = 2;
+  EXPECT_THROW(run_sweep(s, b, f.opts), std::exception);
+}
+
+TEST(Scheduler, CrashesAreRetriedUpToMaxRetries) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2]}", "options: {max_retries: 2}");
+  FakeBackend b;
+  Attempt crash{1, 137, "", false};
+  b.script[s.jobs[0].id] = {crash, crash};          // completes on the third attempt
+  b.script[s.jobs[1].id] = {crash, crash, crash};   // never
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(out.failed, 1);
+  EXPECT_EQ(out.exit_code(), 1);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 3);
+  EXPECT_EQ(b.launches_of(s.jobs[1].id), 3);
+  RunRecord rec = read_record(run_dir_of(f.wd, s.jobs[1].id));
+  EXPECT_EQ(rec.state, "failed");
+  EXPECT_EQ(rec.attempts, 3);
+  EXPECT_NE(rec.error.find("signal 9"), std::string::npos);
+  EXPECT_EQ(read_run(run_dir_of(f.wd, s.jobs[1].id), 60).state, State::Failed);
+}
+
+TEST(Scheduler, DivergedIsRecordedNotRetried) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}");
+  FakeBackend b;
+  b.script[s.jobs[0].id] = {Attempt{1, 3, "diverged", false}};
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.diverged, 1);
+  EXPECT_EQ(b.launched.size(), 1u);
+  EXPECT_EQ(out.exit_code(), 0);
+}
+
+TEST(Scheduler, HungWorkerIsKilledAndRetried) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}", "options: {heartbeat_timeout: 30}");
+  FakeBackend b;
+  b.script[s.jobs[0].id] = {Attempt{0, 0, "", true}};
+  double frozen = -1;
+  f.opts.heartbeat = [&](const std::string&) { return frozen >= 0 ? frozen : f.clock; };
+  frozen = f.clock;  // the first attempt never beats
+  f.opts.on_progress = [&](const Progress&) {
+    if (b.launched.size() > 1) frozen = -1;
+  };
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(b.launched.size(), 2u);
+  ASSERT_FALSE(b.cancels.empty());
+  EXPECT_TRUE(b.cancels[0].second);  // killed, not asked
+}
+
+TEST(Scheduler, DependentsWaitAndFailWithTheirDependency) {
+  Fixture f;
+  const char* defs = R"Y(define:
+  gates:
+    learnable: {}
+    fixed: {model.gpas.learnable: false, train.fixed_gates_from: "@run(gates=learnable)"}
+)Y";
+  Sweep s = f.sweep("grid: {seed: [1, 2], gates: [fixed, learnable]}", defs);
+  ASSERT_EQ(s.jobs.size(), 4u);
+  FakeBackend b;
+  f.opts.max_parallel = 4;
+  f.opts.gpus = {0, 1, 2, 3};
+  // seed 2's learnable run diverges: its fixed-gate run cannot start.
+  const Job* learn2 = nullptr;
+  for (const auto& j : s.jobs)
+    if (j.name == "t/2/learnable") learn2 = &j;
+  ASSERT_TRUE(learn2);
+  b.script[learn2->id] = {Attempt{1, 3, "diverged", false}};
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.completed, 2);
+  EXPECT_EQ(out.diverged, 1);
+  EXPECT_EQ(out.failed, 1);
+  // Each dependent launched after its dependency.
+  std::vector<std::string> order;
+  for (const auto& l : b.launched) order.push_back(l.job_id);
+  for (const auto& j : s.jobs) {
+    if (j.depends_on.empty()) continue;
+    auto me = std::find(order.begin(), order.end(), j.id);
+    auto dep = std::find(order.begin(), order.end(), j.depends_on);
+    if (me != order.end()) EXPECT_LT(dep - order.begin(), me - order.begin());
+  }
+}
+
+TEST(Scheduler, FinishedCellsAreNeverRerunAndEditedGridsRunOnlyWhatChanged) {
+  Fixture f;
+  FakeBackend b;
+  Sweep s1 = f.sweep("grid: {seed: [1, 2]}");
+  b.script[s1.jobs[1].id] = {Attempt{1, 3, "diverged", false}};
+  run_sweep(s1, b, f.opts);
+  EXPECT_EQ(b.launched.size(), 2u);
+  Sweep s2 = f.sweep("grid: {seed: [1, 2, 3]}");
+  run_sweep(s2, b, f.opts);
+  ASSERT_EQ(b.launched.size(), 3u);
+  EXPECT_EQ(b.launched[2].job_id, s2.jobs[2].id);
+}
+
+TEST(Scheduler, StopAsksWorkersToCheckpointAndRecordsCancelled) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2]}");
+  FakeBackend b;
+  b.script[s.jobs[0].id] = {Attempt{100, 0, "completed", false}};
+  bool stop = false;
+  f.opts.stop_requested = [&] { return stop; };
+  f.opts.on_progress = [&](const Progress& p) {
+    if (p.running > 0) stop = true;
+  };
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_TRUE(out.stopped);
+  EXPECT_EQ(out.exit_code(), 130);
+  EXPECT_EQ(out.cancelled, 1);
+  EXPECT_EQ(out.pending, 1);  // never started
+  ASSERT_EQ(b.cancels.size(), 1u);
+  EXPECT_FALSE(b.cancels[0].second);
+  EXPECT_EQ(read_run(run_dir_of(f.wd, s.jobs[0].id), 60).state, State::Cancelled);
+  // A rerun resumes the cancelled job and runs the other.
+  FakeBackend b2;
+  SweepOutcome again = run_sweep(s, b2, f.opts = [&] { SchedulerOptions o = f.opts; o.stop_requested = [] { return false; }; o.on_progress = [](const Progress&) {}; return o; }());
+  EXPECT_EQ(again.completed, 2);
+  EXPECT_EQ(b2.launched.size(), 2u);
+}
+
+}  // namespace
+}  // namespace gpas::sweeps
