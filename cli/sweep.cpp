@@ -1,10 +1,128 @@
-// Placeholder: the subcommands of this file arrive with their issue.
+// gpas sweep plan | run | status | cancel: parse, load the sweep file, call gpas_sweeps. Also
+// registers `gpas ablate` (ablate.cpp) so that main.cpp has one entry for both.
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/sweep_common.h"
+#include "core/common/error.h"
+#include "sweeps/lock.h"
+#include "sweeps/plan.h"
+#include "sweeps/slurm_backend.h"
+#include "sweeps/sweep_file.h"
 
 namespace gpas::cli {
 
-void setup_sweep(CLI::App& app) { (void)app; }
+void setup_ablate(CLI::App& app);  // ablate.cpp
+
+namespace {
+
+struct PlanArgs {
+  std::string file;
+  std::string workdir = ".";
+  std::vector<std::string> sets;
+  bool json = false;
+  bool cpu = false;
+  int gpus_per_job = 0;
+};
+
+int run_plan(const PlanArgs& a, bool status) {
+  sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
+  int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
+  sweeps::Plan p = sweeps::make_plan(s, k);
+  long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, s.name));
+  if (a.json) {
+    auto j = sweeps::plan_json(p);
+    j["orchestrator_pid"] = holder > 0 ? holder : 0;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << sweeps::render_plan(p);
+    if (status)
+      std::cout << (holder > 0 ? "orchestrator running (pid " + std::to_string(holder) + ")\n"
+                               : "no orchestrator running; `gpas sweep run " + a.file + "` continues it\n");
+  }
+  if (!status) return 0;
+  return p.count(sweeps::State::Failed) > 0 ? kExitError : kExitOk;
+}
+
+int run_cancel(const PlanArgs& a, double wait) {
+  sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
+  std::string lock = sweeps::lock_path(a.workdir, s.name);
+  long pid = sweeps::lock_holder(lock);
+  if (pid <= 0) {
+    int n = sweeps::cancel_recorded_slurm_jobs(a.workdir, s.name);
+    std::cout << (n > 0 ? "no orchestrator running; asked " + std::to_string(n) + " Slurm job arrays to stop\n"
+                        : "sweep " + s.name + " is not running\n");
+    return 0;
+  }
+  if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) throw Error("cannot signal the orchestrator (pid " + std::to_string(pid) + ")");
+  std::cout << "asked the orchestrator (pid " << pid << ") to stop; workers checkpoint first" << std::endl;
+  for (double t = 0; t < wait; t += 0.5) {
+    if (sweeps::lock_holder(lock) <= 0) {
+      std::cout << "stopped; `gpas sweep run " << a.file << "` resumes it\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::cout << "still stopping after " << wait << " s (checkpoints can take a while)\n";
+  return 0;
+}
+
+void add_plan_options(CLI::App* c, PlanArgs& a) {
+  c->add_option("file", a.file, "sweep file (YAML)")->required()->check(CLI::ExistingFile);
+  c->add_option("-w,--workdir", a.workdir, "where runs/ and gpas.db live")->capture_default_str();
+  c->add_option("-s,--set", a.sets, "override a key in every job: --set train.steps=20");
+}
+
+}  // namespace
+
+void setup_sweep(CLI::App& app) {
+  auto* sweep = app.add_subcommand("sweep", "Plan, run, watch and stop a grid of runs from a sweep file");
+  sweep->require_subcommand(1);
+  sweep->footer("Sweep files: experiments/README.md. Example:\n"
+                "  gpas sweep run experiments/quickstart.yaml --cpu --workdir work");
+
+  auto pa = std::make_shared<PlanArgs>();
+  auto* plan = sweep->add_subcommand("plan", "List every job, its state and estimated device-hours; runs nothing");
+  add_plan_options(plan, *pa);
+  plan->add_flag("--json", pa->json, "one JSON object for scripts");
+  plan->add_flag("--cpu", pa->cpu, "estimate CPU hours instead of GPU-hours");
+  plan->add_option("--gpus-per-job", pa->gpus_per_job, "GPUs per job for the estimate");
+  plan->callback([pa] { run_plan(*pa, false); });
+
+  auto sa = std::make_shared<PlanArgs>();
+  auto* status = sweep->add_subcommand("status", "States of a sweep's jobs (from another terminal too)");
+  add_plan_options(status, *sa);
+  status->add_flag("--json", sa->json, "one JSON object for scripts");
+  status->callback([sa] {
+    int code = run_plan(*sa, true);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  auto ca = std::make_shared<PlanArgs>();
+  auto wait = std::make_shared<double>(600);
+  auto* cancel = sweep->add_subcommand("cancel", "Stop a running sweep: workers checkpoint, jobs are recorded cancelled");
+  add_plan_options(cancel, *ca);
+  cancel->add_option("--wait", *wait, "seconds to wait for it to stop")->capture_default_str();
+  cancel->callback([ca, wait] { run_cancel(*ca, *wait); });
+
+  auto ra = std::make_shared<SweepRunArgs>();
+  auto file = std::make_shared<std::string>();
+  auto* run = sweep->add_subcommand("run", "Run every job that is not completed or diverged");
+  run->add_option("file", *file, "sweep file (YAML)")->required()->check(CLI::ExistingFile);
+  add_run_options(*run, *ra);
+  run->footer("Exit codes: 0 every job completed or diverged, 1 some failed, 130 stopped (rerun resumes).");
+  run->callback([ra, file] {
+    int code = run_sweep_cli(sweeps::load_sweep(*file, ra->workdir, ra->sets), *ra);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  setup_ablate(app);
+}
 
 }  // namespace gpas::cli

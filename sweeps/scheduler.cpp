@@ -41,6 +41,7 @@ struct Track {
   std::string handle;
   std::vector<int> slots;
   double launched = 0;
+  double running_since = 0;  // first poll that said Running (a queued Slurm task has no heartbeat)
   double term_sent = 0;   // SIGTERM time while stopping
   bool hung = false;
   int attempt = 0;        // launches by this orchestrator
@@ -139,7 +140,12 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
       if (!t.active) continue;
       PollResult p = backend.poll(t.handle);
       if (p.phase != Phase::Exited) {
-        if (p.phase == Phase::Running) t.step = std::max(t.step, last_step(t.dir));
+        if (p.phase == Phase::Running) {
+          if (t.running_since == 0) t.running_since = now();
+          t.step = std::max(t.step, last_step(t.dir));
+        } else {
+          t.running_since = 0;  // queued again (a requeue)
+        }
         continue;
       }
       t.active = false;
@@ -193,7 +199,8 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         t.term_sent = tnow + 1e9;  // once
         continue;
       }
-      double hb = std::max(heartbeat(t.dir), t.launched);
+      if (t.running_since == 0) continue;
+      double hb = std::max(heartbeat(t.dir), t.running_since);
       if (!t.hung && t.term_sent == 0 && tnow - hb > hb_timeout) {
         t.hung = true;
         backend.cancel(t.handle, true);
@@ -258,6 +265,7 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
           t.active = true;
           t.state = State::Running;
           t.launched = now();
+          t.running_since = 0;
           ++t.attempt;
           RunRecord rec = read_record(t.dir);
           rec.attempts += 1;

@@ -1,0 +1,35 @@
+// Options shared by `gpas sweep run` and `gpas ablate`, and the one function that runs a sweep
+// with them (backend choice, signals, the progress display). Used by sweep.cpp and ablate.cpp.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace gpas::sweeps {
+struct Sweep;
+}
+
+namespace gpas::cli {
+
+struct SweepRunArgs {
+  std::string workdir = ".";
+  std::vector<std::string> sets;
+  std::string gpus;          // "0,1,2,3"
+  bool cpu = false;
+  int gpus_per_job = 0;
+  int max_parallel = 0;
+  int max_retries = -1;
+  double heartbeat_timeout = -1;
+  std::string backend = "local";
+  std::string partition, time, account;
+  int signal_lead = 120;     // slurm: seconds of warning before the time limit
+  bool quiet = false;
+};
+
+void add_run_options(CLI::App& cmd, SweepRunArgs& a);  // everything but the sweep itself
+int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a);
+
+}  // namespace gpas::cli

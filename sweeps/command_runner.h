@@ -1,0 +1,24 @@
+// Running external commands (sbatch, squeue, scontrol, scancel) as argument vectors, never through
+// a shell, behind an interface so the Slurm backend is tested with a fake as well as for real.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gpas::sweeps {
+
+struct CommandResult {
+  int code = -1;     // exit code; 127 = could not execute; 128+N killed by signal N
+  std::string out;   // stdout
+  std::string err;   // stderr
+};
+
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  virtual CommandResult run(const std::vector<std::string>& argv) = 0;
+};
+
+std::unique_ptr<CommandRunner> make_process_runner();  // fork + execvp, stdout/stderr captured
+
+}  // namespace gpas::sweeps
