@@ -1,0 +1,68 @@
+// `gpas report figures --out-dir DIR` (the paper's Figs 2-7 as PNG and SVG) and
+// `gpas report html --out page.html` (one self-contained page: tables and inline figures).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/results_commands.h"
+#include "core/common/fs.h"
+#include "results/html_report.h"
+
+namespace gpas::cli {
+
+namespace {
+
+struct FiguresCliOptions {
+  std::string workdir = ".";
+  std::string out = "figures";
+  std::string format = "both";
+  bool no_figures = false;
+  results::HtmlOptions html;
+};
+
+void add_run_options(CLI::App* cmd, FiguresCliOptions& o) {
+  cmd->add_option("--workdir", o.workdir, "workdir holding gpas.db")->capture_default_str();
+  cmd->add_option("--sweep", o.html.figures.sweep, "pick runs from this sweep");
+  cmd->add_option("--baseline", o.html.figures.baseline, "baseline run (default: a Pre-LN run)");
+  cmd->add_option("--treated", o.html.figures.treated, "GPAS run (default: Pre + GPAS, same size)");
+}
+
+void run_figures(FiguresCliOptions& o) {
+  auto store = open_store(o.workdir, true);
+  results::FigureOptions f = o.html.figures;
+  f.out_dir = o.out;
+  if (o.format != "both") f.formats = {o.format};
+  for (const auto& fig : results::make_figures(*store, f))
+    for (const auto& p : fig.paths) std::cout << p << "\n";
+}
+
+void run_html(FiguresCliOptions& o) {
+  auto store = open_store(o.workdir, true);
+  o.html.report.sweep = o.html.figures.sweep;
+  o.html.with_figures = !o.no_figures;
+  write_file_atomic(o.out, results::html_report(*store, o.html));
+  std::cerr << "wrote " << o.out << "\n";
+}
+
+}  // namespace
+
+void setup_report_figures(CLI::App& report) {
+  auto o = std::make_shared<FiguresCliOptions>();
+  auto* fig = report.add_subcommand("figures", "Figs 2-7 (loss, gates, activation variance, "
+                                               "grad norm, weight-norm ratio, importance)");
+  add_run_options(fig, *o);
+  fig->add_option("--out-dir", o->out, "directory for fig*.png / fig*.svg")->capture_default_str();
+  fig->add_option("--format", o->format, "png | svg | both")
+      ->check(CLI::IsMember({"png", "svg", "both"}))->capture_default_str();
+  fig->callback([o] { run_figures(*o); });
+
+  auto* html = report.add_subcommand("html", "one self-contained HTML page with tables and figures");
+  add_run_options(html, *o);
+  html->add_option("--out", o->out, "the page to write")->required();
+  html->add_flag("--compare-paper", o->html.report.compare_paper, "published numbers beside ours");
+  html->add_option("--size", o->html.report.size, "model.size of the ablation runs")->capture_default_str();
+  html->add_flag("--no-figures", o->no_figures, "tables only");
+  html->callback([o] { run_html(*o); });
+}
+
+}  // namespace gpas::cli

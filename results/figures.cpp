@@ -1,0 +1,277 @@
+// Figures 2-7 as gnuplot scripts with inline data blocks, piped to `gnuplot` once per format.
+// Per-layer series are coloured by layer through a palette, so 4 layers and 32 read the same.
+#include "results/figures.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+#include "results/methods.h"
+#include "results/subprocess.h"
+
+namespace gpas::results {
+
+namespace {
+
+const char* kBlue = "#1f77b4";
+const char* kRed = "#d62728";
+
+std::string num(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.9g", x);
+  return buf;
+}
+
+std::string gp_string(const std::string& s) {  // a gnuplot double-quoted string
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+std::string points_block(const std::string& name, const std::vector<Point>& pts) {
+  std::string s = "$" + name + " << EOD\n";
+  for (const auto& p : pts) s += std::to_string(p.step) + " " + num(p.value) + "\n";
+  return s + "EOD\n";
+}
+
+// step layer value, a blank line between layers (gnuplot then starts a new line segment).
+std::string layer_block(const std::string& name, const std::vector<LayerPoint>& pts) {
+  std::string s = "$" + name + " << EOD\n";
+  for (size_t i = 0; i < pts.size(); ++i) {
+    if (i > 0 && pts[i].layer != pts[i - 1].layer) s += "\n";
+    s += std::to_string(pts[i].step) + " " + std::to_string(pts[i].layer) + " " + num(pts[i].value) + "\n";
+  }
+  return s + "EOD\n";
+}
+
+int max_layer(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b = {}) {
+  int m = 0;
+  for (const auto* v : {&a, &b})
+    for (const auto& p : *v) m = std::max(m, p.layer);
+  return m;
+}
+
+bool all_positive(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b = {}) {
+  for (const auto* v : {&a, &b})
+    for (const auto& p : *v)
+      if (p.value <= 0) return false;
+  return true;
+}
+
+// Values at the last step present in the series, by layer.
+std::map<int, double> last_step_values(const std::vector<LayerPoint>& pts) {
+  int64_t last = -1;
+  for (const auto& p : pts) last = std::max(last, p.step);
+  std::map<int, double> out;
+  for (const auto& p : pts)
+    if (p.step == last) out[p.layer] = p.value;
+  return out;
+}
+
+std::string label(const RunRow& r) {
+  std::string m = method_of(r.config);
+  std::string size = config_text(r.config, "model.size");
+  return (m.empty() ? r.name : m) + (size.empty() ? "" : " " + size);
+}
+
+void draw(const std::string& data, const std::string& body, const std::string& base,
+          const std::vector<std::string>& formats, FigureFile& fig) {
+  for (const auto& f : formats) {
+    std::string path = base + "." + f;
+    std::string term;
+    if (f == "svg")
+      term = "set terminal svg size 900,520 noenhanced font 'Helvetica,13' background rgb 'white'\n";
+    else if (f == "png")
+      term = "set terminal pngcairo size 900,520 noenhanced font 'Helvetica,11' background rgb 'white'\n";
+    else
+      throw Error("figure format '" + f + "': use png or svg", kExitUsage);
+    std::string script = data + term + "set output " + gp_string(path) + "\n" + body + "\nunset output\n";
+    ProcessResult r = run_process({"gnuplot"}, script, 120);
+    std::error_code ec;
+    if (r.exit_code != 0 || std::filesystem::file_size(path, ec) == 0 || ec)
+      throw Error("gnuplot failed on " + path + " (exit " + std::to_string(r.exit_code) + "): " +
+                  r.err + (r.exit_code == 127 ? " (install gnuplot-nox)" : ""));
+    fig.paths.push_back(path);
+  }
+}
+
+const char* kLayerPalette =
+    "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n";
+
+// A per-layer series over steps: one panel per run given, coloured by layer.
+// Panels share one y range, so the runs compare at a glance.
+std::string layer_panels(const std::vector<std::pair<std::string, std::string>>& panels,
+                         const std::string& ylabel, int layers, bool log_y,
+                         const std::vector<LayerPoint>& a = {}, const std::vector<LayerPoint>& b2 = {}) {
+  std::ostringstream b;
+  b << kLayerPalette << "set cbrange [0:" << std::max(1, layers) << "]\nset cblabel 'layer'\n"
+    << (layers <= 12 ? "set cbtics 1\n" : "");
+  if (panels.size() > 1 && (!a.empty() || !b2.empty())) {
+    double lo = 1e300, hi = -1e300;
+    for (const auto* v : {&a, &b2})
+      for (const auto& p : *v) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
+    if (log_y)
+      b << "set yrange [" << num(lo / 1.2) << ":" << num(hi * 1.2) << "]\n";
+    else if (hi > lo)
+      b << "set yrange [" << num(lo - 0.05 * (hi - lo)) << ":" << num(hi + 0.05 * (hi - lo)) << "]\n";
+  }
+  b
+    << "set xlabel 'step'\nset ylabel " << gp_string(ylabel) << "\nset grid\nunset key\n"
+    << (log_y ? "set logscale y\n" : "");
+  if (panels.size() > 1) b << "set multiplot layout 1," << panels.size() << "\n";
+  for (const auto& [block, title] : panels)
+    b << "set title " << gp_string(title) << "\nplot $" << block
+      << " using 1:3:2 with lines lw 1.5 lc palette\n";
+  if (panels.size() > 1) b << "unset multiplot\n";
+  return b.str();
+}
+
+}  // namespace
+
+bool gnuplot_available() { return !find_program({"gnuplot"}).empty(); }
+
+std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o) {
+  auto get = [&](const std::string& ref) {
+    auto r = store.find_run(ref);
+    if (!r) throw Error("no run '" + ref + "' in " + store.path());
+    return *r;
+  };
+  if (!o.baseline.empty() && !o.treated.empty()) return {get(o.baseline), get(o.treated)};
+  // key: (size rank, size, seed) -> runs of both methods
+  std::map<std::string, std::pair<std::vector<RunRow>, std::vector<RunRow>>> by_size;
+  for (auto& r : store.list_runs({o.sweep, "completed", {}})) {
+    std::string m = method_of(r.config);
+    if (m != "Pre-LN" && !(m == "Pre + GPAS" && gpas_knobs_default(r.config))) continue;
+    auto& slot = by_size[config_text(r.config, "model.size")];
+    (m == "Pre-LN" ? slot.first : slot.second).push_back(std::move(r));
+  }
+  std::vector<std::string> sizes;
+  for (const auto& [s, v] : by_size)
+    if (!v.first.empty() && !v.second.empty()) sizes.push_back(s);
+  sort_sizes(sizes);
+  if (sizes.empty())
+    throw Error("figures need a completed Pre-LN and a completed Pre + GPAS run of one size" +
+                (o.sweep.empty() ? std::string() : " in sweep " + o.sweep) +
+                "; or name two runs with --baseline and --treated");
+  auto& [base, treated] = by_size[sizes.back()];
+  auto by_seed = [](const RunRow& a, const RunRow& b) {
+    int64_t sa = std::stoll("0" + config_text(a.config, "train.seed"));
+    int64_t sb = std::stoll("0" + config_text(b.config, "train.seed"));
+    return sa != sb ? sa < sb : a.id < b.id;
+  };
+  std::sort(base.begin(), base.end(), by_seed);
+  std::sort(treated.begin(), treated.end(), by_seed);
+  RunRow b = o.baseline.empty() ? base.front() : get(o.baseline);
+  RunRow t = o.treated.empty() ? treated.front() : get(o.treated);
+  return {b, t};
+}
+
+std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o) {
+  if (!gnuplot_available()) throw Error("gnuplot not found on PATH (Debian: apt-get install gnuplot-nox)");
+  if (o.out_dir.empty()) throw Error("figures: give an output directory");
+  make_dirs(o.out_dir);
+  const auto runs = figure_runs(store, o);
+  const RunRow& b = runs.first;
+  const RunRow& t = runs.second;
+  const std::string lb = label(b), lt = label(t);
+  std::vector<FigureFile> out;
+  auto base_of = [&](const std::string& name) { return (std::filesystem::path(o.out_dir) / name).string(); };
+
+  {  // Fig 2: train and eval loss of both runs.
+    auto btr = store.metric_series(b.id, "train/loss"), ttr = store.metric_series(t.id, "train/loss");
+    auto bev = store.metric_series(b.id, "eval/loss"), tev = store.metric_series(t.id, "eval/loss");
+    if (!btr.empty() || !ttr.empty()) {
+      FigureFile f{"fig2_loss", "Fig. 2: training and evaluation loss, " + lb + " vs " + lt, {}};
+      std::string data = points_block("btr", btr) + points_block("ttr", ttr) +
+                         points_block("bev", bev) + points_block("tev", tev);
+      std::vector<std::string> plots;
+      if (!btr.empty()) plots.push_back(std::string("$btr w l lw 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " train"));
+      if (!ttr.empty()) plots.push_back(std::string("$ttr w l lw 2 lc rgb '") + kRed + "' t " + gp_string(lt + " train"));
+      if (!bev.empty()) plots.push_back(std::string("$bev w lp pt 7 dt 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " eval"));
+      if (!tev.empty()) plots.push_back(std::string("$tev w lp pt 7 dt 2 lc rgb '") + kRed + "' t " + gp_string(lt + " eval"));
+      std::string body = "set title " + gp_string(f.title) + "\nset xlabel 'step'\nset ylabel 'loss'\n"
+                         "set grid\nset key top right\nplot ";
+      for (size_t i = 0; i < plots.size(); ++i) body += (i ? ", " : "") + plots[i];
+      draw(data, body, base_of(f.name), o.formats, f);
+      out.push_back(f);
+    }
+  }
+  {  // Fig 3: the learned gates of the GPAS run.
+    auto g = store.layer_series(t.id, "gate");
+    if (!g.empty()) {
+      FigureFile f{"fig3_gates", "Fig. 3: gate value per layer over training, " + lt, {}};
+      draw(layer_block("g", g), layer_panels({{"g", f.title}}, "gate", max_layer(g), false),
+           base_of(f.name), o.formats, f);
+      out.push_back(f);
+    }
+  }
+  struct PerLayer { const char* kind; const char* name; const char* what; };
+  for (const PerLayer& k : {PerLayer{"act_var", "fig4_act_var", "Fig. 4: activation variance per layer"},
+                            PerLayer{"grad_norm", "fig5_grad_norm", "Fig. 5: gradient norm per layer"}}) {
+    auto sb = store.layer_series(b.id, k.kind), st = store.layer_series(t.id, k.kind);
+    if (sb.empty() && st.empty()) continue;
+    FigureFile f{k.name, std::string(k.what) + " over training, " + lb + " vs " + lt, {}};
+    std::vector<std::pair<std::string, std::string>> panels;
+    if (!sb.empty()) panels.push_back({"b", lb});
+    if (!st.empty()) panels.push_back({"t", lt});
+    draw(layer_block("b", sb) + layer_block("t", st),
+         layer_panels(panels, k.kind, max_layer(sb, st), all_positive(sb, st), sb, st), base_of(f.name),
+         o.formats, f);
+    out.push_back(f);
+  }
+  {  // Fig 6: weight-norm ratio (treated / baseline) per layer at the last probed step.
+    std::string data, plots;
+    for (const char* kind : {"attn_wnorm", "ffn_wnorm"}) {
+      auto vb = last_step_values(store.layer_series(b.id, kind));
+      auto vt = last_step_values(store.layer_series(t.id, kind));
+      std::string rows;
+      for (const auto& [layer, v] : vt)
+        if (vb.count(layer) && vb[layer] != 0) rows += std::to_string(layer) + " " + num(v / vb[layer]) + "\n";
+      if (rows.empty()) continue;
+      data += std::string("$") + kind + " << EOD\n" + rows + "EOD\n";
+      plots += std::string(plots.empty() ? "" : ", ") + "$" + kind + " w lp pt 7 lw 2 lc rgb '" +
+               (kind[0] == 'a' ? kBlue : kRed) + "' t " + gp_string(kind[0] == 'a' ? "attention" : "FFN");
+    }
+    if (!plots.empty()) {
+      FigureFile f{"fig6_weight_norm_ratio", "Fig. 6: weight-norm ratio per layer, " + lt + " / " + lb, {}};
+      draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'layer'\nset ylabel 'norm ratio'\n"
+                 "set grid\nset key top right\nplot " + plots + ", 1 w l dt 2 lc rgb 'gray' notitle",
+           base_of(f.name), o.formats, f);
+      out.push_back(f);
+    }
+  }
+  {  // Fig 7: layer importance (increase in eval perplexity, or loss, without each layer).
+    std::string kind = "importance_ppl";
+    if (store.layer_series(b.id, kind).empty() && store.layer_series(t.id, kind).empty()) kind = "importance_loss";
+    auto vb = last_step_values(store.layer_series(b.id, kind));
+    auto vt = last_step_values(store.layer_series(t.id, kind));
+    if (!vb.empty() || !vt.empty()) {
+      FigureFile f{"fig7_layer_importance", "Fig. 7: layer importance (" + kind + "), " + lb + " vs " + lt, {}};
+      auto block = [&](const char* n, const std::map<int, double>& v) {
+        std::string s = std::string("$") + n + " << EOD\n";
+        for (const auto& [layer, x] : v) s += std::to_string(layer) + " " + num(x) + "\n";
+        return s + "EOD\n";
+      };
+      std::string plots;
+      if (!vb.empty()) plots += std::string("$ib w lp pt 7 lw 2 lc rgb '") + kBlue + "' t " + gp_string(lb);
+      if (!vt.empty()) plots += std::string(plots.empty() ? "" : ", ") + "$it w lp pt 5 lw 2 lc rgb '" + kRed + "' t " + gp_string(lt);
+      draw(block("ib", vb) + block("it", vt),
+           "set title " + gp_string(f.title) + "\nset xlabel 'removed layer'\nset ylabel " +
+               gp_string(kind == "importance_ppl" ? "perplexity increase" : "loss increase") +
+               "\nset grid\nset key top right\nplot " + plots,
+           base_of(f.name), o.formats, f);
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+}  // namespace gpas::results

@@ -1,0 +1,36 @@
+// The paper's Section 5 figures from the store, drawn by gnuplot (a subprocess, no shell) as PNG
+// and SVG: loss curves (Fig 2), gates (3), activation variance (4) and gradient norm (5) per
+// layer over steps, weight-norm ratio per layer (6), layer importance (7). A figure whose data
+// the runs lack is skipped, not faked. Leaves out the HTML page (html_report.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "results/store.h"
+
+namespace gpas::results {
+
+struct FigureOptions {
+  std::string out_dir;             // created if needed
+  std::string baseline;            // run (id, prefix or name); "" = picked: a Pre-LN run
+  std::string treated;             // "" = picked: the Pre + GPAS run of the same size and seed
+  std::string sweep;               // where runs are picked from
+  std::vector<std::string> formats = {"png", "svg"};
+};
+
+struct FigureFile {
+  std::string name;   // fig2_loss, fig3_gates, ...
+  std::string title;  // a sentence for people
+  std::vector<std::string> paths;  // one per format
+};
+
+// The two runs the figures compare. Picks, unless given, the largest size that has both a
+// completed Pre-LN and a completed Pre + GPAS run (lowest seed); throws gpas::Error if none.
+std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& opts);
+
+// Writes every figure the data allows; returns what was written, in figure order.
+std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& opts);
+
+bool gnuplot_available();
+
+}  // namespace gpas::results

@@ -1,0 +1,84 @@
+// Figures and the HTML page from the Table 2 fixture: every figure file exists and is non-empty
+// in PNG and SVG, output is byte-stable, the page is self-contained, and (when Chromium is
+// installed) headless Chromium renders it to a non-blank screenshot.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+#include "results/html_report.h"
+#include "tests/results/fixture.h"
+
+namespace gpas::results {
+namespace {
+
+class FiguresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    workdir_ = new std::string(testing::write_table2_workdir("figures"));
+    Store::open(db_path_for(*workdir_))->ingest_workdir(*workdir_);
+  }
+  static void TearDownTestSuite() { delete workdir_; }
+  void SetUp() override {
+    if (!gnuplot_available()) GTEST_SKIP() << "gnuplot not installed (apt-get install gnuplot-nox)";
+  }
+  std::unique_ptr<Store> store() { return Store::open(db_path_for(*workdir_), true); }
+  static std::string* workdir_;
+};
+std::string* FiguresTest::workdir_ = nullptr;
+
+TEST_F(FiguresTest, EveryFigureInPngAndSvg) {
+  FigureOptions o;
+  o.out_dir = *workdir_ + "/figs";
+  auto s = store();
+  auto pair = figure_runs(*s, o);
+  EXPECT_EQ(method_of(pair.first.config), "Pre-LN");
+  EXPECT_EQ(method_of(pair.second.config), "Pre + GPAS");
+  EXPECT_EQ(config_text(pair.first.config, "model.size"), "130m");  // the largest with both
+  auto figs = make_figures(*s, o);
+  std::vector<std::string> names;
+  for (const auto& f : figs) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"fig2_loss", "fig3_gates", "fig4_act_var",
+                                             "fig5_grad_norm", "fig6_weight_norm_ratio",
+                                             "fig7_layer_importance"}));
+  for (const auto& f : figs) {
+    ASSERT_EQ(f.paths.size(), 2u);
+    for (const auto& p : f.paths) EXPECT_GT(std::filesystem::file_size(p), 1000u) << p;
+    EXPECT_EQ(read_file(f.paths[0]).substr(1, 3), "PNG") << f.paths[0];
+    EXPECT_NE(read_file(f.paths[1]).find("<svg"), std::string::npos) << f.paths[1];
+  }
+  std::string svg = read_file(o.out_dir + "/fig2_loss.svg");
+  make_figures(*s, o);  // again: the same bytes
+  EXPECT_EQ(read_file(o.out_dir + "/fig2_loss.svg"), svg);
+
+  o.baseline = pair.second.id;  // explicit runs; a missing one is an error naming it
+  o.treated = "nosuchrun";
+  EXPECT_THROW(make_figures(*s, o), Error);
+}
+
+TEST_F(FiguresTest, HtmlPageIsSelfContainedAndRenders) {
+  HtmlOptions o;
+  o.report.compare_paper = true;
+  std::string page = html_report(*store(), o);
+  EXPECT_EQ(page, html_report(*store(), o));  // byte-stable
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("<table class=\"gpas\">"), std::string::npos);
+  EXPECT_NE(page.find("<figure id=\"fig7_layer_importance\">"), std::string::npos);
+  size_t svgs = 0;
+  for (size_t p = page.find("<svg"); p != std::string::npos; p = page.find("<svg", p + 1)) ++svgs;
+  EXPECT_EQ(svgs, 6u);
+  for (const char* external : {"src=\"http", "href=\"http", "<script src", "<link "})
+    EXPECT_EQ(page.find(external), std::string::npos) << external;
+
+  std::string html = *workdir_ + "/page.html", png = *workdir_ + "/page.png";
+  write_file_atomic(html, page);
+  std::string why = render_check(html, png);
+  if (why == "chromium not found") GTEST_SKIP() << "no Chromium: render check skipped";
+  ASSERT_EQ(why, "");
+  std::string shot = read_file(png);
+  EXPECT_GT(shot.size(), 20000u);  // a blank 1200x2400 page compresses to a few KB
+}
+
+}  // namespace
+}  // namespace gpas::results
