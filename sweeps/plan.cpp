@@ -76,7 +76,7 @@ std::string render_plan(const Plan& p) {
   std::snprintf(line, sizeof line, "sweep %s: %zu jobs, runs in %s/runs\n", p.sweep->name.c_str(),
                 p.rows.size(), p.sweep->workdir.c_str());
   out += line;
-  std::snprintf(line, sizeof line, "  %-12s  %-10s  %-13s  %8s  %s\n", "run_id", "state", "step", unit.c_str(), "job");
+  std::snprintf(line, sizeof line, "  %-12s  %-10s  %-13s  %8s  %s\n", "run_id", "state", "step", "estimate", "job");
   out += line;
   for (const auto& r : p.rows) {
     std::string step = r.info.step >= 0 ? std::to_string(r.info.step) + "/" + std::to_string(r.job->cfg.train.steps)
@@ -90,10 +90,10 @@ std::string render_plan(const Plan& p) {
   }
   std::snprintf(line, sizeof line,
                 "%d completed, %d diverged, %d running, %d failed, %d cancelled, %d pending; "
-                "about %s %s left (estimate)\n",
+                "about %.1f %s left (estimate)\n",
                 p.count(State::Completed), p.count(State::Diverged), p.count(State::Running),
                 p.count(State::Failed), p.count(State::Cancelled), p.count(State::Pending),
-                hours(p.left_hours()).c_str(), unit.c_str());
+                p.left_hours(), unit.c_str());
   out += line;
   return out;
 }

@@ -72,6 +72,21 @@ int64_t last_step(const std::string& dir) {
   return step;
 }
 
+// The worker's last words when its journal has none (e.g. a config it rejected before starting).
+std::string last_log_line(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "";
+  std::fseek(f, 0, SEEK_END);
+  long size = std::ftell(f);
+  std::fseek(f, std::max(0L, size - 1024), SEEK_SET);
+  std::string tail(1024, '\0');
+  tail.resize(std::fread(tail.data(), 1, tail.size(), f));
+  std::fclose(f);
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+  std::string line = tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1);
+  return line.size() > 200 ? line.substr(0, 200) : line;
+}
+
 }  // namespace
 
 SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerOptions& o) {
@@ -169,8 +184,9 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         rec.state = "cancelled";
         rec.error = "stopped by the user";
       } else {
+        std::string said = info.error.empty() ? last_log_line(t.dir + "/worker.log") : info.error;
         std::string why = t.hung ? "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) + " s, killed"
-                                 : p.detail + (info.error.empty() ? "" : ": " + info.error);
+                                 : p.detail + (said.empty() ? "" : ": " + said);
         t.hung = false;
         ++t.failures;
         if (t.failures <= max_retries) {
