@@ -28,3 +28,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "gpas: all system packages present"
 fi
+
+# The default corpus (data.source: brown): fetched once into data/cache/brown (or $GPAS_DATA_HOME).
+"$(dirname "${BASH_SOURCE[0]}")/fetch-brown.sh" || echo "gpas: warning: the Brown corpus was not fetched; data.source: brown will try again on first use" >&2

@@ -45,8 +45,21 @@ struct StreamSpec {
 };
 
 // Streams for a run's data config. Throws gpas::Error naming the path on bad data.
+// data.source: prepared opens data.path; brown builds the default corpus on first use (minutes,
+// once; see brown.h). Training reads the train split shuffled with data.seed; evaluation reads
+// the validation split shuffled with data.eval_seed, up to spec.token_budget loss tokens of all
+// ranks together.
 std::unique_ptr<BatchSource> open_train_stream(const DataConfig& cfg, const StreamSpec& spec);
 std::unique_ptr<BatchSource> open_eval_stream(const DataConfig& cfg, const StreamSpec& spec);
+
+// The vocabulary of a run's data (synthetic_vocab, or the prepared data's tokenizer), for building
+// the model before any stream is opened. Same errors as the streams.
+int64_t data_vocab_size(const DataConfig& cfg);
+
+class PreparedData;
+// The prepared directory behind a prepared or brown config (building Brown when missing), with
+// data.tokenizer checked against the tokenizer it was made with.
+std::shared_ptr<PreparedData> open_prepared_data(const DataConfig& cfg);
 
 // A learnable synthetic stream (each sequence follows a fixed affine rule from a random start,
 // with some noise): for tests and benchmarks only, never for results.

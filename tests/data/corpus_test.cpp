@@ -1,0 +1,113 @@
+// Corpus reader tests: plain and gzip (multi-member) input, JSONL text fields, paragraph mode,
+// C4 file names, and each bad input's error naming the file and line.
+#include "core/data/corpus.h"
+
+#include "tests/data/data_fixture.h"
+
+namespace gpas {
+namespace {
+
+using testing::error_of;
+
+std::vector<std::string> read_all(const std::vector<std::string>& paths, CorpusOptions o = {},
+                                  int64_t* skipped = nullptr) {
+  std::vector<std::string> out;
+  for_each_doc(list_corpus(paths), o, [&](const std::string& t) {
+    out.push_back(t);
+    return true;
+  }, skipped);
+  return out;
+}
+
+TEST(Corpus, GzipAndPlainJsonlGiveTheSameDocuments) {
+  auto docs = testing::make_docs(50, 7);
+  std::string dir = testing::temp_dir("gz");
+  testing::write_text(dir + "/plain/a.jsonl", testing::jsonl(docs, 0, 50));
+  testing::write_gz(dir + "/gz/a.jsonl.gz", {testing::jsonl(docs, 0, 20), testing::jsonl(docs, 20, 50)});
+  EXPECT_EQ(read_all({dir + "/plain"}), docs);
+  EXPECT_EQ(read_all({dir + "/gz"}), docs);  // two gzip members, read one after the other
+}
+
+TEST(Corpus, PlainTextFileAndParagraphModes) {
+  std::string dir = testing::temp_dir("text");
+  testing::write_text(dir + "/b.txt", "first para\nline two\n\n\n  \nsecond para\r\n\nthird\n");
+  testing::write_text(dir + "/a.txt", "only doc");
+  testing::write_text(dir + "/.hidden", "skipped");
+  CorpusOptions file_mode;
+  EXPECT_EQ(read_all({dir}, file_mode),
+            (std::vector<std::string>{"only doc", "first para\nline two\n\n\n  \nsecond para\n\nthird"}));
+  CorpusOptions para;
+  para.doc_mode = DocMode::kParagraph;
+  EXPECT_EQ(read_all({dir}, para),
+            (std::vector<std::string>{"only doc", "first para\nline two", "second para", "third"}));
+}
+
+TEST(Corpus, C4FileNamesCarryTheSplit) {
+  std::string dir = testing::temp_dir("c4names");
+  testing::write_gz(dir + "/c4-train.00000-of-01024.json.gz", {"{\"text\":\"a\"}\n"});
+  testing::write_gz(dir + "/c4-validation.00000-of-00008.json.gz", {"{\"text\":\"b\"}\n"});
+  auto files = list_corpus({dir});
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].split, SplitHint::kTrain);
+  EXPECT_EQ(files[0].format, CorpusFormat::kJsonl);
+  EXPECT_EQ(files[1].split, SplitHint::kValidation);
+}
+
+TEST(Corpus, NamedTextField) {
+  std::string dir = testing::temp_dir("field");
+  testing::write_text(dir + "/x.jsonl", "{\"body\":\"hello\"}\n\n{\"body\":\"world\"}\n");
+  CorpusOptions o;
+  o.text_field = "body";
+  EXPECT_EQ(read_all({dir}, o), (std::vector<std::string>{"hello", "world"}));
+}
+
+TEST(CorpusErrors, MissingPath) {
+  auto msg = error_of([] { list_corpus({"/nonexistent/gpas/corpus"}); });
+  EXPECT_EQ(msg, "/nonexistent/gpas/corpus: corpus path not found");
+}
+
+TEST(CorpusErrors, EmptyDirectory) {
+  std::string dir = testing::temp_dir("empty");
+  EXPECT_NE(error_of([&] { list_corpus({dir}); }).find(dir + ": empty corpus"), std::string::npos);
+}
+
+TEST(CorpusErrors, CorruptGzipMemberNamesFileAndLine) {
+  auto docs = testing::make_docs(400, 8, 50, 60);
+  std::string dir = testing::temp_dir("corrupt");
+  std::string path = dir + "/c4-train.00000-of-00001.json.gz";
+  testing::write_gz(path, {testing::jsonl(docs, 0, 200), testing::jsonl(docs, 200, 400)});
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Damage the second member (the first stays readable): its first deflate block gets the
+  // reserved block type 11.
+  size_t second = bytes.find("\x1f\x8b\x08", 10);
+  ASSERT_NE(second, std::string::npos);
+  bytes[second + 10] = char(0x07);
+  testing::write_text(path, bytes);
+  auto msg = error_of([&] { read_all({dir}); });
+  EXPECT_NE(msg.find(path + ":201: corrupt gzip data"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("corrupt gzip data"), std::string::npos) << msg;
+  // Truncated file: the end of the last member is missing.
+  testing::write_text(path, bytes.substr(0, second - 100));
+  msg = error_of([&] { read_all({dir}); });
+  EXPECT_NE(msg.find("corrupt gzip data"), std::string::npos) << msg;
+}
+
+TEST(CorpusErrors, LineWithoutTextFieldAndSkipping) {
+  std::string dir = testing::temp_dir("badline");
+  testing::write_text(dir + "/d.jsonl",
+                      "{\"text\":\"a\"}\n{\"txt\":\"b\"}\nnot json\n{\"text\":5}\n{\"text\":\"c\"}\n");
+  auto msg = error_of([&] { read_all({dir}); });
+  EXPECT_NE(msg.find(dir + "/d.jsonl:2: JSON line has no 'text' field"), std::string::npos) << msg;
+  CorpusOptions o;
+  o.skip_bad_lines = true;
+  int64_t skipped = 0;
+  EXPECT_EQ(read_all({dir}, o, &skipped), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(skipped, 3);
+}
+
+}  // namespace
+}  // namespace gpas
