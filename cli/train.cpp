@@ -1,10 +1,111 @@
-// Placeholder until the subcommand lands.
+// gpas train: one run from a YAML config (+ --set overrides) into <workdir>/runs/<run_id>/, then
+// indexed into <workdir>/gpas.db. Exit code: 0 completed, 3 diverged, 130 cancelled, 1 error.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/common/error.h"
+#include "core/config/config_yaml.h"
+#include "core/config/fields.h"
+#include "core/train/signals.h"
+#include "core/train/trainer.h"
+#include "results/store.h"
 
 namespace gpas::cli {
 
-void setup_train(CLI::App& app) { (void)app; }
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  std::string workdir = ".";
+  std::string run_dir;
+  bool json = false;
+  bool fresh = false;
+  bool keys = false;
+  bool no_index = false;
+};
+
+void print_keys() {
+  RunConfig c;
+  visit_fields(c, [](const char* key, const auto& member, const char* help) {
+    nlohmann::json v = member;
+    std::printf("  %-26s %-16s %s\n", key, v.dump().c_str(), help);
+  });
+}
+
+int run_train(const TrainArgs& a) {
+  if (a.keys) {
+    std::printf("Config keys (YAML nesting or dotted --set key=value), default, meaning:\n");
+    print_keys();
+    return 0;
+  }
+  RunConfig cfg = a.config.empty() ? build_config([&] {
+    std::vector<Setting> s;
+    for (const auto& kv : a.sets) s.push_back(parse_set(kv));
+    return s;
+  }())
+                                   : load_run_config(a.config, a.sets);
+  std::string run_dir =
+      a.run_dir.empty() ? (std::filesystem::path(a.workdir) / "runs" / run_id(cfg)).string() : a.run_dir;
+  install_stop_handlers();
+  TrainOptions opts;
+  opts.fresh = a.fresh;
+  opts.progress = !a.json && ::isatty(2);
+  RunResult r = train_run(cfg, run_dir, opts);
+  bool lead = std::getenv("RANK") == nullptr || std::string(std::getenv("RANK")) == "0";
+  if (lead && !a.no_index) {
+    std::string db = (std::filesystem::path(a.workdir) / "gpas.db").string();
+    results::Store::open(db)->ingest_run_dir(run_dir);
+  }
+  if (a.json) {
+    nlohmann::json j = {{"run_id", r.run_id},   {"name", cfg.name},
+                        {"run_dir", r.run_dir}, {"status", r.status},
+                        {"steps", r.steps},     {"final_train_loss", r.final_train_loss},
+                        {"final_eval_loss", r.final_eval_loss},
+                        {"final_eval_ppl", r.final_eval_ppl},
+                        {"tokens_per_second", r.tokens_per_second},
+                        {"parameters", r.parameters}};
+    if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
+    if (!r.error.empty()) j["error"] = r.error;
+    std::cout << j.dump() << std::endl;
+  } else if (lead) {
+    std::printf("%s %s: %s after %lld steps, eval loss %.4f, eval ppl %.2f (%s)\n", cfg.name.c_str(),
+                r.run_id.c_str(), r.status.c_str(), (long long)r.steps, r.final_eval_loss,
+                r.final_eval_ppl, r.run_dir.c_str());
+  }
+  if (r.status == "diverged") return kExitDiverged;
+  if (r.status == "cancelled") return kExitCancelled;
+  return r.status == "completed" ? kExitOk : kExitError;
+}
+
+}  // namespace
+
+void setup_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train one model from a run config");
+  cmd->footer(
+      "The run lives in <workdir>/runs/<run_id>/ (config.yaml, journal.jsonl, checkpoints/);\n"
+      "running the same command again resumes from its last checkpoint. run_id is the hash of\n"
+      "the resolved config. Exit codes: 0 completed, 3 diverged, 130 cancelled, 1 error.\n"
+      "Example: gpas train --config experiments/runs/tiny.yaml --set model.gpas.enabled=true");
+  cmd->add_option("-c,--config", a->config, "run config (YAML)")->check(CLI::ExistingFile);
+  cmd->add_option("-s,--set", a->sets, "override a key: --set train.steps=200 (repeatable)");
+  cmd->add_option("-w,--workdir", a->workdir, "where runs/ and gpas.db live")->capture_default_str();
+  cmd->add_option("--run-dir", a->run_dir, "run directory (default <workdir>/runs/<run_id>)");
+  cmd->add_flag("--json", a->json, "print one JSON summary object at the end");
+  cmd->add_flag("--fresh", a->fresh, "ignore existing checkpoints in the run directory");
+  cmd->add_flag("--keys", a->keys, "list every config key with its default and meaning");
+  cmd->add_flag("--no-index", a->no_index, "do not ingest the run into <workdir>/gpas.db");
+  cmd->callback([a] {
+    int code = run_train(*a);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
 
 }  // namespace gpas::cli

@@ -94,3 +94,13 @@ double now_seconds() {
 }
 
 }  // namespace gpas
+
+namespace gpas {
+void commit_file(const std::string& tmp, const std::string& path) {
+  fsync_path(tmp, O_RDONLY);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw Error(path + ": rename failed (" + std::strerror(errno) + ")");
+  fs::path p(path);
+  fsync_path(p.has_parent_path() ? p.parent_path().string() : ".", O_RDONLY | O_DIRECTORY);
+}
+}  // namespace gpas

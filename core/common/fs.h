@@ -16,3 +16,9 @@ std::string now_iso8601();  // UTC, seconds
 double now_seconds();       // wall clock, for durations and heartbeats
 
 }  // namespace gpas
+
+namespace gpas {
+// fsyncs `tmp`, renames it to `path` and fsyncs the directory: for files written by other
+// libraries (LibTorch archives) that must appear atomically.
+void commit_file(const std::string& tmp, const std::string& path);
+}  // namespace gpas

@@ -10,6 +10,7 @@
 namespace gpas {
 
 Journal::Journal(const std::string& path) : path_(path) {
+  if (path.empty()) return;  // disabled (ranks other than 0)
   // Continue the sequence of an existing journal (a resumed run appends to it).
   for (const auto& j : read_journal(path))
     if (j.contains("seq")) seq_ = std::max<int64_t>(seq_, j["seq"].get<int64_t>() + 1);

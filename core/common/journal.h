@@ -25,7 +25,7 @@ namespace gpas {
 class Journal {
  public:
   Journal() = default;  // disabled: every call is a no-op
-  explicit Journal(const std::string& path);
+  explicit Journal(const std::string& path);  // "" = disabled
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;

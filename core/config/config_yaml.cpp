@@ -110,7 +110,7 @@ void apply(RunConfig& cfg, const Setting& s) {
   if (!found) {
     std::string hint = closest_keys(s.key);
     throw Error(s.where() + ": unknown key '" + s.key + "'" +
-                (hint.empty() ? " (see `gpas train --help-config`)"
+                (hint.empty() ? " (see `gpas train --keys`)"
                               : " (keys here: " + hint + ")"));
   }
 }

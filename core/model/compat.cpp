@@ -1,0 +1,34 @@
+#include "core/model/compat.h"
+
+#include <ATen/autocast_mode.h>
+
+namespace gpas::compat {
+
+torch::Tensor causal_sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                          /*is_causal=*/true);
+#else
+  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                       /*need_attn_weights=*/false,
+                                                       /*is_causal=*/true));
+#endif
+}
+
+void set_bf16_autocast(const torch::Device& device, bool enabled) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(device.type(), enabled);
+  at::autocast::set_autocast_dtype(device.type(), at::kBFloat16);
+#else
+  if (device.is_cuda()) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+#endif
+  if (!enabled) at::autocast::clear_cache();
+}
+
+}  // namespace gpas::compat

@@ -1,0 +1,60 @@
+// The LLaMA-style decoder: embedding -> L blocks -> final RMSNorm -> untied LM head.
+// Knows its config, its initialisation (semantics.md) and its exported parameter names; knows
+// nothing about optimisers, data or files.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/config/config.h"
+#include "core/model/block.h"
+#include "core/model/layers.h"
+
+namespace gpas {
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& cfg);  // cfg.vocab_size must be set (> 0)
+
+  // (B, T) int64 token ids -> (B, T, V) logits.
+  torch::Tensor forward(const torch::Tensor& tokens);
+  // Token-summed next-token cross-entropy over targets >= 0 (the trainer divides by the count).
+  static torch::Tensor loss_sum(const torch::Tensor& logits, const torch::Tensor& targets);
+
+  // The paper's initialisation: N(0, init_std) linears, Scaled Embed, DeepNorm Xavier gains,
+  // LNS norm weights (set at construction), gates from the config. Deterministic given the seed.
+  void init_weights(uint64_t seed);
+
+  // Parameters under the names HF transformers' LLaMA (and the paper's code) use.
+  std::vector<std::pair<std::string, torch::Tensor>> named_for_export() const;
+  void load_exported(const std::vector<std::pair<std::string, torch::Tensor>>& tensors);
+
+  std::vector<torch::Tensor> gates() const;  // one scalar per layer; empty without GPAS
+  int64_t layer_count() const { return static_cast<int64_t>(blocks.size()); }
+  // Per-layer output activation variance of the last forward, when probing is on (Fig 4).
+  bool probe = false;
+  std::vector<double> last_layer_variance;
+  // Layer importance (Fig 7): forward with one layer skipped (-1 = none).
+  int64_t skip_layer = -1;
+
+  ModelConfig cfg;
+  torch::nn::Embedding embed_tokens{nullptr};
+  std::vector<Block> blocks;
+  RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+  Rope rope;
+};
+TORCH_MODULE(Transformer);
+
+// Parameter counts without building the model (presets can be 7B).
+struct ParamCount {
+  int64_t total = 0, embedding = 0, lm_head = 0, per_layer = 0, norms = 0, gates = 0;
+  int64_t matmul = 0;  // attention + MLP + LM head weights: the FLOP-relevant parameters
+};
+ParamCount count_parameters(const ModelConfig& cfg);
+// Training FLOPs per token: 6 * N_matmul + 12 * L * d * T (attention scores and values).
+double flops_per_token(const ModelConfig& cfg, int64_t seq_len);
+
+}  // namespace gpas

@@ -1,0 +1,143 @@
+#include "core/train/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/config/config.h"
+#include "core/config/presets.h"
+#include "core/model/compat.h"
+#include "core/model/model.h"
+#include "core/train/runtime.h"
+
+namespace gpas {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void sync(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// fp32 matmul FLOP/s on this machine now, the CPU's "peak" for MFU (best of a few sizes).
+double measure_cpu_matmul_peak() {
+  double best = 0;
+  for (int64_t n : {512, 1024, 2048}) {
+    auto a = torch::randn({n, n}), b = torch::randn({n, n});
+    torch::mm(a, b);  // warm-up
+    int reps = n >= 2048 ? 3 : 10;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) torch::mm(a, b);
+    best = std::max(best, 2.0 * n * n * n * reps / seconds_since(t0));
+  }
+  return best;
+}
+
+std::string gpu_name() {
+  std::string name;
+  if (FILE* f = ::popen("nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null", "r")) {
+    char buf[256];
+    if (std::fgets(buf, sizeof(buf), f)) name = buf;
+    ::pclose(f);
+  }
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  return name.empty() ? "cuda" : name;
+}
+
+double gpu_bf16_peak(const std::string& name) {
+  // Dense bf16 tensor-core peaks from the vendors' data sheets.
+  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989e12;
+  if (name.find("A100") != std::string::npos) return 312e12;
+  return 0;
+}
+
+}  // namespace
+
+nlohmann::json bench_train(const BenchTrainOptions& o) {
+  int threads = setup_threads();
+  const SizePreset* p = find_size_preset(o.size);
+  if (!p) throw Error("--size: unknown preset '" + o.size + "' (one of " + size_preset_names() + ")");
+  RunConfig rc;
+  rc.model.size = o.size;
+  rc.model.hidden = p->hidden;
+  rc.model.intermediate = p->intermediate;
+  rc.model.heads = p->heads;
+  rc.model.layers = p->layers;
+  rc.model.max_positions = p->max_positions;
+  rc.model.vocab_size = o.vocab;
+  rc.model.norm = o.norm;
+  rc.model.gpas.enabled = o.gpas;
+  rc.train.precision = o.precision;
+  rc.train.seq_len = o.seq;
+  rc.train.batch_size = rc.train.micro_batch = o.batch;
+  rc.train.device = o.device;
+  resolve(rc);
+  validate(rc);
+  torch::Device dev(torch::kCPU);
+  if (o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available()))
+    dev = torch::Device(torch::kCUDA, 0);
+
+  Transformer model(rc.model);
+  model->init_weights(0);
+  if (o.precision == "bf16") model->to(dev, torch::kBFloat16);
+  else model->to(dev);
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4));
+  torch::manual_seed(1);
+  auto tokens = torch::randint(0, o.vocab, {o.batch, o.seq + 1}, torch::kInt64).to(dev);
+  auto in = tokens.slice(1, 0, o.seq), tg = tokens.slice(1, 1);
+  const bool mixed = o.precision == "bf16-mixed";
+  std::vector<double> times;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    sync(dev);
+    auto t0 = std::chrono::steady_clock::now();
+    opt.zero_grad();
+    if (mixed) compat::set_bf16_autocast(dev, true);
+    auto logits = model(in);
+    if (mixed) compat::set_bf16_autocast(dev, false);
+    auto loss = TransformerImpl::loss_sum(logits, tg) / double(o.batch * o.seq);
+    loss.backward();
+    opt.step();
+    sync(dev);
+    if (s >= o.warmup) times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  double median = times[times.size() / 2];
+  double tps = double(o.batch * o.seq) / median;
+  double fpt = flops_per_token(rc.model, o.seq);
+  std::string device_name = dev.is_cuda() ? gpu_name() : "cpu";
+  double peak = 0;
+  std::string peak_kind;
+  if (dev.is_cuda()) {
+    peak = gpu_bf16_peak(device_name);
+    peak_kind = "gpu dense bf16 data-sheet peak";
+  } else {
+    peak = measure_cpu_matmul_peak();
+    peak_kind = "cpu fp32 torch::mm measured in this run";
+  }
+  return {{"size", o.size},
+          {"norm", o.norm},
+          {"gpas", o.gpas},
+          {"precision", o.precision},
+          {"device", device_name},
+          {"threads", threads},
+          {"batch", o.batch},
+          {"seq", o.seq},
+          {"steps", o.steps},
+          {"parameters", count_parameters(rc.model).total},
+          {"median_step_s", median},
+          {"tokens_per_second", tps},
+          {"flops_per_token", fpt},
+          {"achieved_flops", tps * fpt},
+          {"peak_flops", peak},
+          {"peak_kind", peak_kind},
+          {"mfu", peak > 0 ? tps * fpt / peak : 0.0},
+          {"torch_version", torch_version()}};
+}
+
+}  // namespace gpas

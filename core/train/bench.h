@@ -1,0 +1,26 @@
+// `gpas bench train`: training-step speed on random tokens (no data loading, no evaluation) after
+// a warm-up, as tokens/s, model FLOPs per token and utilisation of a peak (CPU: the fp32 matmul
+// rate measured in the same run; GPU: the device's dense bf16 peak).
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace gpas {
+
+struct BenchTrainOptions {
+  std::string size = "9m";
+  std::string norm = "pre";
+  bool gpas = false;
+  int64_t batch = 16;
+  int64_t seq = 256;
+  int64_t steps = 20;
+  int64_t warmup = 3;
+  int64_t vocab = 32000;
+  std::string precision = "fp32";
+  std::string device = "auto";
+};
+
+nlohmann::json bench_train(const BenchTrainOptions& o);
+
+}  // namespace gpas

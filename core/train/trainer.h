@@ -1,0 +1,47 @@
+// One training run: builds the model and the data streams from a resolved RunConfig, trains with
+// Adam on the paper's schedule, evaluates, probes, checkpoints (atomically, resumably) and writes
+// the run journal. Knows nothing about YAML, SQLite or sweeps.
+#pragma once
+#include <functional>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "core/config/config.h"
+
+namespace gpas {
+
+struct RunResult {
+  std::string run_id;
+  std::string run_dir;
+  std::string status;  // completed | diverged | cancelled | failed
+  int64_t steps = 0;   // optimizer steps done
+  int64_t diverged_step = -1;
+  double final_train_loss = NAN;
+  double final_eval_loss = NAN;
+  double final_eval_ppl = NAN;
+  double tokens_per_second = 0;
+  int64_t parameters = 0;
+  std::string error;
+};
+
+struct TrainOptions {
+  bool fresh = false;           // ignore existing checkpoints in the run dir
+  int64_t stop_at_step = -1;    // checkpoint and stop (status cancelled) after this step; tests
+  bool progress = false;        // a live progress line on stderr
+  bool quiet = false;           // no log lines at all
+};
+
+struct TrainHooks {
+  // Called with the step's mean loss before divergence checks; tests inject NaN here.
+  std::function<void(int64_t step, torch::Tensor& loss)> on_loss;
+};
+
+RunResult train_run(const RunConfig& cfg, const std::string& run_dir, const TrainOptions& opts = {},
+                    const TrainHooks& hooks = {});
+
+// The resolved config with the vocabulary filled in from the data (what the run really trains).
+RunConfig with_data_vocab(const RunConfig& cfg);
+std::string latest_checkpoint(const std::string& run_dir);  // "" if none
+
+}  // namespace gpas

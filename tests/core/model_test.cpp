@@ -1,0 +1,155 @@
+// The model: each scheme's wiring and initialisation statistics, preset parameter counts,
+// attention kernels, and the exported names and shapes.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/config/presets.h"
+#include "core/model/block.h"
+#include "core/model/model.h"
+
+namespace gpas {
+namespace {
+
+ModelConfig preset(const std::string& size, const std::string& norm, bool gpas) {
+  const SizePreset* p = find_size_preset(size);
+  ModelConfig m;
+  m.size = size;
+  m.hidden = p->hidden;
+  m.intermediate = p->intermediate;
+  m.heads = p->heads;
+  m.layers = p->layers;
+  m.vocab_size = 32000;
+  m.norm = norm;
+  m.post_layers = norm == "mix" ? m.layers / 4 : -1;
+  m.gpas.enabled = gpas;
+  return m;
+}
+
+TEST(Model, PresetParameterCounts) {
+  EXPECT_EQ(count_parameters(preset("71m", "pre", true)).total, 70578700);
+  EXPECT_EQ(count_parameters(preset("71m", "pre", false)).total, 70578700 - 12);
+  // Sandwich has four norms per layer, Post-LN two; the count follows the layout.
+  auto pre = count_parameters(preset("130m", "pre", false)).total;
+  EXPECT_EQ(count_parameters(preset("130m", "sandwich", false)).total, pre + 12 * 2 * 768);
+  EXPECT_EQ(count_parameters(preset("130m", "post", false)).total, pre);
+  // The count without building the model equals the built model's (small presets).
+  for (const char* norm : {"post", "deepnorm", "pre", "sandwich", "mix", "lns"}) {
+    ModelConfig m = preset("9m", norm, true);
+    Transformer model(m);
+    int64_t n = 0;
+    for (const auto& p : model->parameters()) n += p.numel();
+    EXPECT_EQ(n, count_parameters(m).total) << norm;
+  }
+}
+
+TEST(Model, SchemeWiring) {
+  ModelConfig m = preset("9m", "mix", true);
+  m.layers = 8;
+  m.post_layers = 2;
+  auto l0 = make_layer_spec(m, 0), l5 = make_layer_spec(m, 5);
+  EXPECT_TRUE(l0.post_ln);
+  EXPECT_EQ(l0.attn.post_norm, "post_attention_layernorm");
+  EXPECT_EQ(l0.attn.gpas, GpasSite::kShortcut);
+  EXPECT_FALSE(l5.post_ln);
+  EXPECT_EQ(l5.mlp.in_norm, "post_attention_layernorm");
+  EXPECT_EQ(l5.attn.gpas, GpasSite::kAfterSublayer);
+
+  m = preset("9m", "deepnorm", true);
+  auto d = make_layer_spec(m, 1);
+  EXPECT_DOUBLE_EQ(d.attn.shortcut_scale, std::pow(8.0, 0.25));  // (2L)^(1/4), L = 4
+  EXPECT_EQ(d.mlp.gpas, GpasSite::kShortcut);
+
+  m = preset("9m", "sandwich", false);
+  auto s = make_layer_spec(m, 0);
+  EXPECT_EQ(s.attn.out_norm, "post_attention_layernorm");
+  EXPECT_EQ(s.mlp.in_norm, "pre_feedforward_layernorm");
+  EXPECT_EQ(s.mlp.out_norm, "post_feedforward_layernorm");
+  EXPECT_EQ(s.attn.gpas, GpasSite::kNone);
+
+  m = preset("9m", "pre", true);
+  m.gpas.site = "after_norm";
+  EXPECT_EQ(make_layer_spec(m, 2).attn.gpas, GpasSite::kAfterNorm);
+}
+
+double std_of(const torch::Tensor& t) { return t.to(torch::kFloat64).std().item<double>(); }
+
+TEST(Model, InitialisationStatistics) {
+  ModelConfig m = preset("20m", "deepnorm", true);
+  m.vocab_size = 4000;
+  Transformer model(m);
+  model->init_weights(0);
+  EXPECT_NEAR(std_of(model->embed_tokens->weight), std::sqrt(0.4), 0.01);
+  EXPECT_NEAR(std_of(model->lm_head->weight), 0.02, 0.001);
+  const double d = 256, ff = 688, beta = std::pow(8.0 * 4, -0.25);
+  auto& b = model->blocks[2];
+  EXPECT_NEAR(std_of(b->self_attn->q_proj->weight), std::sqrt(2.0 / (2 * d)), 0.002);
+  EXPECT_NEAR(std_of(b->self_attn->v_proj->weight), beta * std::sqrt(2.0 / (2 * d)), 0.002);
+  EXPECT_NEAR(std_of(b->mlp->up_proj->weight), beta * std::sqrt(2.0 / (d + ff)), 0.002);
+  for (auto& g : model->gates()) EXPECT_EQ(g.item<double>(), 0.0);
+
+  m.norm = "pre";
+  Transformer pre(m);
+  pre->init_weights(0);
+  EXPECT_NEAR(std_of(pre->blocks[1]->mlp->down_proj->weight), 0.02, 0.001);
+
+  m.norm = "lns";
+  Transformer lns(m);
+  for (int64_t l = 0; l < m.layers; ++l)
+    for (auto& [name, norm] : lns->blocks[l]->norms)
+      EXPECT_TRUE(torch::allclose(norm->weight, torch::full_like(norm->weight, 1.0 / std::sqrt(l + 1.0))));
+  EXPECT_TRUE(torch::allclose(lns->norm->weight, torch::ones_like(lns->norm->weight)));
+
+  m.gpas.init = {0.1, -0.2, 0.3, 0.4};
+  Transformer per_layer(m);
+  EXPECT_NEAR(per_layer->gates()[1].item<double>(), -0.2, 1e-7);
+}
+
+TEST(Model, FusedAttentionMatchesMath) {
+  ModelConfig m = preset("9m", "pre", false);
+  m.vocab_size = 100;
+  Transformer model(m);
+  model->init_weights(1);
+  auto tok = torch::randint(0, 100, {2, 17});
+  auto fused = model(tok);
+  for (auto& b : model->blocks) b->self_attn->use_math = true;
+  EXPECT_TRUE(torch::allclose(fused, model(tok), 1e-4, 1e-5));
+}
+
+TEST(Model, ExportedNamesAndShapesForEveryScheme) {
+  for (const char* norm : {"post", "deepnorm", "pre", "sandwich", "mix", "lns"}) {
+    ModelConfig m = preset("9m", norm, true);
+    m.vocab_size = 1000;
+    Transformer model(m);
+    std::map<std::string, std::vector<int64_t>> got;
+    for (auto& [n, t] : model->named_for_export()) got[n] = t.sizes().vec();
+    std::map<std::string, std::vector<int64_t>> want;
+    const int64_t d = 128, ff = 352;
+    want["model.embed_tokens.weight"] = {1000, d};
+    want["model.norm.weight"] = {d};
+    want["lm_head.weight"] = {1000, d};
+    for (int64_t i = 0; i < 4; ++i) {
+      std::string p = "model.layers." + std::to_string(i) + ".";
+      for (const char* x : {"q", "k", "v", "o"}) want[p + "self_attn." + x + "_proj.weight"] = {d, d};
+      want[p + "mlp.gate_proj.weight"] = {ff, d};
+      want[p + "mlp.up_proj.weight"] = {ff, d};
+      want[p + "mlp.down_proj.weight"] = {d, ff};
+      want[p + "gpas_block.gate"] = {};
+      bool post = std::string(norm) == "post" || std::string(norm) == "deepnorm" ||
+                  (std::string(norm) == "mix" && i < 1);
+      std::vector<std::string> norms;
+      if (post) norms = {"post_attention_layernorm", "post_feedforward_layernorm"};
+      else if (std::string(norm) == "sandwich")
+        norms = {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                 "post_feedforward_layernorm"};
+      else norms = {"input_layernorm", "post_attention_layernorm"};
+      for (const auto& n : norms) want[p + n + ".weight"] = {d};
+    }
+    EXPECT_EQ(got, want) << norm;
+  }
+}
+
+}  // namespace
+}  // namespace gpas

@@ -1,0 +1,193 @@
+// The trainer: schedule values, overfitting one batch, accumulation == one big micro-batch,
+// bitwise resume, divergence, and export -> init_from / forward reproducing logits exactly.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/common/journal.h"
+#include "core/config/config_yaml.h"
+#include "core/model/model.h"
+#include "core/model/safetensors.h"
+#include "core/train/checkpoint.h"
+#include "core/train/export.h"
+#include "core/train/schedule.h"
+#include "core/train/trainer.h"
+
+namespace gpas {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fresh_dir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "gpas_trainer_" + name;
+  fs::remove_all(d);
+  return d;
+}
+
+RunConfig tiny(int64_t steps) {
+  RunConfig c;
+  c.model.vocab_size = 64;
+  c.data.synthetic_vocab = 64;
+  c.train.steps = steps;
+  c.train.warmup_steps = 2;
+  c.train.batch_size = 8;
+  c.train.micro_batch = 8;
+  c.train.seq_len = 16;
+  c.train.eval_tokens = 256;
+  c.train.log_every = 1000;
+  c.model.gpas.enabled = true;
+  resolve(c);
+  validate(c);
+  return c;
+}
+
+TrainOptions quiet() {
+  TrainOptions o;
+  o.quiet = true;
+  return o;
+}
+
+TEST(Schedule, WarmupThenCosineToMin) {
+  TrainConfig t;
+  t.lr = 1e-3;
+  t.warmup_steps = 10;
+  t.steps = 110;
+  t.min_lr_ratio = 0.1;
+  EXPECT_DOUBLE_EQ(lr_at(0, t), 0.0);
+  EXPECT_DOUBLE_EQ(lr_at(5, t), 5e-4);
+  EXPECT_DOUBLE_EQ(lr_at(10, t), 1e-3);
+  EXPECT_NEAR(lr_at(109, t), 1e-4, 1e-15);
+  EXPECT_GT(lr_at(60, t), 1e-4);
+  EXPECT_LT(lr_at(60, t), 1e-3);
+}
+
+TEST(Trainer, OverfitsOneBatch) {
+  // One fixed batch, the trainer's loss and Adam: the loss must fall far below log(V).
+  RunConfig c = tiny(1);
+  Transformer model(c.model);
+  model->init_weights(0);
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
+  torch::manual_seed(0);
+  auto tok = torch::randint(0, 64, {4, 17});
+  auto in = tok.slice(1, 0, 16), tg = tok.slice(1, 1);
+  double first = 0, last = 0;
+  for (int s = 0; s < 60; ++s) {
+    opt.zero_grad();
+    auto loss = TransformerImpl::loss_sum(model(in), tg) / 64.0;
+    loss.backward();
+    opt.step();
+    (s == 0 ? first : last) = loss.item<double>();
+  }
+  EXPECT_NEAR(first, std::log(64.0), 0.5);
+  EXPECT_LT(last, 0.1 * first);
+}
+
+TEST(Trainer, LearnsTheSyntheticStream) {
+  RunConfig c = tiny(80);
+  c.train.lr = 3e-3;
+  c.train.eval_tokens = 128;
+  c.data.synthetic_vocab = c.model.vocab_size = 16;
+  auto r = train_run(c, fresh_dir("overfit"), quiet());
+  EXPECT_EQ(r.status, "completed");
+  EXPECT_LT(r.final_train_loss, 0.6 * std::log(16.0));
+  EXPECT_LT(r.final_eval_loss, 0.6 * std::log(16.0));
+}
+
+TEST(Trainer, AccumulationEqualsOneMicroBatch) {
+  RunConfig a = tiny(3);
+  RunConfig b = a;
+  b.train.micro_batch = 2;  // 4 x 2 == 1 x 8
+  auto ra = train_run(a, fresh_dir("acc_a"), quiet());
+  auto rb = train_run(b, fresh_dir("acc_b"), quiet());
+  EXPECT_NEAR(ra.final_train_loss, rb.final_train_loss, 1e-5);
+  Transformer ma(a.model), mb(b.model);
+  load_checkpoint(latest_checkpoint(::testing::TempDir() + "gpas_trainer_acc_a"), ma, nullptr);
+  load_checkpoint(latest_checkpoint(::testing::TempDir() + "gpas_trainer_acc_b"), mb, nullptr);
+  auto pa = ma->named_parameters(), pb = mb->named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::allclose(p.value(), pb[p.key()], 1e-4, 1e-6)) << p.key();
+}
+
+TEST(Trainer, ResumeIsBitwiseExact) {
+  RunConfig c = tiny(8);
+  std::string straight = fresh_dir("straight"), split = fresh_dir("split");
+  train_run(c, straight, quiet());
+  TrainOptions stop = quiet();
+  stop.stop_at_step = 4;
+  auto first = train_run(c, split, stop);
+  EXPECT_EQ(first.status, "cancelled");
+  EXPECT_EQ(first.steps, 4);
+  auto second = train_run(c, split, quiet());
+  EXPECT_EQ(second.status, "completed");
+  Transformer ma(c.model), mb(c.model);
+  load_checkpoint(latest_checkpoint(straight), ma, nullptr);
+  load_checkpoint(latest_checkpoint(split), mb, nullptr);
+  auto pa = ma->named_parameters(), pb = mb->named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+  // A second start found the checkpoint: the journal has two start lines.
+  int starts = 0;
+  for (const auto& j : read_journal(split + "/journal.jsonl")) starts += j["type"] == "start";
+  EXPECT_EQ(starts, 2);
+}
+
+TEST(Trainer, InjectedNanEndsTheRunAsDiverged) {
+  RunConfig c = tiny(10);
+  TrainHooks hooks;
+  hooks.on_loss = [](int64_t step, torch::Tensor& loss) {
+    if (step == 4) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  };
+  std::string dir = fresh_dir("nan");
+  auto r = train_run(c, dir, quiet(), hooks);
+  EXPECT_EQ(r.status, "diverged");
+  EXPECT_EQ(r.diverged_step, 5);
+  auto lines = read_journal(dir + "/journal.jsonl");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back()["status"], "diverged");
+  EXPECT_EQ(lines.back()["step"], 5);
+}
+
+TEST(Trainer, LossAboveTheBoundDiverges) {
+  RunConfig c = tiny(5);
+  c.train.diverge_loss = 0.5;  // below the initial ~log(64) loss
+  auto r = train_run(c, fresh_dir("bound"), quiet());
+  EXPECT_EQ(r.status, "diverged");
+  EXPECT_EQ(r.diverged_step, 1);
+}
+
+TEST(Export, RoundTripReproducesLogitsBitForBit) {
+  RunConfig c = tiny(3);
+  c.model.norm = "sandwich";
+  std::string dir = fresh_dir("export");
+  train_run(c, dir, quiet());
+  std::string ckpt = latest_checkpoint(dir);
+  std::string out = dir + "/export";
+  export_checkpoint(ckpt, out);
+
+  Transformer trained(c.model);
+  load_checkpoint(ckpt, trained, nullptr);
+  Transformer loaded(c.model);
+  loaded->init_weights(99);
+  loaded->load_exported(load_safetensors(out + "/model.safetensors"));
+  torch::manual_seed(5);
+  auto tok = torch::randint(0, 64, {2, 12});
+  torch::NoGradGuard ng;
+  auto want = trained(tok);
+  EXPECT_TRUE(torch::equal(want, loaded(tok)));
+
+  save_safetensors(dir + "/tokens.safetensors", {{"tokens", tok}});
+  forward_file(out + "/model.safetensors", dir + "/tokens.safetensors", dir + "/out.safetensors");
+  auto res = load_safetensors(dir + "/out.safetensors");
+  ASSERT_EQ(res[0].first, "logits");
+  EXPECT_TRUE(torch::equal(res[0].second, want));
+
+  // Training can start from exported weights: step 0's loss equals the trained model's loss.
+  RunConfig from = c;
+  from.train.init_from = out + "/model.safetensors";
+  from.train.steps = 1;
+  Transformer init(from.model);
+  init->load_exported(load_safetensors(from.train.init_from));
+  EXPECT_TRUE(torch::equal(init(tok), want));
+}
+
+}  // namespace
+}  // namespace gpas
