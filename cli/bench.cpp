@@ -41,6 +41,7 @@ void setup_bench(CLI::App& app) {
     std::printf("  MFU %.1f%% of %.3g FLOP/s (%s)\n", 100 * r["mfu"].get<double>(),
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
   });
+  setup_bench_data(*bench);
 }
 
 }  // namespace gpas::cli

@@ -14,8 +14,11 @@ Journal::Journal(const std::string& path) : path_(path) {
   // Continue the sequence of an existing journal (a resumed run appends to it).
   for (const auto& j : read_journal(path))
     if (j.contains("seq")) seq_ = std::max<int64_t>(seq_, j["seq"].get<int64_t>() + 1);
-  f_ = std::fopen(path.c_str(), "a");
+  f_ = std::fopen(path.c_str(), "a+");
   if (!f_) throw Error(path + ": cannot open the run journal for appending");
+  // A writer killed mid-line leaves a torn last line: end it so the next line stands alone.
+  if (std::fseek(f_, -1, SEEK_END) == 0 && std::fgetc(f_) != '\n') std::fputc('\n', f_);
+  std::fseek(f_, 0, SEEK_END);
 }
 
 Journal::~Journal() {
