@@ -13,6 +13,7 @@ void setup_train(CLI::App& app);   // train.cpp
 void setup_export(CLI::App& app);  // export.cpp
 void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
+void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
 

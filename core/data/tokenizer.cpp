@@ -2,9 +2,10 @@
 // and training through the library's own trainer fed from a callback (no temp corpus file).
 #include "core/data/tokenizer.h"
 
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
+#include <dlfcn.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <unordered_map>
@@ -12,8 +13,74 @@
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/common/hash.h"
+#include "core/data/spm/spm_shim.h"
 
 namespace gpas {
+
+namespace {
+
+// The SentencePiece shim, loaded once in its own symbol scope (see spm/spm_shim.h).
+struct Spm {
+  decltype(&gpas_spm_load) load;
+  decltype(&gpas_spm_free) free;
+  decltype(&gpas_spm_piece_size) piece_size;
+  decltype(&gpas_spm_eos_id) eos_id;
+  decltype(&gpas_spm_pad_id) pad_id;
+  decltype(&gpas_spm_encode) encode;
+  decltype(&gpas_spm_decode) decode;
+  decltype(&gpas_spm_train) train;
+};
+
+std::string exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::filesystem::path(std::string(buf, n)).parent_path().string() : ".";
+}
+
+const Spm& spm() {
+  static const Spm s = [] {
+    std::vector<std::string> tries;
+    if (const char* env = std::getenv("GPAS_SPM_SHIM")) tries.push_back(env);
+    tries.push_back(exe_dir() + "/libgpas_spm.so");
+    tries.push_back(GPAS_SPM_SHIM_PATH);  // the build tree's copy
+    std::string errors;
+    for (const auto& path : tries) {
+      if (!path_exists(path)) continue;
+      void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      if (!h) {
+        errors += std::string(" ") + ::dlerror();
+        continue;
+      }
+      auto sym = [&](const char* name) {
+        void* f = ::dlsym(h, name);
+        if (!f) throw Error(path + ": missing symbol " + name);
+        return f;
+      };
+      Spm r;
+      r.load = reinterpret_cast<decltype(r.load)>(sym("gpas_spm_load"));
+      r.free = reinterpret_cast<decltype(r.free)>(sym("gpas_spm_free"));
+      r.piece_size = reinterpret_cast<decltype(r.piece_size)>(sym("gpas_spm_piece_size"));
+      r.eos_id = reinterpret_cast<decltype(r.eos_id)>(sym("gpas_spm_eos_id"));
+      r.pad_id = reinterpret_cast<decltype(r.pad_id)>(sym("gpas_spm_pad_id"));
+      r.encode = reinterpret_cast<decltype(r.encode)>(sym("gpas_spm_encode"));
+      r.decode = reinterpret_cast<decltype(r.decode)>(sym("gpas_spm_decode"));
+      r.train = reinterpret_cast<decltype(r.train)>(sym("gpas_spm_train"));
+      return r;
+    }
+    throw Error("cannot load libgpas_spm.so (SentencePiece); looked beside the gpas binary and in " +
+                std::string(GPAS_SPM_SHIM_PATH) + "; set GPAS_SPM_SHIM to its path." + errors);
+  }();
+  return s;
+}
+
+}  // namespace
+
+struct SpHandle {
+  void* sp = nullptr;
+  ~SpHandle() {
+    if (sp) spm().free(sp);
+  }
+};
 
 std::string tokenizer_sha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -28,17 +95,18 @@ Tokenizer Tokenizer::load(const std::string& path) {
   if (!path_exists(path))
     throw Error(path + ": tokenizer file not found (make one with `gpas data tokenizer`)");
   Tokenizer t;
-  t.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  std::string bytes = read_file(path);
-  auto st = t.sp_->LoadFromSerializedProto(bytes);
-  if (!st.ok() || t.sp_->GetPieceSize() <= 0)
-    throw Error(path + ": not a SentencePiece model (" + st.ToString() +
+  std::string bytes = read_file(path), err;
+  t.sp_ = std::make_unique<SpHandle>();
+  t.sp_->sp = spm().load(&bytes, &err);
+  if (!t.sp_->sp)
+    throw Error(path + ": not a SentencePiece model (" + err +
                 "); pass a .model file such as T5's spiece.model");
   t.path_ = path;
   t.sha256_ = sha256_hex(bytes);
-  t.eos_ = t.sp_->eos_id();
+  t.eos_ = spm().eos_id(t.sp_->sp);
   if (t.eos_ < 0) throw Error(path + ": this SentencePiece model has no EOS piece (eos_id -1)");
-  t.pad_ = t.sp_->pad_id() >= 0 ? t.sp_->pad_id() : t.eos_;
+  int pad = spm().pad_id(t.sp_->sp);
+  t.pad_ = pad >= 0 ? pad : t.eos_;
   return t;
 }
 
@@ -48,8 +116,9 @@ Tokenizer::~Tokenizer() = default;
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   std::vector<int> ids;
-  auto st = sp_->Encode(text, &ids);
-  if (!st.ok()) throw Error(path_ + ": encoding failed (" + st.ToString() + ")");
+  std::string err;
+  if (!spm().encode(sp_->sp, &text, &ids, &err))
+    throw Error(path_ + ": encoding failed (" + err + ")");
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
@@ -62,49 +131,42 @@ std::vector<int32_t> Tokenizer::encode_doc(const std::string& text) const {
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   std::vector<int> keep;
   keep.reserve(ids.size());
-  int pad = sp_->pad_id();
+  int pad = spm().pad_id(sp_->sp), n = spm().piece_size(sp_->sp);
   for (int32_t id : ids)
-    if (id >= 0 && id < sp_->GetPieceSize() && id != pad) keep.push_back(id);
-  std::string out;
-  auto st = sp_->Decode(keep, &out);
-  if (!st.ok()) throw Error(path_ + ": decoding failed (" + st.ToString() + ")");
+    if (id >= 0 && id < n && id != pad) keep.push_back(id);
+  std::string out, err;
+  if (!spm().decode(sp_->sp, &keep, &out, &err))
+    throw Error(path_ + ": decoding failed (" + err + ")");
   return out;
 }
 
-int64_t Tokenizer::vocab_size() const { return sp_->GetPieceSize(); }
+int64_t Tokenizer::vocab_size() const { return spm().piece_size(sp_->sp); }
 
 namespace {
 
 // Feeds the trainer one line at a time: SentencePiece trains on sentences, so each text is split
 // at newlines and empty lines are dropped.
-class CallbackIterator : public sentencepiece::SentenceIterator {
+class LineSplitter {
  public:
-  explicit CallbackIterator(const std::function<bool(std::string&)>& next) : next_(next) { Next(); }
-  bool done() const override { return done_; }
-  void Next() override {
+  explicit LineSplitter(const std::function<bool(std::string&)>& next) : next_(next) {}
+  bool operator()(std::string& line) {
     while (true) {
       while (pos_ < text_.size()) {
         size_t nl = text_.find('\n', pos_);
         if (nl == std::string::npos) nl = text_.size();
-        line_.assign(text_, pos_, nl - pos_);
+        line.assign(text_, pos_, nl - pos_);
         pos_ = nl + 1;
-        if (line_.find_first_not_of(" \t\r") != std::string::npos) return;
+        if (line.find_first_not_of(" \t\r") != std::string::npos) return true;
       }
-      if (!next_(text_)) {
-        done_ = true;
-        return;
-      }
+      if (!next_(text_)) return false;
       pos_ = 0;
     }
   }
-  const std::string& value() const override { return line_; }
-  sentencepiece::util::Status status() const override { return {}; }
 
  private:
   const std::function<bool(std::string&)>& next_;
-  std::string text_, line_;
+  std::string text_;
   size_t pos_ = 0;
-  bool done_ = false;
 };
 
 }  // namespace
@@ -126,12 +188,21 @@ void train_tokenizer(const std::function<bool(std::string&)>& next, const std::s
       {"pad_id", "0"}, {"eos_id", "1"}, {"unk_id", "2"}, {"bos_id", "-1"},
       {"minloglevel", "2"},
   };
-  CallbackIterator it(next);
-  if (it.done()) throw Error("tokenizer training input is empty: no text lines found");
-  std::string proto;
-  auto st = sentencepiece::SentencePieceTrainer::Train(kw, &it, &proto);
-  if (!st.ok()) {
-    std::string msg = st.ToString();
+  LineSplitter split(next);
+  std::string first;
+  if (!split(first)) throw Error("tokenizer training input is empty: no text lines found");
+  bool have_first = true;
+  std::function<bool(std::string&)> next_line = [&](std::string& line) {
+    if (have_first) {
+      have_first = false;
+      line = std::move(first);
+      return true;
+    }
+    return split(line);
+  };
+  std::string proto, err;
+  if (!spm().train(&kw, &next_line, &proto, &err)) {
+    std::string msg = err;
     if (msg.find("Vocabulary size") != std::string::npos)
       msg += " (the corpus is too small for this --vocab-size; try a smaller one)";
     throw Error("training the tokenizer for " + out + " failed: " + msg);

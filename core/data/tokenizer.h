@@ -8,11 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace gpas {
+
+struct SpHandle;  // the SentencePiece processor, behind the shim library (spm/spm_shim.h)
 
 class Tokenizer {
  public:
@@ -36,7 +34,7 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::unique_ptr<SpHandle> sp_;
   std::string path_, sha256_;
   int32_t eos_ = 1, pad_ = 0;
 };
