@@ -58,6 +58,9 @@ TEST(Gpas, WithoutStopgradTheGradientIsScaled) {
 }
 
 // A GPAS model whose gates are all 0 computes exactly what the baseline computes, bit for bit.
+// Where GPAS sits on the shortcut (DeepNorm, Mix-LN's Post-LN layers) x has one more autograd
+// node on one of its four uses, so the engine sums the same four gradients in another order:
+// there the loss is still bitwise equal and the gradients agree to float rounding.
 TEST(Gpas, ZeroGatesEqualBaselineBitForBit) {
   for (const char* norm : {"pre", "deepnorm", "sandwich", "mix", "lns"}) {
     ModelConfig base;
@@ -81,7 +84,11 @@ TEST(Gpas, ZeroGatesEqualBaselineBitForBit) {
     auto pa = a->named_parameters(), pb = b->named_parameters();
     for (const auto& p : pa) {
       ASSERT_TRUE(pb.contains(p.key())) << p.key();
-      EXPECT_TRUE(torch::equal(p.value().grad(), pb[p.key()].grad())) << norm << " " << p.key();
+      const auto& ga = p.value().grad();
+      const auto& gb = pb[p.key()].grad();
+      bool shortcut = norm == std::string("deepnorm") || norm == std::string("mix");
+      if (shortcut) EXPECT_TRUE(torch::allclose(ga, gb, 1e-5, 1e-7)) << norm << " " << p.key();
+      else EXPECT_TRUE(torch::equal(ga, gb)) << norm << " " << p.key();
     }
   }
 }
