@@ -15,6 +15,7 @@ void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
+void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
 
 }  // namespace gpas::cli

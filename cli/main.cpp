@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
@@ -10,6 +11,9 @@
 #include "core/train/runtime.h"
 
 int main(int argc, char** argv) {
+  // Logs and progress go to stderr, so that stdout carries only results (tables, --json objects).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("gpas"));
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   CLI::App app{
       "gpas: train LLaMA-style models under six normalisation schemes with and without GPAS\n"
       "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results."};
@@ -30,6 +34,7 @@ int main(int argc, char** argv) {
   gpas::cli::setup_bench(app);
   gpas::cli::setup_data(app);
   gpas::cli::setup_results(app);
+  gpas::cli::setup_analyze(app);
   gpas::cli::setup_sweep(app);
 
   app.parse_complete_callback([&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); });

@@ -70,7 +70,8 @@ int run_train(const TrainArgs& a) {
                         {"final_eval_loss", r.final_eval_loss},
                         {"final_eval_ppl", r.final_eval_ppl},
                         {"tokens_per_second", r.tokens_per_second},
-                        {"parameters", r.parameters}};
+                        {"parameters", r.parameters},
+                        {"world_size", r.world_size}};
     if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
     if (!r.error.empty()) j["error"] = r.error;
     std::cout << j.dump() << std::endl;

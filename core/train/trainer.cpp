@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -33,8 +34,13 @@ namespace {
 torch::Device pick_device(const TrainConfig& t) {
   if (t.device == "cuda" && !torch::cuda::is_available())
     throw Error("train.device: cuda requested but LibTorch sees no CUDA device");
-  if (t.device == "cuda" || (t.device == "auto" && torch::cuda::is_available()))
-    return torch::Device(torch::kCUDA, 0);
+  if (t.device == "cuda" || (t.device == "auto" && torch::cuda::is_available())) {
+    // One GPU per rank: the launcher either narrows CUDA_VISIBLE_DEVICES (gpas sweep, srun) or
+    // shows all of them and sets LOCAL_RANK (torchrun-style).
+    const char* lr = std::getenv("LOCAL_RANK");
+    int n = static_cast<int>(torch::cuda::device_count());
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(lr && n > 0 ? std::atoi(lr) % n : 0));
+  }
   return torch::Device(torch::kCPU);
 }
 
@@ -92,6 +98,11 @@ std::string fmt_eta(double seconds) {
 
 }  // namespace
 
+std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cfg) {
+  auto single = make_single_process();
+  return evaluate(model, cfg, *single, model->parameters().front().device());
+}
+
 RunConfig with_data_vocab(const RunConfig& in) {
   RunConfig cfg = in;
   if (cfg.model.vocab_size == 0) {
@@ -147,6 +158,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   if (t.precision == "bf16") model->to(dev, torch::kBFloat16);
   else model->to(dev);
   res.parameters = count_parameters(cfg.model).total;
+  res.world_size = coll->world();
 
   std::vector<torch::Tensor> trainable, gates, others;
   for (auto& p : model->parameters())

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/config/config.h"
+#include "core/model/model.h"
 
 namespace gpas {
 
@@ -22,6 +23,7 @@ struct RunResult {
   double final_eval_ppl = NAN;
   double tokens_per_second = 0;
   int64_t parameters = 0;
+  int world_size = 1;  // data-parallel ranks that trained it
   std::string error;
 };
 
@@ -39,6 +41,9 @@ struct TrainHooks {
 
 RunResult train_run(const RunConfig& cfg, const std::string& run_dir, const TrainOptions& opts = {},
                     const TrainHooks& hooks = {});
+
+// Token-weighted eval loss and perplexity of `model` on the config's validation stream.
+std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cfg);
 
 // The resolved config with the vocabulary filled in from the data (what the run really trains).
 RunConfig with_data_vocab(const RunConfig& cfg);

@@ -11,6 +11,7 @@
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
 #include "core/train/export.h"
+#include "core/train/importance.h"
 #include "core/train/schedule.h"
 #include "core/train/trainer.h"
 
@@ -187,6 +188,25 @@ TEST(Export, RoundTripReproducesLogitsBitForBit) {
   Transformer init(from.model);
   init->load_exported(load_safetensors(from.train.init_from));
   EXPECT_TRUE(torch::equal(init(tok), want));
+}
+
+TEST(Importance, RemovingEachLayerIsMeasuredAndJournaled) {
+  RunConfig c = tiny(20);
+  c.model.layers = 3;
+  c.model.gpas.enabled = false;
+  std::string dir = fresh_dir("importance");
+  train_run(c, dir, quiet());
+  double loss0 = 0, ppl0 = 0;
+  auto rows = analyze_importance(dir, 0, &loss0, &ppl0);
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& r : rows) {
+    EXPECT_NE(r.eval_loss, loss0);  // removing a trained layer changes the model's loss
+    EXPECT_NEAR(r.delta_ppl, r.eval_ppl - ppl0, 1e-9);
+  }
+  int lines = 0;
+  for (const auto& j : read_journal(dir + "/journal.jsonl"))
+    lines += j.value("type", "") == "layer" && j.value("kind", "").rfind("importance_", 0) == 0;
+  EXPECT_EQ(lines, 6);
 }
 
 }  // namespace
