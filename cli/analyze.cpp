@@ -1,4 +1,6 @@
 // gpas analyze importance: layer importance of a trained run (Fig 7), stored with the run.
+#include <signal.h>
+
 #include <filesystem>
 #include <iostream>
 
@@ -7,6 +9,8 @@
 
 #include "cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/fs.h"
+#include "core/config/config_yaml.h"
 #include "core/train/importance.h"
 #include "results/store.h"
 
@@ -22,13 +26,26 @@ struct AnalyzeArgs {
 
 void run_importance(const AnalyzeArgs& a) {
   namespace fs = std::filesystem;
-  std::string dir = fs::is_directory(a.run) ? a.run : (fs::path(a.workdir) / "runs" / a.run).string();
-  if (!fs::is_directory(dir))
-    throw Error(a.run + ": no such run directory (give a run dir, or a run id under " + a.workdir +
-                "/runs)");
+  auto store = results::Store::open((fs::path(a.workdir) / "gpas.db").string());
+  // RUN is a run directory, or a run id, id prefix or name known to the store.
+  std::string dir = a.run;
+  if (!fs::is_directory(dir)) {
+    store->ingest_workdir(a.workdir);
+    auto r = store->find_run(a.run);
+    if (!r)
+      throw Error(a.run + ": neither a run directory nor a run in " + store->path() +
+                  " (see `gpas runs list`)");
+    dir = r->run_dir;
+  }
+  store->ingest_run_dir(dir);
+  std::string id = run_id(load_run_config((fs::path(dir) / "config.yaml").string()));
+  if (auto r = store->find_run(id); r && r->status == "running" && r->host == hostname() &&
+                                     r->pid > 0 && ::kill(static_cast<pid_t>(r->pid), 0) == 0)
+    throw Error(dir + ": the run is still training (pid " + std::to_string(r->pid) +
+                "); analyse it when it has finished");
   double loss0 = 0, ppl0 = 0;
   auto rows = analyze_importance(dir, a.eval_tokens, &loss0, &ppl0);
-  results::Store::open((fs::path(a.workdir) / "gpas.db").string())->ingest_run_dir(dir);
+  store->ingest_run_dir(dir);
   if (a.json) {
     nlohmann::json j = {{"run_dir", dir}, {"eval_loss", loss0}, {"eval_ppl", ppl0}, {"layers", nlohmann::json::array()}};
     for (const auto& r : rows)
@@ -52,7 +69,7 @@ void setup_analyze(CLI::App& app) {
   auto a = std::make_shared<AnalyzeArgs>();
   auto* imp = analyze->add_subcommand(
       "importance", "Layer importance (Fig 7): eval loss/perplexity change when each layer is removed");
-  imp->add_option("run", a->run, "run directory or run id")->required();
+  imp->add_option("run", a->run, "run directory, or run id, id prefix or name in the store")->required();
   imp->add_option("-w,--workdir", a->workdir, "where runs/ and gpas.db live")->capture_default_str();
   imp->add_option("--eval-tokens", a->eval_tokens, "tokens per evaluation (default: the run's)");
   imp->add_flag("--json", a->json, "one JSON object");

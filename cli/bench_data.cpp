@@ -1,4 +1,5 @@
-// `gpas bench data`: tokenisation MB/s (one core, all cores) and loader tokens/s (pad, pack).
+// `gpas bench data`: tokenisation MB/s (one core, all cores) and loader tokens/s (pad, pack),
+// with the verdict against the 2M tokens/s target and the 71m trainer's consumption.
 // Registered on the `bench` subcommand by setup_bench (bench.cpp) through setup_bench_data.
 #include <cstdio>
 #include <iostream>
@@ -23,6 +24,9 @@ void setup_bench_data(CLI::App& bench) {
   d->add_option("--seq", o->seq, "loader sequence length")->capture_default_str();
   d->add_option("--seconds", o->seconds, "seconds per measurement")->capture_default_str();
   d->add_option("--threads", o->threads, "tokenising threads; 0 = all cores")->capture_default_str();
+  d->add_option("--trainer-tokens-per-second", o->trainer_tps,
+                 "judge the loader against this measured trainer speed (e.g. `gpas bench train "
+                 "--size 71m` on the GPU) instead of the 71m preset's bound at 100% of an H100's peak");
   d->add_flag("--json", *json, "one JSON object");
   d->callback([o, json] {
     auto r = bench_data(*o);
@@ -42,6 +46,15 @@ void setup_bench_data(CLI::App& bench) {
                   l["tokens_per_second"].get<double>(), l["loss_tokens_per_second"].get<double>(),
                   (long long)o->batch, (long long)o->seq);
     }
+    const auto& v = r["verdict"];
+    std::printf("verdict   %s: %s mode (the slower) %.3g tokens/s = %.2fx the %.3g tokens/s target; "
+                "%.2fx the %.3g tokens/s the trainer consumes (%s)\n",
+                v["meets_target"].get<bool>() ? "meets the target" : "BELOW the target",
+                v["slower_mode"].get<std::string>().c_str(),
+                v["loader_tokens_per_second"].get<double>(), v["ratio_to_target"].get<double>(),
+                v["target_tokens_per_second"].get<double>(), v["ratio_to_trainer"].get<double>(),
+                v["trainer"]["tokens_per_second"].get<double>(),
+                v["trainer"]["what"].get<std::string>().c_str());
   });
 }
 

@@ -26,6 +26,7 @@ struct SweepRunArgs {
   std::string backend = "local";
   std::string partition, time, account;
   int signal_lead = 120;     // slurm: seconds of warning before the time limit
+  int cpus_per_task = 0;     // slurm: --cpus-per-task; 0 = Slurm's default
   bool quiet = false;
 };
 

@@ -59,13 +59,6 @@ int max_layer(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b
   return m;
 }
 
-bool all_positive(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b = {}) {
-  for (const auto* v : {&a, &b})
-    for (const auto& p : *v)
-      if (p.value <= 0) return false;
-  return true;
-}
-
 // Values at the last step present in the series, by layer.
 std::map<int, double> last_step_values(const std::vector<LayerPoint>& pts) {
   int64_t last = -1;
@@ -135,6 +128,17 @@ std::string layer_panels(const std::vector<std::pair<std::string, std::string>>&
 }
 
 }  // namespace
+
+bool log_y_axis(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b) {
+  double lo = 1e300, hi = -1e300;
+  for (const auto* v : {&a, &b})
+    for (const auto& p : *v) {
+      if (!(p.value > 0)) return false;
+      lo = std::min(lo, p.value);
+      hi = std::max(hi, p.value);
+    }
+  return hi > 10 * lo;  // within a decade gnuplot's log axis has no labelled tick
+}
 
 bool gnuplot_available() { return !find_program({"gnuplot"}).empty(); }
 
@@ -223,7 +227,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     if (!sb.empty()) panels.push_back({"b", lb});
     if (!st.empty()) panels.push_back({"t", lt});
     draw(layer_block("b", sb) + layer_block("t", st),
-         layer_panels(panels, k.kind, max_layer(sb, st), all_positive(sb, st), sb, st), base_of(f.name),
+         layer_panels(panels, k.kind, max_layer(sb, st), log_y_axis(sb, st), sb, st), base_of(f.name),
          o.formats, f);
     out.push_back(f);
   }

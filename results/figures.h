@@ -33,4 +33,8 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& op
 
 bool gnuplot_available();
 
+// Whether per-layer values get a log y axis: all positive and spanning more than a factor of 10
+// (over less, gnuplot draws a log axis without a single labelled tick). Otherwise linear.
+bool log_y_axis(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>& b = {});
+
 }  // namespace gpas::results

@@ -126,6 +126,12 @@ std::string fixed(double x, int decimals) {
   return s;
 }
 
+std::string general(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.4g", x == 0 ? 0.0 : x);  // no "-0"
+  return buf;
+}
+
 std::string signed_fixed(double x, int decimals) {
   std::string s = fixed(x, decimals);
   return s[0] == '-' ? s : "+" + s;

@@ -34,5 +34,6 @@ struct Stats {
 Stats stats_of(const std::vector<double>& xs);
 std::string fixed(double x, int decimals = 2);   // "%.*f", "-0.00" printed as "0.00"
 std::string signed_fixed(double x, int decimals = 2);  // "+0.12" / "-0.12"
+std::string general(double x);  // "%.4g": 0.0001, 2.5e-05, 0.4712
 
 }  // namespace gpas::results

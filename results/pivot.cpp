@@ -75,7 +75,7 @@ ReportTable pivot_table(const Store& store, const PivotOptions& o) {
     for (const auto& cv : cols) {
       auto it = cells.find({rv, cv});
       CellRuns c = it == cells.end() ? CellRuns{} : collect_cell(store, it->second, o.value);
-      row.push_back(cell_of(c));
+      row.push_back(cell_of(c, std::nullopt, true));  // any metric: lr 1e-4 must not read 0.00
       for (const auto& [status, n] : c.unfinished)
         t.notes.push_back(rv + " / " + cv + ": " + std::to_string(n) + " run(s) " + status +
                           ", not counted");

@@ -4,6 +4,7 @@
 #include "results/store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -56,7 +57,20 @@ std::unique_ptr<Store> Store::open(const std::string& db_path, bool read_only) {
         db_path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
     // WAL: readers never block the writer; synchronous=NORMAL is durable against process crashes
     // (SIGKILL), which is what a results index needs (journals stay the truth).
-    std::string mode = s->db_->execAndGet("PRAGMA journal_mode = WAL").getString();
+    // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+    // without the busy handler, when another connection's lock could deadlock with it (several
+    // processes opening a fresh store together): retry with backoff.
+    std::string mode;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        mode = s->db_->execAndGet("PRAGMA journal_mode = WAL").getString();
+        break;
+      } catch (const SQLite::Exception& e) {
+        const int rc = e.getErrorCode() & 0xff;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 300) throw;
+        ::usleep(static_cast<useconds_t>(1000 * (5 + 5 * std::min(attempt, 40))));
+      }
+    }
     if (mode != "wal")
       throw Error(db_path + ": cannot switch to WAL mode (got '" + mode +
                   "'); SQLite over a network filesystem is unsafe, keep gpas.db on a local disk");

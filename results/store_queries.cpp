@@ -45,6 +45,11 @@ RunRow row_of(SQLite::Statement& q) {
 }  // namespace
 
 std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
+  if (!f.status.empty() && !is_run_status(f.status)) {
+    std::string all;
+    for (const auto& s : kRunStatuses) all += (all.empty() ? "" : ", ") + s;
+    throw Error("unknown run status '" + f.status + "': use one of " + all, kExitUsage);
+  }
   std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
   if (!f.sweep.empty()) sql += " AND sweep = ?";
   if (!f.status.empty()) sql += " AND status = ?";

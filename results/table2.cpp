@@ -2,6 +2,7 @@
 // store. Also the cell reduction every report shares (collect_cell, cell_of). Ablation runs
 // (GPAS knobs off their defaults) are left out; ablations.cpp reports those.
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -29,12 +30,13 @@ CellRuns collect_cell(const Store& store, const std::vector<RunRow>& runs, const
   return c;
 }
 
-Cell cell_of(const CellRuns& c, std::optional<double> delta) {
+Cell cell_of(const CellRuns& c, std::optional<double> delta, bool any_scale) {
   if (c.values.empty()) return c.diverged > 0 ? Cell{"diverged", Emphasis::kNone, "diverged"}
                                               : Cell{"missing", Emphasis::kNone, "missing"};
   Stats s = c.stats();
-  std::string t = fixed(s.mean);
-  if (s.n > 1) t += " ± " + fixed(s.std);
+  auto num = [&](double x) { return any_scale && std::abs(s.mean) < 1 ? general(x) : fixed(x); };
+  std::string t = num(s.mean);
+  if (s.n > 1) t += " ± " + num(s.std <= 1e-9 * std::abs(s.mean) ? 0.0 : s.std);  // rounding noise reads 0
   if (delta) t += " (" + signed_fixed(*delta) + ")";
   std::vector<std::string> info;
   if (s.n > 1) info.push_back("n=" + std::to_string(s.n));

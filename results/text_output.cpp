@@ -131,6 +131,9 @@ std::string format_run(const Store& store, const RunRow& r, bool json) {
   if (json) {
     nlohmann::ordered_json o;
     for (const auto& [k, v] : fields) o[k] = v;
+    o["attempt"] = r.attempt;  // numbers for scripts (the text above is for the table)
+    o["pid"] = r.pid;
+    o["last_step"] = r.last_step;
     o["config"] = r.config;
     nlohmann::ordered_json m = nlohmann::ordered_json::object();
     for (const auto& [k, v] : finals) m[k] = v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();

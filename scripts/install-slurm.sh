@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs a single-node Slurm (slurmctld, slurmd, the client tools) and munge from Debian's apt,
-# idempotently, for tests/cli/slurm_test.sh. It installs only: starting daemons is the test's job.
+# idempotently, for tests/sweeps/slurm_test.cpp. It installs only: starting the daemons is the job
+# of tests/sweeps/slurm_cluster.sh.
 set -euo pipefail
 
 pkgs=(slurmctld slurmd slurm-client munge)

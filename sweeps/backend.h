@@ -3,6 +3,7 @@
 // runs when, retries and heartbeats are the scheduler's business, not a backend's.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gpas::sweeps {
@@ -33,8 +34,13 @@ class JobBackend {
   // One handle per launch, in order. Throws gpas::Error if nothing could be submitted.
   virtual std::vector<std::string> submit(const std::vector<Launch>& launches) = 0;
   virtual PollResult poll(const std::string& handle) = 0;
-  // force = false: ask the worker to checkpoint and stop (SIGTERM); true: kill it now.
+  // force = false: ask the worker to checkpoint and stop (SIGTERM; a queued task just goes away);
+  // true: kill it now.
   virtual void cancel(const std::string& handle, bool force) = 0;
+  // At start-up: tasks an earlier orchestrator of this sweep submitted that are still queued or
+  // running, as (job id, handle); job id "" when it cannot be told. The scheduler polls them like
+  // its own instead of submitting the job again. Local workers die with their orchestrator: none.
+  virtual std::vector<std::pair<std::string, std::string>> adopt() { return {}; }
 };
 
 // "exit 3", "killed by signal 9 (SIGKILL)" for an exit code as PollResult gives it.

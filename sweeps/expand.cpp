@@ -137,6 +137,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
   }
   if (spec.dims.empty() && !spec.includes.empty()) product.clear();  // only the included cells
   std::vector<bool> exclude_used(spec.excludes.size(), false);
+  std::vector<bool> override_used(spec.overrides.size(), false);
   auto settings_of = [&](const Assignment& axes, const std::vector<Setting>& extra) {
     std::vector<Setting> s = spec.base;
     for (const auto& a : axes) s.insert(s.end(), a.second.settings.begin(), a.second.settings.end());
@@ -156,8 +157,11 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
       return out;
     };
     RunConfig pre = build(no_refs(s), name);
-    for (const auto& o : spec.overrides)
-      if (matches(o.when, c.axes, pre)) s.insert(s.end(), o.set.begin(), o.set.end());
+    for (size_t i = 0; i < spec.overrides.size(); ++i)
+      if (matches(spec.overrides[i].when, c.axes, pre)) {
+        s.insert(s.end(), spec.overrides[i].set.begin(), spec.overrides[i].set.end());
+        override_used[i] = true;
+      }
     s.insert(s.end(), spec.sets.begin(), spec.sets.end());
     c.settings = s;
     c.cfg = build(no_refs(s), name);
@@ -176,6 +180,9 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
     if (!exclude_used[i])
       throw Error(spec.excludes[i].where + ": this exclude matches no job of the grid (a typo?)");
   for (const auto& in : spec.includes) finish(Cell{in.axes, settings_of(in.axes, in.settings), in.where, {}}, false);
+  for (size_t i = 0; i < spec.overrides.size(); ++i)
+    if (!override_used[i])
+      throw Error(spec.overrides[i].when.where + ": this override's `when` matches no job of the sweep (a typo?)");
   if (cells.empty()) throw Error(spec.file + ": the sweep has no jobs (add a grid: or include:)");
 
   // 2. Identities of the jobs without references, then the references to them.
@@ -225,7 +232,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
       for (size_t k = 0; k < cells[i].settings.size(); ++k) {
         const Setting& x = cells[i].settings[k];
         bool is_ref = std::any_of(refs[i].begin(), refs[i].end(), [&](const Ref& r) { return r.setting == k; });
-        s.push_back(is_ref ? Setting{x.key, YAML::Node(run_dir_of(workdir, j.depends_on)), x.file, x.line} : x);
+        s.push_back(is_ref ? Setting{x.key, YAML::Node("run:" + j.depends_on), x.file, x.line} : x);
       }
       j.cfg = build(s, j.name);
     }

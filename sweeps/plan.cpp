@@ -37,6 +37,13 @@ double Plan::left_hours() const {
   return h;
 }
 
+std::string Plan::device() const {
+  int cpu = 0;
+  for (const auto& r : rows) cpu += r.cpu;
+  if (cpu == static_cast<int>(rows.size())) return "cpu";
+  return cpu == 0 ? "gpu" : "mixed";
+}
+
 Plan make_plan(const Sweep& sweep, int gpus_per_job) {
   Plan p;
   p.sweep = &sweep;
@@ -45,10 +52,12 @@ Plan make_plan(const Sweep& sweep, int gpus_per_job) {
     PlanRow r;
     r.job = &j;
     r.info = read_run(run_dir_of(sweep.workdir, j.id), sweep.options.heartbeat_timeout);
-    r.est_hours = estimate_hours(j.cfg, sweep.options, gpus_per_job);
+    r.cpu = gpus_per_job == 0 || j.cfg.train.device == "cpu";
+    int gpus = r.cpu ? 0 : gpus_per_job;
+    r.est_hours = estimate_hours(j.cfg, sweep.options, gpus);
     if (is_final(r.info.state)) {
       if (r.info.end_time > r.info.first_start && r.info.first_start > 0)  // measured
-        r.est_hours = (r.info.end_time - r.info.first_start) / 3600.0 * std::max(1, gpus_per_job);
+        r.est_hours = (r.info.end_time - r.info.first_start) / 3600.0 * std::max(1, gpus);
       r.left_hours = 0;
     } else {
       double done = r.info.step > 0 ? static_cast<double>(r.info.step) / j.cfg.train.steps : 0.0;
@@ -72,7 +81,8 @@ std::string hours(double h) {
 std::string render_plan(const Plan& p) {
   std::string out;
   char line[512];
-  std::string unit = p.gpus_per_job > 0 ? "GPU-h" : "CPU-h";
+  std::string device = p.device();
+  std::string unit = device == "cpu" ? "CPU-h" : device == "gpu" ? "GPU-h" : "device-h (GPU and CPU jobs)";
   std::snprintf(line, sizeof line, "sweep %s: %zu jobs, runs in %s/runs\n", p.sweep->name.c_str(),
                 p.rows.size(), p.sweep->workdir.c_str());
   out += line;
@@ -112,7 +122,7 @@ nlohmann::json plan_json(const Plan& p) {
                     {"est_device_hours", r.est_hours}, {"left_device_hours", r.left_hours}});
   }
   return {{"sweep", p.sweep->name}, {"file", p.sweep->file}, {"workdir", p.sweep->workdir},
-          {"device", p.gpus_per_job > 0 ? "gpu" : "cpu"}, {"gpus_per_job", p.gpus_per_job},
+          {"device", p.device()}, {"gpus_per_job", p.device() == "cpu" ? 0 : p.gpus_per_job},
           {"jobs", jobs}, {"left_device_hours", p.left_hours()},
           {"counts", {{"completed", p.count(State::Completed)}, {"diverged", p.count(State::Diverged)},
                       {"running", p.count(State::Running)}, {"failed", p.count(State::Failed)},

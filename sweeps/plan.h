@@ -15,6 +15,7 @@ namespace gpas::sweeps {
 int64_t parameter_count(const RunConfig& cfg);  // embedding + head + layers (vocab 0 -> 32000)
 double train_flops(const RunConfig& cfg);       // 6 N tokens
 // Estimated device-hours of a whole run: GPU-hours (gpus GPUs) or, with gpus = 0, CPU job hours.
+// A job whose config says `train.device: cpu` is priced as a CPU job whatever gpus says.
 double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus);
 
 struct PlanRow {
@@ -22,6 +23,7 @@ struct PlanRow {
   RunInfo info;
   double est_hours = 0;   // the whole run, device-hours
   double left_hours = 0;  // what is left of it
+  bool cpu = false;       // priced as a CPU job
 };
 
 struct Plan {
@@ -30,6 +32,7 @@ struct Plan {
   int gpus_per_job = 1;  // 0 = CPU
   int count(State s) const;
   double left_hours() const;
+  std::string device() const;  // "cpu", "gpu" or "mixed": what the rows are priced as
 };
 
 Plan make_plan(const Sweep& sweep, int gpus_per_job);

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,7 +57,35 @@ bool is_worker(int64_t pid) {
   std::string cmd = read_file(path);
   return cmd.find("train") != std::string::npos;
 }
+
+std::string base_name(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+}
 }  // namespace
+
+bool signal_worker(int64_t pid, const std::string& run_dir, int sig) {
+  if (pid <= 0 || !process_alive(pid)) return false;
+  std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
+  if (!path_exists(path)) return false;
+  std::string cmd;
+  try {
+    cmd = read_file(path);
+  } catch (const std::exception&) {
+    return false;  // it exited meanwhile
+  }
+  std::vector<std::string> args;
+  for (size_t b = 0; b < cmd.size();) {
+    size_t e = cmd.find('\0', b);
+    if (e == std::string::npos) e = cmd.size();
+    args.push_back(cmd.substr(b, e - b));
+    b = e + 1;
+  }
+  bool train = std::find(args.begin(), args.end(), "train") != args.end();
+  auto rd = std::find(args.begin(), args.end(), "--run-dir");
+  bool ours = rd != args.end() && rd + 1 != args.end() && base_name(*(rd + 1)) == base_name(run_dir);
+  return train && ours && ::kill(static_cast<pid_t>(pid), sig) == 0;
+}
 
 RunRecord read_record(const std::string& run_dir) {
   RunRecord r;

@@ -28,6 +28,9 @@ struct RunInfo {
 RunInfo read_run(const std::string& run_dir, double heartbeat_timeout);
 double journal_mtime(const std::string& run_dir);  // 0 if none
 bool process_alive(int64_t pid);                    // this host
+// Sends sig to pid (this host) only if it is the `train` worker of run_dir: its /proc command line
+// has `train` and `--run-dir` naming that run. false (nothing sent) if it is not, or cannot be told.
+bool signal_worker(int64_t pid, const std::string& run_dir, int sig);
 
 // The orchestrator's record, <run_dir>/sweep.json.
 struct RunRecord {

@@ -2,6 +2,8 @@
 // jobs onto free slots -> report progress, until nothing is left to run or wait for.
 #include "sweeps/scheduler.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -20,8 +22,10 @@ int SweepOutcome::exit_code() const {
 
 std::vector<std::string> worker_argv(const std::string& worker, const Sweep& s, const Job& j) {
   std::string dir = run_dir_of(s.workdir, j.id);
+  // --no-index: the orchestrator ingests (run_index.cpp); a worker on a compute node must not open
+  // <workdir>/gpas.db over a shared filesystem, where SQLite's locking is unsafe.
   return {worker, "train", "--config", dir + "/job.yaml", "--run-dir", dir,
-          "--workdir", s.workdir.empty() ? "." : s.workdir};
+          "--workdir", s.workdir.empty() ? "." : s.workdir, "--no-index"};
 }
 
 void write_job_config(const Sweep& s, const Job& j) {
@@ -135,6 +139,23 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
     return nullptr;
   };
 
+  // Tasks an earlier orchestrator left queued or running (Slurm): poll them as ours rather than
+  // submit their jobs twice. Tasks of jobs that are finished, not in the sweep any more, or
+  // adopted already (a duplicate) are cancelled.
+  for (const auto& [id, handle] : backend.adopt()) {
+    Track* t = id.empty() ? nullptr : find(id);
+    if (!t || is_final(t->state) || t->active) {
+      backend.cancel(handle, false);
+      continue;
+    }
+    t->active = true;
+    t->foreign = false;
+    t->handle = handle;
+    t->state = State::Running;
+    t->launched = now();
+    t->note = "adopted " + backend.name() + " task " + handle + " of an earlier orchestrator";
+  }
+
   const double t0 = now();
   bool stopping = false;
   bool forced = false;
@@ -144,12 +165,47 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
     // 1. Exits.
     for (auto& t : tracks) {
       if (t.foreign) {
-        if (read_run(t.dir, hb_timeout).state != State::Running) {
-          t.foreign = false;
-          t.state = read_run(t.dir, hb_timeout).state;
-          if (!is_final(t.state)) t.state = State::Pending;
-          t.note.clear();
+        // A worker of an earlier orchestrator: wait for it to end, unless its heartbeat stops.
+        // Then SIGTERM it, SIGKILL after kill_grace, and count a crash (a retry resumes).
+        RunInfo info = read_run(t.dir, hb_timeout);
+        double tnow = now();
+        if (info.state == State::Running && t.term_sent == 0 && tnow - heartbeat(t.dir) > hb_timeout) {
+          t.hung = true;
+          t.term_sent = tnow;
+          t.note = "no heartbeat from pid " + std::to_string(info.pid) + ", stopping it";
+          // Only a process that is this run's worker is signalled (pids are recycled); any other
+          // process on that pid means the worker is gone.
+          if (!signal_worker(info.pid, t.dir, SIGTERM)) info.state = State::Pending;
+        } else if (info.state == State::Running && t.term_sent > 0 && tnow - t.term_sent > o.kill_grace) {
+          signal_worker(info.pid, t.dir, SIGKILL);
+          t.term_sent = tnow + 1e9;  // once
         }
+        if (info.state == State::Running) continue;
+        t.foreign = false;
+        t.term_sent = 0;
+        t.note.clear();
+        t.step = info.step;
+        t.state = is_final(info.state) ? info.state : State::Pending;
+        if (t.hung && !is_final(info.state)) {
+          t.hung = false;
+          std::string why = "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) +
+                            " s from a worker of an earlier orchestrator, killed";
+          ++t.failures;
+          if (t.failures <= max_retries) {
+            t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries) + " after " + why;
+          } else {
+            t.state = State::Failed;
+            t.note = why;
+            RunRecord rec = read_record(t.dir);
+            rec.sweep = sweep.name;
+            rec.time = now_seconds();
+            rec.state = "failed";
+            rec.error = why;
+            write_record(t.dir, rec);
+            index.state(*t.job, "failed", why);
+          }
+        }
+        index.ingest(sweep, *t.job);
         continue;
       }
       if (!t.active) continue;

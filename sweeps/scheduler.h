@@ -1,7 +1,9 @@
 // Runs a sweep to the end on a JobBackend: packs K-GPU jobs onto free devices (or CPU slots),
 // honours dependencies, retries crashes and hangs with resume, records divergence without retrying,
 // and on a stop request lets workers checkpoint before recording them cancelled. Job states are
-// re-derived from run directories, so a rerun after any crash picks up where the last one stopped.
+// re-derived from run directories, so a rerun after any crash picks up where the last one stopped:
+// it adopts the backend's live tasks (Slurm), waits for workers an earlier orchestrator left, and
+// kills those whose heartbeat stopped.
 #pragma once
 #include <functional>
 #include <string>
@@ -56,7 +58,8 @@ struct SweepOutcome {
   int exit_code() const;  // 0 all done, 130 stopped, 1 failures
 };
 
-// The worker command of a job: <worker> train --config <run_dir>/job.yaml --run-dir <run_dir> --workdir W
+// The worker command of a job:
+//   <worker> train --config <run_dir>/job.yaml --run-dir <run_dir> --workdir W --no-index
 std::vector<std::string> worker_argv(const std::string& worker, const Sweep& s, const Job& j);
 // Writes <run_dir>/job.yaml (the resolved config the worker reads).
 void write_job_config(const Sweep& s, const Job& j);

@@ -2,6 +2,7 @@
 // so no value ever passes through a shell parser), squeue/scontrol polling, scancel.
 #include "sweeps/slurm_backend.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -63,7 +64,8 @@ std::vector<std::string> SlurmBackend::sbatch_argv(int n, int k, const std::stri
   if (o_.throttle > 0) array += "%" + std::to_string(o_.throttle);
   std::vector<std::string> a = {"sbatch", "--parsable", array, "--job-name=gpas-sweep", "--requeue",
                                 "--open-mode=append", "--signal=B:USR1@" + std::to_string(o_.signal_lead),
-                                "--output=" + task_dir + "/%A_%a.log", "--chdir=" + fs::current_path().string()};
+                                "--output=" + task_dir + "/%A_%a.log", "--chdir=" + fs::current_path().string(),
+                                "--nodes=1"};  // the ranks of a job rendezvous at one MASTER_ADDR
   if (!o_.cpu) a.push_back("--gres=gpu:" + std::to_string(k));
   if (k > 1) a.push_back("--ntasks=" + std::to_string(k));
   if (o_.cpus_per_task > 0) a.push_back("--cpus-per-task=" + std::to_string(o_.cpus_per_task));
@@ -99,19 +101,33 @@ std::vector<std::string> SlurmBackend::submit(const std::vector<Launch>& launche
     if (r.code != 0 || id.empty())
       throw Error("sbatch failed (exit " + std::to_string(r.code) + "): " + r.err + r.out);
     for (size_t t = 0; t < idx.size(); ++t) handles[idx[t]] = id + "_" + std::to_string(t);
-    // Remember the array for `gpas sweep cancel` when no orchestrator is alive.
+    // Remember the array and its jobs: for `gpas sweep cancel` when no orchestrator is alive, and
+    // for a rerun to adopt its live tasks rather than submit the jobs twice.
     if (!o_.record.empty()) {
       nlohmann::json rec = nlohmann::json::array();
       if (path_exists(o_.record)) try {
           rec = nlohmann::json::parse(read_file(o_.record));
         } catch (const std::exception&) {
         }
-      rec.push_back(id);
+      nlohmann::json jobs = nlohmann::json::array();
+      for (size_t i : idx) jobs.push_back(launches[i].job_id);
+      rec.push_back({{"array", id}, {"jobs", jobs}});
       write_file_atomic(o_.record, rec.dump() + "\n");
     }
   }
   return handles;
 }
+
+namespace {
+bool is_queued(const std::string& state) {
+  static const std::vector<std::string> kQueued = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD",
+                                                   "REQUEUE_FED", "SUSPENDED", "RESV_DEL_HOLD", "STOPPED"};
+  return std::find(kQueued.begin(), kQueued.end(), state) != kQueued.end();
+}
+bool is_running(const std::string& state) {
+  return state == "RUNNING" || state == "COMPLETING" || state == "SIGNALING" || state == "STAGE_OUT";
+}
+}  // namespace
 
 std::string scontrol_field(const std::string& text, const std::string& key) {
   size_t p = 0;
@@ -144,19 +160,14 @@ PollResult SlurmBackend::poll(const std::string& handle) {
   std::string state;
   auto it = states_[array].find(handle);
   if (it != states_[array].end()) state = it->second;
-  static const std::vector<std::string> kQueued = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD",
-                                                   "REQUEUE_FED", "SUSPENDED", "RESV_DEL_HOLD", "STOPPED"};
-  for (const auto& q : kQueued)
-    if (state == q) return {Phase::Queued, 0, state};
-  if (state == "RUNNING" || state == "COMPLETING" || state == "SIGNALING" || state == "STAGE_OUT")
-    return {Phase::Running, 0, state};
+  if (is_queued(state)) return {Phase::Queued, 0, state};
+  if (is_running(state)) return {Phase::Running, 0, state};
   // Finished (or no longer listed): the exit code from scontrol while Slurm still remembers.
   CommandResult r = run_.run({"scontrol", "show", "job", "-o", handle});
   if (r.code == 0) {
     std::string js = scontrol_field(r.out, "JobState");
     if (state.empty() && !js.empty()) {
-      for (const auto& q : kQueued)
-        if (js == q) return {Phase::Queued, 0, js};
+      if (is_queued(js)) return {Phase::Queued, 0, js};
       if (js == "RUNNING" || js == "COMPLETING") return {Phase::Running, 0, js};
     }
     std::string ec = scontrol_field(r.out, "ExitCode");
@@ -176,31 +187,72 @@ void SlurmBackend::cancel(const std::string& handle, bool force) {
     run_.run({"scancel", "--signal=KILL", "--full", handle});
     run_.run({"scancel", handle});
   } else {
+    // A signal does not remove a queued task: cancel it if still pending, then TERM it if it
+    // started meanwhile (in this order no task slips between the two).
+    run_.run({"scancel", "--state=PENDING", handle});
     run_.run({"scancel", "--signal=TERM", "--full", handle});
   }
   refreshed_.erase(handle.substr(0, handle.find('_')));
+}
+
+std::vector<std::pair<std::string, std::string>> SlurmBackend::adopt() {
+  if (o_.record.empty()) return {};
+  std::map<std::string, std::vector<std::string>> arrays;
+  for (const auto& a : read_slurm_record(o_.record)) arrays[a.id] = a.jobs;
+  if (arrays.empty()) return {};
+  // By job name rather than -j: `squeue -j ID` fails on one id that Slurm has already forgotten.
+  CommandResult r = run_.run({"squeue", "-h", "-r", "-n", "gpas-sweep", "-o", "%i %T"});
+  if (r.code != 0)
+    throw Error("squeue failed (exit " + std::to_string(r.code) + "): " + r.err + r.out +
+                "; cannot tell which tasks of an earlier `gpas sweep run` are still queued, so nothing was "
+                "submitted (" + o_.record + " lists them)");
+  std::vector<std::pair<std::string, std::string>> live;
+  std::istringstream in(r.out);
+  std::string handle, state;
+  while (in >> handle >> state) {
+    size_t us = handle.find('_');
+    if (us == std::string::npos || !(is_queued(state) || is_running(state))) continue;
+    auto it = arrays.find(handle.substr(0, us));
+    if (it == arrays.end()) continue;  // another sweep's
+    size_t task = std::strtoul(handle.c_str() + us + 1, nullptr, 10);
+    live.emplace_back(task < it->second.size() ? it->second[task] : "", handle);
+  }
+  return live;
 }
 
 std::string slurm_record_path(const std::string& workdir, const std::string& sweep) {
   return (fs::path(workdir.empty() ? "." : workdir) / "sweeps" / (sweep + ".slurm.json")).string();
 }
 
-int cancel_recorded_slurm_jobs(const std::string& workdir, const std::string& sweep) {
-  std::string path = slurm_record_path(workdir, sweep);
-  if (!path_exists(path)) return 0;
-  auto runner = make_process_runner();
-  int n = 0;
+std::vector<SlurmArray> read_slurm_record(const std::string& path) {
+  std::vector<SlurmArray> out;
+  if (!path_exists(path)) return out;
   try {
-    for (const auto& id : nlohmann::json::parse(read_file(path))) {
-      // TERM lets running workers checkpoint; queued tasks just go away.
-      runner->run({"scancel", "--signal=TERM", "--full", id.get<std::string>()});
-      runner->run({"scancel", "--state=PENDING", id.get<std::string>()});
-      ++n;
+    for (const auto& e : nlohmann::json::parse(read_file(path))) {
+      if (e.is_string()) {  // the first format: array ids only
+        out.push_back({e.get<std::string>(), {}});
+        continue;
+      }
+      SlurmArray a{e.at("array").get<std::string>(), {}};
+      for (const auto& j : e.value("jobs", nlohmann::json::array())) a.jobs.push_back(j.get<std::string>());
+      out.push_back(a);
     }
   } catch (const std::exception& e) {
-    throw Error(path + ": " + e.what());
+    throw Error(path + ": " + e.what() + " (the record of this sweep's Slurm arrays)");
   }
-  return n;
+  return out;
+}
+
+int cancel_recorded_slurm_jobs(const std::string& workdir, const std::string& sweep) {
+  auto arrays = read_slurm_record(slurm_record_path(workdir, sweep));
+  if (arrays.empty()) return 0;
+  auto runner = make_process_runner();
+  for (const auto& a : arrays) {
+    // Queued tasks just go away; TERM lets running workers checkpoint.
+    runner->run({"scancel", "--state=PENDING", a.id});
+    runner->run({"scancel", "--signal=TERM", "--full", a.id});
+  }
+  return static_cast<int>(arrays.size());
 }
 
 }  // namespace gpas::sweeps

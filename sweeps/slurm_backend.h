@@ -1,5 +1,6 @@
 // Slurm: each submit() is one sbatch job array (one task per job, `%N` throttle, --requeue,
-// --open-mode=append, --signal=B:USR1@lead, --gres=gpu:K unless on the CPU, K ranks through srun).
+// --open-mode=append, --signal=B:USR1@lead, --gres=gpu:K unless on the CPU, K ranks through srun
+// on one node). Submitted arrays are recorded, so a rerun adopts the tasks still queued or running.
 // The batch script traps USR1, forwards it to the worker (`cmd & wait`), then requeues itself;
 // TERM (cancel) is forwarded without requeue. State comes from squeue and `scontrol show job`
 // (no accounting needed). Every command goes through a CommandRunner as an argument vector.
@@ -20,8 +21,17 @@ struct SlurmOptions {
   bool cpu = false;        // no --gres
   int cpus_per_task = 0;   // 0 = Slurm's default
   std::string state_dir;   // batch scripts, task argument files, logs
-  std::string record;      // JSON list of submitted array ids (for `gpas sweep cancel`)
+  std::string record;      // JSON list of submitted arrays and their jobs (sweep cancel, adopt)
 };
+
+// One entry of the record: an array id and the job id of each task (empty in records written
+// before the job ids were kept).
+struct SlurmArray {
+  std::string id;
+  std::vector<std::string> jobs;
+};
+// The record at `path` ([] if there is none). Throws gpas::Error naming the file if unreadable.
+std::vector<SlurmArray> read_slurm_record(const std::string& path);
 
 class SlurmBackend : public JobBackend {
  public:
@@ -31,6 +41,8 @@ class SlurmBackend : public JobBackend {
   std::vector<std::string> submit(const std::vector<Launch>& launches) override;
   PollResult poll(const std::string& handle) override;
   void cancel(const std::string& handle, bool force) override;
+  // Live tasks of the recorded arrays (one `squeue` of this sweep's job name).
+  std::vector<std::pair<std::string, std::string>> adopt() override;
 
   // The batch script of every array (exposed for tests).
   static std::string batch_script();
@@ -50,7 +62,8 @@ class SlurmBackend : public JobBackend {
 std::string scontrol_field(const std::string& text, const std::string& key);
 // <workdir>/sweeps/<name>.slurm.json
 std::string slurm_record_path(const std::string& workdir, const std::string& sweep);
-// scancel (TERM, then plain) for every array in the record; returns how many were asked.
+// scancel (pending tasks, then TERM to running ones) for every array in the record; returns how
+// many were asked.
 int cancel_recorded_slurm_jobs(const std::string& workdir, const std::string& sweep);
 
 }  // namespace gpas::sweeps

@@ -1,12 +1,14 @@
 // The data benchmark: tokenises a sample of text on one thread, then on all of them, and pulls
 // batches from the loader as fast as it delivers them. Leaves out disk-cold effects (the sample
-// is read into memory first; the shards are in the page cache after the first pass).
+// is read into memory first; the shards are in the page cache after the first pass). The verdict
+// compares the slower loader mode with the target and with the 71m trainer's consumption.
 #include "core/data/bench.h"
 
 #include <atomic>
 #include <thread>
 
 #include "core/common/fs.h"
+#include "core/config/presets.h"
 #include "core/data/brown.h"
 #include "core/data/loader.h"
 #include "core/data/tokenizer.h"
@@ -59,7 +61,44 @@ nlohmann::json loader_rate(std::shared_ptr<PreparedData> d, const std::string& m
           {"loss_tokens_per_second", double(loss) / el}};
 }
 
+// The slower loader mode against the target and the trainer's consumption.
+nlohmann::json verdict(const nlohmann::json& loader, const BenchDataOptions& o) {
+  std::string slow = loader["pad"]["tokens_per_second"].get<double>() <
+                             loader["pack"]["tokens_per_second"].get<double>()
+                         ? "pad"
+                         : "pack";
+  double tps = loader[slow]["tokens_per_second"].get<double>();
+  nlohmann::json trainer;
+  if (o.trainer_tps > 0) {
+    trainer = {{"what", "measured, given with --trainer-tokens-per-second"},
+               {"tokens_per_second", o.trainer_tps}};
+  } else {
+    trainer = {{"what", "71m preset, T5 vocabulary, seq " + std::to_string(o.seq) +
+                            ", at 100% of an H100's dense bf16 peak (an upper bound)"},
+               {"tokens_per_second", trainer_71m_peak_tokens_per_second(o.seq)}};
+  }
+  double need = trainer["tokens_per_second"].get<double>();
+  return {{"target_tokens_per_second", kLoaderTargetTokensPerSecond},
+          {"slower_mode", slow},
+          {"loader_tokens_per_second", tps},
+          {"ratio_to_target", tps / kLoaderTargetTokensPerSecond},
+          {"meets_target", tps >= kLoaderTargetTokensPerSecond},
+          {"trainer", trainer},
+          {"ratio_to_trainer", tps / need},
+          {"outruns_trainer", tps >= need}};
+}
+
 }  // namespace
+
+double trainer_71m_peak_tokens_per_second(int64_t seq) {
+  // flops_per_token (core/model, which needs LibTorch) for the 71m preset: 6 x the matmul
+  // parameters (blocks and LM head) + 12 L d T for attention.
+  constexpr double kH100Bf16Peak = 989e12, kT5Vocab = 32000;
+  const SizePreset* p = find_size_preset("71m");
+  const double d = double(p->hidden), L = double(p->layers);
+  const double matmul = L * (4 * d * d + 3 * d * double(p->intermediate)) + kT5Vocab * d;
+  return kH100Bf16Peak / (6 * matmul + 12 * L * d * double(seq));
+}
 
 nlohmann::json bench_data(const BenchDataOptions& in) {
   BenchDataOptions o = in;
@@ -95,6 +134,7 @@ nlohmann::json bench_data(const BenchDataOptions& in) {
   auto d = PreparedData::open(o.prepared);
   r["loader"] = {{"prepared", o.prepared}, {"batch", o.batch}, {"seq", o.seq},
                  {"pad", loader_rate(d, "pad", o)}, {"pack", loader_rate(d, "pack", o)}};
+  r["verdict"] = verdict(r["loader"], o);
   return r;
 }
 

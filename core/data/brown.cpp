@@ -104,23 +104,8 @@ std::string ensure_brown_prepared(const DataConfig& cfg, bool progress) {
   const std::string tok = home + "/tokenizer.model";
   if (!path_exists(tok)) {
     spdlog::info("data: training a {}-piece unigram SentencePiece tokenizer on Brown", kBrownVocab);
-    auto files = list_corpus(roots);
-    size_t fi = 0;
-    std::vector<std::string> docs;
-    size_t di = 0;
-    auto next = [&](std::string& out) {
-      while (di >= docs.size()) {
-        if (fi >= files.size()) return false;
-        docs.clear();
-        di = 0;
-        for_each_doc({files[fi++]}, co, [&](const std::string& t) {
-          docs.push_back(t);
-          return true;
-        });
-      }
-      out = docs[di++];
-      return true;
-    };
+    DocStream docs(list_corpus(roots), co);
+    auto next = [&](std::string& out) { return docs.next(out); };
     TokenizerTrainOptions to;
     to.vocab_size = kBrownVocab;
     train_tokenizer(next, tok, to);

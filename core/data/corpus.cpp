@@ -120,8 +120,10 @@ bool LineReader::fill() {
   const char* msg = gzerror(static_cast<gzFile>(gz_), &err);
   // zlib reports a truncated member (Z_BUF_ERROR) only at the end, with n == 0.
   if (n < 0 || (n == 0 && err != Z_OK)) {
+    std::string why = msg;  // zlib prefixes it with "<path>: ", which at() already writes
+    if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
     throw Error(at(path_, static_cast<int>(error_line()),
-                   std::string("corrupt gzip data (") + msg +
+                   "corrupt gzip data (" + why +
                        "); the file is damaged or truncated: download it again"));
   }
   if (n == 0) {
@@ -220,22 +222,35 @@ bool doc_text(const RawDoc& d, CorpusFormat fmt, const std::string& field, std::
   return true;
 }
 
+DocStream::DocStream(std::vector<CorpusFile> files, CorpusOptions o)
+    : files_(std::move(files)), opts_(std::move(o)) {}
+
+bool DocStream::next(std::string& text) {
+  while (true) {
+    if (!reader_) {
+      if (file_ >= files_.size()) return false;
+      reader_ = std::make_unique<DocReader>(files_[file_++], opts_);
+    }
+    if (!reader_->next(raw_)) {
+      reader_.reset();
+      continue;
+    }
+    const CorpusFile& f = files_[file_ - 1];
+    if (doc_text(raw_, f.format, opts_.text_field, text, why_)) return true;
+    if (!opts_.skip_bad_lines)
+      throw Error(at(f.path, static_cast<int>(raw_.line),
+                     why_ + "; --skip-bad-lines skips such lines"));
+    ++skipped_;
+  }
+}
+
 void for_each_doc(const std::vector<CorpusFile>& files, const CorpusOptions& o,
                   const std::function<bool(const std::string&)>& fn, int64_t* skipped) {
-  RawDoc raw;
-  std::string text, why;
-  for (const auto& f : files) {
-    DocReader r(f, o);
-    while (r.next(raw)) {
-      if (!doc_text(raw, f.format, o.text_field, text, why)) {
-        if (!o.skip_bad_lines)
-          throw Error(at(f.path, static_cast<int>(raw.line), why + "; --skip-bad-lines skips such lines"));
-        if (skipped) ++*skipped;
-        continue;
-      }
-      if (!fn(text)) return;
-    }
-  }
+  DocStream docs(files, o);
+  std::string text;
+  while (docs.next(text))
+    if (!fn(text)) break;
+  if (skipped) *skipped += docs.skipped();
 }
 
 }  // namespace gpas

@@ -81,6 +81,24 @@ class DocReader {
 bool doc_text(const RawDoc& d, CorpusFormat fmt, const std::string& text_field, std::string& text,
               std::string& why);
 
+// Pulls the texts of the documents of `files` one at a time, in order (for consumers that pull,
+// such as the tokenizer trainer): bad JSON lines throw unless skipped, then skipped() counts them.
+class DocStream {
+ public:
+  DocStream(std::vector<CorpusFile> files, CorpusOptions o);
+  bool next(std::string& text);  // false at the end
+  int64_t skipped() const { return skipped_; }
+
+ private:
+  std::vector<CorpusFile> files_;
+  CorpusOptions opts_;
+  size_t file_ = 0;  // the next file to open
+  std::unique_ptr<DocReader> reader_;
+  RawDoc raw_;
+  std::string why_;
+  int64_t skipped_ = 0;
+};
+
 // Calls fn(text) for every document of `files` in order; bad JSON lines throw unless skipped
 // (then *skipped counts them). fn returns false to stop early.
 void for_each_doc(const std::vector<CorpusFile>& files, const CorpusOptions& o,

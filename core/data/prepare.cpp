@@ -202,6 +202,15 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
       };
       Chunk cur, next;
       std::vector<std::future<void>> running;
+      // If reading throws while a chunk is being tokenised, its tasks must finish before `cur`
+      // goes away: this guard, declared after them, waits first.
+      struct Drain {
+        std::vector<std::future<void>>& tasks;
+        ~Drain() {
+          for (auto& f : tasks)
+            if (f.valid()) f.wait();
+        }
+      } drain{running};
       auto launch = [&](Chunk& ch) {
         size_t n = ch.raw.size();
         ch.tokens.assign(n, {});
@@ -278,7 +287,10 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
     throw Error(where + ": empty corpus: no documents with text in " +
                 std::to_string(files.size()) + " file(s)");
   if (counts[0][0] == 0)
-    throw Error(where + ": every document went to the validation split; lower --val-fraction");
+    throw Error(by_files ? where + ": no training documents: every file is a validation file by its "
+                                   "name (*validation*); add the training files (e.g. "
+                                   "c4-train.*.json.gz) to --corpus"
+                         : where + ": every document went to the validation split; lower --val-fraction");
 
   nlohmann::json m;
   m["format"] = kPreparedFormat;

@@ -37,7 +37,7 @@ class SyntheticStream : public BatchSource {
       }
     }
     ++index_;
-    served_ += rows * T;
+    served_ += rows * T * spec_.world;  // the budget counts the tokens of all ranks together
     return true;
   }
   nlohmann::json state() const override { return {{"index", index_}, {"served", served_}}; }

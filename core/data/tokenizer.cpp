@@ -176,6 +176,9 @@ void train_tokenizer(const std::function<bool(std::string&)>& next, const std::s
   if (o.model_type != "unigram" && o.model_type != "bpe")
     throw Error("--model-type " + o.model_type + ": expected unigram or bpe", kExitUsage);
   if (o.vocab_size < 16) throw Error("--vocab-size must be at least 16", kExitUsage);
+  if (o.eos_id < 0 || o.unk_id < 0)
+    throw Error("tokenizer training: eos_id and unk_id must be set (>= 0); only pad and bos "
+                "may be -1", kExitUsage);
   int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   std::unordered_map<std::string, std::string> kw = {
       {"model_type", o.model_type},
@@ -185,7 +188,8 @@ void train_tokenizer(const std::function<bool(std::string&)>& next, const std::s
       {"shuffle_input_sentence", "true"},
       {"max_sentence_length", "16384"},
       {"num_threads", std::to_string(threads)},
-      {"pad_id", "0"}, {"eos_id", "1"}, {"unk_id", "2"}, {"bos_id", "-1"},
+      {"pad_id", std::to_string(o.pad_id)}, {"eos_id", std::to_string(o.eos_id)},
+      {"unk_id", std::to_string(o.unk_id)}, {"bos_id", std::to_string(o.bos_id)},
       {"minloglevel", "2"},
   };
   LineSplitter split(next);

@@ -48,10 +48,13 @@ struct TokenizerTrainOptions {
   double character_coverage = 0.9995;  // SentencePiece's default for Latin-script text
   int64_t max_sentences = 2000000;     // training sample (SentencePiece's input_sentence_size)
   int threads = 0;                     // 0 = all cores
+  // Special ids, -1 for none. Default T5's: pad 0, eos 1, unk 2, no bos. LLaMA's: unk 0, bos 1,
+  // eos 2, pad -1 (the loader then pads with EOS). EOS and UNK are required.
+  int pad_id = 0, eos_id = 1, unk_id = 2, bos_id = -1;
 };
 
 // Trains a SentencePiece model on the texts `next` yields (it returns false at the end) and writes
-// it atomically to `out`. Ids are T5's: pad 0, eos 1, unk 2, no bos. Throws gpas::Error.
+// it atomically to `out` with the special ids of `opts`. Throws gpas::Error.
 void train_tokenizer(const std::function<bool(std::string&)>& next, const std::string& out,
                      const TokenizerTrainOptions& opts);
 

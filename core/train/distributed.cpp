@@ -29,6 +29,17 @@ class SingleProcess : public Collective {
 // c10d's Gloo process group. Tensors are packed into one fp64 CPU buffer per call: one collective
 // per step, exact sums of fp32 gradients, and the same code for CPU and CUDA tensors (CUDA tensors
 // are staged through the host; an NCCL group is the faster path for GPUs and not wired yet).
+// The interface this rank listens on: GLOO_SOCKET_IFNAME as in PyTorch; loopback when the master
+// is this machine's loopback (single-node jobs); otherwise the address this host's name resolves
+// to. Not MASTER_ADDR itself: a rank on another node cannot bind to the master's address.
+std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0)
+    return c10d::ProcessGroupGloo::createDeviceForHostname(master_addr);
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
 class GlooCollective : public Collective {
  public:
   GlooCollective(int rank, int world, int local_rank, const std::string& addr, int port)
@@ -40,7 +51,7 @@ class GlooCollective : public Collective {
     so.timeout = std::chrono::seconds(300);
     store_ = c10::make_intrusive<c10d::TCPStore>(addr, so);
     auto opts = c10d::ProcessGroupGloo::Options::create();
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+    opts->devices.push_back(gloo_device(addr));
     pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, rank, world, opts);
   }
   int rank() const override { return rank_; }

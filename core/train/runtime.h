@@ -9,7 +9,8 @@ std::string torch_version();  // "1.13.1", "2.5.1+cu124", ...
 bool cuda_available();
 int cuda_device_count();
 // LibTorch's intra-op threads = cores available to this process (Debian's build defaults to 1).
-// GPAS_THREADS overrides. Returns the count set.
+// GPAS_THREADS overrides. Returns the count set. Also keeps freed memory in the heap (see
+// runtime.cpp; GPAS_MALLOC=system opts out).
 int setup_threads();
 
 }  // namespace gpas

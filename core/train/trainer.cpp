@@ -66,7 +66,7 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
                                    const torch::Device& dev) {
   torch::NoGradGuard no_grad;
   model->eval();
-  auto stream = open_eval_stream(cfg.data, stream_spec(cfg.train, coll, cfg.train.eval_tokens / coll.world()));
+  auto stream = open_eval_stream(cfg.data, stream_spec(cfg.train, coll, cfg.train.eval_tokens));  // budget of all ranks
   TokenBatch b;
   auto sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
   int64_t tokens = 0;
@@ -130,6 +130,16 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                 " x " + std::to_string(coll->world()) + ")");
   const int64_t accum = t.batch_size / (t.micro_batch * coll->world());
 
+  // Data first: a bad data config fails before the run dir is touched.
+  auto train_stream = open_train_stream(cfg_in.data, stream_spec(t, *coll, 0));
+  RunConfig cfg = cfg_in;
+  if (cfg.model.vocab_size == 0) cfg.model.vocab_size = train_stream->vocab_size();
+  if (cfg.model.vocab_size < train_stream->vocab_size())
+    throw Error("model.vocab_size: " + std::to_string(cfg.model.vocab_size) + " is smaller than the " +
+                std::to_string(train_stream->vocab_size()) + " token ids of the data (data.source " +
+                cfg.data.source + (cfg.data.path.empty() ? "" : ", data.path " + cfg.data.path) +
+                "); leave model.vocab_size unset to take the tokenizer's");
+
   RunResult res;
   res.run_id = run_id(cfg_in);
   res.run_dir = run_dir;
@@ -145,16 +155,19 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     write_file_atomic(cfg_path, to_yaml(cfg_in));
   }
 
-  auto train_stream = open_train_stream(cfg_in.data, stream_spec(t, *coll, 0));
-  RunConfig cfg = cfg_in;
-  if (cfg.model.vocab_size == 0) cfg.model.vocab_size = train_stream->vocab_size();
-
   Journal journal(lead ? (fs::path(run_dir) / "journal.jsonl").string() : "");
 
   Transformer model(cfg.model);
   model->init_weights(static_cast<uint64_t>(t.seed));
   if (!t.init_from.empty()) model->load_exported(load_safetensors(t.init_from));
-  if (!t.fixed_gates_from.empty()) load_fixed_gates(model, t.fixed_gates_from);
+  if (!t.fixed_gates_from.empty()) {
+    // run:<id> names a run beside this one (<workdir>/runs/<id>); anything else is a directory.
+    const std::string& from = t.fixed_gates_from;
+    load_fixed_gates(model, from.rfind("run:", 0) == 0
+                                ? (fs::path(run_dir + "/.").lexically_normal().parent_path().parent_path() /
+                                   from.substr(4)).string()
+                                : from);
+  }
   if (t.precision == "bf16") model->to(dev, torch::kBFloat16);
   else model->to(dev);
   res.parameters = count_parameters(cfg.model).total;
@@ -250,6 +263,9 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     coll->allreduce_sum(count);
     const double step_tokens = count[0].item<double>();
 
+    // A stop signal is sampled once per step; with several ranks they agree on it through the
+    // gradient all-reduce, so no rank waits in a collective that the others have left.
+    bool stop_seen = stop_requested();
     const bool probing = t.probe_every > 0 && (step + 1) % t.probe_every == 0 && lead;
     opt.zero_grad();
     auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
@@ -271,7 +287,10 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
         grads.push_back(p.grad());
       }
       grads.push_back(loss_sum);
+      auto stop_votes = torch::full({}, stop_seen ? 1.0 : 0.0, torch::dtype(torch::kFloat64).device(dev));
+      grads.push_back(stop_votes);
       coll->allreduce_sum(grads);
+      stop_seen = stop_votes.item<double>() > 0;
     }
     torch::Tensor loss = loss_sum / step_tokens;
     if (hooks.on_loss) hooks.on_loss(step, loss);
@@ -289,14 +308,15 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                                               std::to_string(step + 1));
     }
     if (probing) record_grad_probes(model, journal, step + 1);
+    // The logged norm is the one before clipping, over all trainable parameters.
     double gnorm = NAN;
+    if ((step + 1) % t.log_every == 0 || step + 1 == t.steps) gnorm = grad_norm(trainable);
     if (!gates.empty() && t.gate_grad_clip > 0) {
       clip_grads(gates, t.gate_grad_clip);
       clip_grads(others, t.grad_clip);
     } else {
       clip_grads(trainable, t.grad_clip);
     }
-    if ((step + 1) % t.log_every == 0 || step + 1 == t.steps) gnorm = grad_norm(trainable);
     opt.step();
     const int64_t done = step + 1;
     state.train_loss = loss_v;
@@ -332,12 +352,15 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
         if (!opts.quiet) spdlog::info("{} step {}: eval loss {:.4f}  ppl {:.2f}", cfg.name, done, eloss, eppl);
       }
     }
-    const bool stop_now = stop_requested() || done == opts.stop_at_step;
+    const bool stop_now = stop_seen || done == opts.stop_at_step;
     if ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || done == t.steps || stop_now)
       checkpoint(done);
     if (stop_now && done < t.steps) {
       if (opts.progress && lead) std::fprintf(stderr, "\n");
-      return finish("cancelled", done, stop_requested() ? "stopped by signal " + std::to_string(stop_signal()) : "");
+      return finish("cancelled", done,
+                    !stop_seen            ? ""
+                    : stop_requested()    ? "stopped by signal " + std::to_string(stop_signal())
+                                          : "stopped with the other ranks");
     }
   }
   if (opts.progress && lead) std::fprintf(stderr, "\n");

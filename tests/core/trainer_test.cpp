@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
@@ -188,6 +191,54 @@ TEST(Export, RoundTripReproducesLogitsBitForBit) {
   Transformer init(from.model);
   init->load_exported(load_safetensors(from.train.init_from));
   EXPECT_TRUE(torch::equal(init(tok), want));
+}
+
+TEST(Trainer, ProbesRecordEveryLayerStatisticAtTheirSteps) {
+  for (bool with_gpas : {true, false}) {
+    RunConfig c = tiny(6);
+    c.model.layers = 3;
+    c.model.gpas.enabled = with_gpas;
+    c.train.probe_every = 3;
+    std::string dir = fresh_dir(with_gpas ? "probes_gpas" : "probes_base");
+    train_run(c, dir, quiet());
+    std::map<std::pair<std::string, int64_t>, std::set<int>> seen;  // (kind, step) -> layers
+    std::map<int, double> last_gate;
+    for (const auto& j : read_journal(dir + "/journal.jsonl")) {
+      if (j.value("type", "") != "layer" || j["kind"].get<std::string>().rfind("importance_", 0) == 0) continue;
+      seen[{j["kind"], j["step"].get<int64_t>()}].insert(j["layer"].get<int>());
+      if (j["kind"] == "gate" && j["step"] == 6) last_gate[j["layer"].get<int>()] = j["value"];
+      EXPECT_TRUE(std::isfinite(j["value"].get<double>())) << j.dump();
+    }
+    std::vector<std::string> kinds = {"act_var", "grad_norm", "attn_wnorm", "ffn_wnorm"};
+    if (with_gpas) kinds.push_back("gate");
+    EXPECT_EQ(seen.size(), kinds.size() * 2) << "kinds x steps {3, 6}, and nothing else";
+    for (const auto& k : kinds)
+      for (int64_t step : {3, 6}) {
+        const std::set<int> all_layers = {0, 1, 2};
+        EXPECT_EQ(seen[std::make_pair(k, step)], all_layers) << k << " " << step;
+      }
+    if (with_gpas) {  // the journaled gates are the checkpoint's
+      Transformer m(c.model);
+      load_checkpoint(latest_checkpoint(dir), m, nullptr);
+      auto gates = m->gates();
+      for (int l = 0; l < 3; ++l) EXPECT_DOUBLE_EQ(last_gate[l], gates[l].item<double>()) << l;
+    }
+  }
+}
+
+TEST(Trainer, LoggedGradNormIsTheNormBeforeClipping) {
+  RunConfig c = tiny(2);
+  c.train.log_every = 1;
+  c.train.grad_clip = 1e-3;  // far below the norm of a fresh model's gradients
+  std::string dir = fresh_dir("gradnorm");
+  train_run(c, dir, quiet());
+  int n = 0;
+  for (const auto& j : read_journal(dir + "/journal.jsonl"))
+    if (j.value("type", "") == "metric" && j["key"] == "train/grad_norm") {
+      EXPECT_GT(j["value"].get<double>(), 10 * c.train.grad_clip) << j.dump();
+      ++n;
+    }
+  EXPECT_EQ(n, 2);
 }
 
 TEST(Importance, RemovingEachLayerIsMeasuredAndJournaled) {

@@ -89,11 +89,13 @@ TEST(CorpusErrors, CorruptGzipMemberNamesFileAndLine) {
   testing::write_text(path, bytes);
   auto msg = error_of([&] { read_all({dir}); });
   EXPECT_NE(msg.find(path + ":201: corrupt gzip data"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("corrupt gzip data"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(path, path.size()), std::string::npos) << "path named twice: " << msg;
   // Truncated file: the end of the last member is missing.
   testing::write_text(path, bytes.substr(0, second - 100));
   msg = error_of([&] { read_all({dir}); });
+  EXPECT_EQ(msg.rfind(path + ":", 0), 0u) << msg;
   EXPECT_NE(msg.find("corrupt gzip data"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(path, path.size()), std::string::npos) << "path named twice: " << msg;
 }
 
 TEST(CorpusErrors, LineWithoutTextFieldAndSkipping) {

@@ -1,5 +1,6 @@
 // Loader tests: pad-mode rows and loss mask, pack-mode windows, shuffle determinism, exact resume,
-// rank sharding without overlap, eval budgets, and (when fetched) the Brown corpus end to end.
+// rank sharding without overlap (pad and pack), eval budgets, and (when fetched) the Brown corpus
+// end to end.
 #include "core/data/loader.h"
 
 #include "core/common/fs.h"
@@ -35,13 +36,14 @@ StreamSpec spec(int64_t b, int64_t t, int rank = 0, int world = 1) {
   return s;
 }
 
+// seed 0: the paper's (32 train, 42 validation).
 std::unique_ptr<BatchSource> stream(const std::string& mode, const StreamSpec& s, bool eval = false,
-                                    int prefetch = 4) {
+                                    int prefetch = 4, uint64_t seed = 0) {
   LoaderOptions o;
   o.mode = mode;
   o.eval = eval;
   o.split = eval ? Split::kValidation : Split::kTrain;
-  o.seed = eval ? 42 : 32;
+  o.seed = seed ? seed : eval ? 42 : 32;
   o.prefetch = prefetch;
   return make_prepared_stream(prepared(), o, s);
 }
@@ -157,6 +159,9 @@ TEST(Loader, ResumeGivesTheUninterruptedBatches) {
     TokenBatch b;
     again->next(b);
     expect_same(b, want[0]);
+    auto other = stream(mode, spec(8, 24), false, 4, 33);
+    other->next(b);
+    EXPECT_NE(b.inputs, want[0].inputs) << mode;
   }
 }
 
@@ -191,6 +196,51 @@ TEST(Loader, RanksReadDisjointSharesThatCoverTheData) {
   }
   EXPECT_EQ(seen.size(), want.size());
   EXPECT_EQ(seen, want);  // every document exactly once across the ranks
+}
+
+std::vector<int32_t> row_of(const std::vector<int32_t>& v, int64_t row, int64_t T) {
+  return std::vector<int32_t>(v.begin() + row * T, v.begin() + (row + 1) * T);
+}
+
+TEST(Loader, PackRanksTileTheStreamOfOneRank) {
+  auto d = prepared();
+  const int64_t T = 64, B = 2, world = 3;
+  // Enough batches to pass the end of the first epoch.
+  const int64_t K = d->tokens(Split::kTrain) / (world * B * T) + 4, rows = K * world * B;
+  auto one = stream("pack", spec(world * B, T));  // one rank with world * micro rows
+  std::vector<TokenBatch> single(static_cast<size_t>(K));
+  for (auto& b : single) ASSERT_TRUE(one->next(b));
+  std::vector<std::vector<int32_t>> in(static_cast<size_t>(rows)), tg(in.size());  // by global row
+  for (int r = 0; r < world; ++r) {
+    auto s = stream("pack", spec(B, T, r, int(world)));
+    TokenBatch b;
+    for (int64_t k = 0; k < K; ++k) {
+      ASSERT_TRUE(s->next(b));
+      for (int64_t i = 0; i < B; ++i) {
+        size_t g = size_t((k * world + r) * B + i);
+        in[g] = row_of(b.inputs, i, T);
+        tg[g] = row_of(b.targets, i, T);
+        EXPECT_EQ(in[g], row_of(single[size_t(k)].inputs, r * B + i, T)) << "rank " << r;
+        EXPECT_EQ(tg[g], row_of(single[size_t(k)].targets, r * B + i, T)) << "rank " << r;
+      }
+    }
+  }
+  // Global row g is the window at token g * T of one stream: ranks neither overlap nor skip.
+  std::vector<int32_t> tokens = {in[0][0]};
+  for (size_t g = 0; g < in.size(); ++g) {
+    ASSERT_EQ(tokens.back(), in[g][0]) << "row " << g << " does not continue row " << g - 1;
+    tokens.insert(tokens.end(), tg[g].begin(), tg[g].end());
+  }
+  // The first epoch of that stream is every training document once.
+  std::multiset<std::vector<int32_t>> got, want;
+  std::vector<int32_t> cur;
+  for (int64_t t = 0; t < d->tokens(Split::kTrain); ++t) {
+    cur.push_back(tokens[size_t(t)]);
+    if (cur.back() == d->eos_id()) got.insert(cur), cur.clear();
+  }
+  EXPECT_TRUE(cur.empty());
+  for (int64_t i = 0; i < d->docs(Split::kTrain); ++i) want.insert(d->doc(Split::kTrain, i));
+  EXPECT_EQ(got, want);
 }
 
 TEST(Loader, EvalStopsAtTheSplitOrTheBudget) {

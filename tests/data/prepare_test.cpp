@@ -1,6 +1,7 @@
-// Prepare tests: shards decode back to the corpus, the split is deterministic (and independent of
-// the thread count), C4's own validation files are used, an interrupted prepare is finished by a
-// rerun, and bad inputs (empty corpus, other tokenizer, skipped lines) are reported.
+// Prepare tests: shards decode back to the corpus, the split is deterministic (independent of the
+// thread count, changed by the split seed), C4's own validation files are used, an interrupted
+// prepare is finished by a rerun, and bad inputs (empty corpus, other tokenizer, skipped lines)
+// are reported.
 #include "core/data/prepared.h"
 
 #include "core/common/fs.h"
@@ -68,6 +69,25 @@ TEST(Prepare, SplitIsDeterministicAndThreadIndependent) {
   for (Split s : {Split::kTrain, Split::kValidation}) EXPECT_EQ(all_docs(*a, s), all_docs(*b, s));
   EXPECT_EQ(read_file(dir + "/one/parts/part-00000.train.bin"),
             read_file(dir + "/two/parts/part-00000.train.bin"));
+}
+
+TEST(Prepare, SplitSeedChangesTheHashSplit) {
+  auto docs = testing::make_docs(200, 15);
+  std::string dir = testing::temp_dir("seed");
+  testing::write_text(dir + "/in/a.jsonl", testing::jsonl(docs, 0, 200));
+  auto o0 = options(dir + "/in", dir + "/s0");
+  auto o1 = options(dir + "/in", dir + "/s1");
+  o1.split_seed = 1;
+  auto o1b = options(dir + "/in", dir + "/s1b");
+  o1b.split_seed = 1;
+  prepare_corpus(o0);
+  EXPECT_EQ(prepare_corpus(o1).manifest["split"]["seed"], 1);
+  prepare_corpus(o1b);
+  auto a = PreparedData::open(dir + "/s0"), b = PreparedData::open(dir + "/s1"),
+       c = PreparedData::open(dir + "/s1b");
+  EXPECT_NE(all_docs(*a, Split::kValidation), all_docs(*b, Split::kValidation));
+  EXPECT_EQ(all_docs(*b, Split::kValidation), all_docs(*c, Split::kValidation));
+  EXPECT_EQ(b->docs(Split::kTrain) + b->docs(Split::kValidation), 200);
 }
 
 TEST(Prepare, UsesC4ValidationFiles) {

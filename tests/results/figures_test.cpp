@@ -57,6 +57,19 @@ TEST_F(FiguresTest, EveryFigureInPngAndSvg) {
   EXPECT_THROW(make_figures(*s, o), Error);
 }
 
+TEST(FigureAxes, LogOnlyWhenValuesSpanMoreThanADecade) {
+  auto pts = [](std::vector<double> v) {
+    std::vector<LayerPoint> out;
+    for (double x : v) out.push_back({0, 0, x});
+    return out;
+  };
+  EXPECT_FALSE(log_y_axis(pts({1.0, 2.0, 9.0})));  // within a decade: no labelled log tick
+  EXPECT_TRUE(log_y_axis(pts({0.5, 2.0, 9.0})));
+  EXPECT_TRUE(log_y_axis(pts({1.0}), pts({11.0})));  // both panels share the axis
+  EXPECT_FALSE(log_y_axis(pts({0.0, 100.0})));       // not all positive
+  EXPECT_FALSE(log_y_axis({}));
+}
+
 TEST_F(FiguresTest, HtmlPageIsSelfContainedAndRenders) {
   HtmlOptions o;
   o.report.compare_paper = true;

@@ -10,6 +10,7 @@
 #include "core/common/fs.h"
 #include "results/paper_tables.h"
 #include "results/reports.h"
+#include "results/text_output.h"
 #include "tests/results/fixture.h"
 
 namespace gpas::results {
@@ -90,6 +91,18 @@ TEST_F(Table2Test, ByteStableAcrossDatabases) {
   EXPECT_THROW(report_table2(*store(), {"no-such-sweep"}, "md"), Error);
 }
 
+TEST_F(Table2Test, RunShowJsonHasNumbers) {
+  auto s = store();
+  auto runs = s->list_runs();
+  ASSERT_FALSE(runs.empty());
+  auto j = nlohmann::json::parse(format_run(*s, runs[0], true));
+  EXPECT_TRUE(j["attempt"].is_number_integer()) << j["attempt"];
+  EXPECT_TRUE(j["pid"].is_number_integer()) << j["pid"];
+  EXPECT_TRUE(j["last_step"].is_number_integer()) << j["last_step"];
+  EXPECT_EQ(j["last_step"], runs[0].last_step);
+  EXPECT_TRUE(j["host"].is_string());
+}
+
 TEST_F(Table2Test, PivotBySizeAndNorm) {
   PivotOptions o;
   o.rows = "model.norm";
@@ -103,6 +116,15 @@ TEST_F(Table2Test, PivotBySizeAndNorm) {
   o.cols = "train.seed";
   md = render(pivot_table(*store(), o), "md");
   EXPECT_NE(md.find("| Pre-LN | 34.10 | 34.30 | 34.50 |"), std::string::npos) << md;
+  // Small values keep their digits (every run ends at lr 1e-4) instead of reading 0.00.
+  o.value = "train/lr";
+  md = render(pivot_table(*store(), o), "md");
+  EXPECT_NE(md.find("| Pre-LN | 0.0001 | 0.0001 | 0.0001 |"), std::string::npos) << md;
+  o.where.clear();
+  o.rows = "model.norm";
+  o.cols = "model.size";
+  md = render(pivot_table(*store(), o), "md");
+  EXPECT_NE(md.find("| pre | 0.0001 ± 0 [n=5] | 0.0001 ± 0 [n=2] |"), std::string::npos) << md;
 }
 
 TEST(Ablations, TablesFourAndFive) {

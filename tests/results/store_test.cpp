@@ -147,6 +147,14 @@ TEST(Store, OrchestratorStatesAndQueuedRuns) {
   EXPECT_FALSE(r->ended.empty());
   EXPECT_THROW(s->set_run_state(r->id, "exploded"), Error);
   EXPECT_FALSE(s->find_run("ffffffffffff"));
+  EXPECT_EQ(s->list_runs({"", "failed", {}}).size(), 1u);
+  try {  // a misspelt status filter is an error naming the allowed ones, not an empty list
+    s->list_runs({"", "runing", {}});
+    ADD_FAILURE() << "an unknown status should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'runing': use one of queued, running, completed"), std::string::npos)
+        << e.what();
+  }
 
   // A run directory with only config.yaml (queued, not started) is indexed with its params.
   RunConfig other = config_of("9m", "lns", false);

@@ -40,7 +40,7 @@ TEST(Ablate, PredefinedGatesDependOnTheLearnableRun) {
   const Job& fixed = g.jobs[2];
   EXPECT_EQ(fixed.cell.back().second, "predefined_gates");
   EXPECT_EQ(fixed.depends_on, g.jobs[1].id);
-  EXPECT_EQ(fixed.cfg.train.fixed_gates_from, "/wd/runs/" + g.jobs[1].id);
+  EXPECT_EQ(fixed.cfg.train.fixed_gates_from, "run:" + g.jobs[1].id);
   EXPECT_FALSE(fixed.cfg.model.gpas.learnable);
   EXPECT_TRUE(g.jobs[1].cfg.model.gpas.learnable);
 }

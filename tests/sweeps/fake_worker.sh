@@ -6,16 +6,20 @@
 #   0 normal   1 crash (exit 137) once at step 3   2 diverge at step 2   3 hang once at step 2
 #   4 fail (exit 1) every time   5 slow (0.3 s per step)
 set -u
-[ "${1:-}" = train ] || { echo "usage: fake_worker.sh train --config C --run-dir D [--workdir W]" >&2; exit 2; }
+# Like the contract says, a sweep worker never opens gpas.db: --no-index is required.
+[ "${1:-}" = train ] || { echo "usage: fake_worker.sh train --config C --run-dir D [--workdir W] --no-index" >&2; exit 2; }
 shift
+no_index=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config=$2; shift 2 ;;
     --run-dir) run_dir=$2; shift 2 ;;
     --workdir) shift 2 ;;
+    --no-index) no_index=1; shift ;;
     *) echo "fake_worker: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[ "$no_index" = 1 ] || { echo "fake_worker: a sweep worker must get --no-index (the orchestrator ingests)" >&2; exit 2; }
 steps=$(awk '/^train:/{t=1;next} /^[a-z]/{t=0} t && $1=="steps:"{print $2; exit}' "$config")
 seed=$(awk '/^train:/{t=1;next} /^[a-z]/{t=0} t && $1=="seed:"{print $2; exit}' "$config")
 mkdir -p "$run_dir/checkpoints"

@@ -109,7 +109,7 @@ grid: {method: [pre+gpas], gates: [predefined, learnable]}
   ASSERT_EQ(s.jobs.size(), 2u);
   EXPECT_EQ(s.jobs[0].name, "g/pre+gpas/learnable");  // dependencies first
   EXPECT_EQ(s.jobs[1].depends_on, s.jobs[0].id);
-  EXPECT_EQ(s.jobs[1].cfg.train.fixed_gates_from, "/tmp/wd/runs/" + s.jobs[0].id);
+  EXPECT_EQ(s.jobs[1].cfg.train.fixed_gates_from, "run:" + s.jobs[0].id);
   EXPECT_FALSE(s.jobs[1].cfg.model.gpas.learnable);
 }
 
@@ -176,6 +176,9 @@ TEST(GridErrors, EveryBadFileNamesFileAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("sweep: t\ngrid: {method: [pre]}\nexclude:\n  - {method: post}\n")
                 .find("s.yaml:4: this exclude matches no job"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {method: [pre]}\noverrides:\n  - when: {method: post}\n    set: {train.lr: 1}\n")
+                .find("s.yaml:4: this override's `when` matches no job"),
             std::string::npos);
   EXPECT_NE(error_of("sweep: t\ngrd: {}\n").find("s.yaml:2: unknown section 'grd'"), std::string::npos);
   EXPECT_NE(error_of("sweep: t\nbase: {train: {stepz: 3}}\ngrid: {seed: [1]}\n").find("s.yaml:2: unknown key 'train.stepz'"),

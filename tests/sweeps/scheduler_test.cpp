@@ -1,10 +1,14 @@
 // Scheduling logic against a FakeBackend with a fake clock: packing K-GPU jobs, dependencies,
 // retries, divergence, hung workers, stop requests, finished cells never rerun.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <deque>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "core/common/fs.h"
 #include "sweeps/scheduler.h"
@@ -72,6 +76,13 @@ class FakeBackend : public JobBackend {
       it->second.polls = 0;
     }
   }
+  // A task an earlier orchestrator left running (returned by adopt()).
+  void leave(const std::string& job_id, const std::string& run_dir) {
+    std::string h = "left" + std::to_string(left_.size());
+    running_[h] = {Launch{job_id, "", {}, run_dir, 1, {}}, Attempt{}, 0, false};
+    left_.emplace_back(job_id, h);
+  }
+  std::vector<std::pair<std::string, std::string>> adopt() override { return left_; }
   int launches_of(const std::string& id) const {
     int n = 0;
     for (const auto& l : launched) n += l.job_id == id;
@@ -92,6 +103,7 @@ class FakeBackend : public JobBackend {
     std::fclose(f);
   }
   std::map<std::string, Running> running_;
+  std::vector<std::pair<std::string, std::string>> left_;
 };
 
 struct Fixture {
@@ -125,6 +137,7 @@ TEST(Scheduler, PacksKGpuJobsOntoFreeDevices) {
   EXPECT_EQ(b.launched[2].gpus.size(), 2u);
   EXPECT_EQ(b.max_running, 2);
   EXPECT_EQ(b.launched[0].argv[1], "train");
+  EXPECT_EQ(b.launched[0].argv.back(), "--no-index");  // workers never open gpas.db; the orchestrator ingests
   EXPECT_TRUE(path_exists(b.launched[0].run_dir + "/job.yaml"));
 }
 
@@ -255,6 +268,76 @@ TEST(Scheduler, StopAsksWorkersToCheckpointAndRecordsCancelled) {
   SweepOutcome again = run_sweep(s, b2, f.opts = [&] { SchedulerOptions o = f.opts; o.stop_requested = [] { return false; }; o.on_progress = [](const Progress&) {}; return o; }());
   EXPECT_EQ(again.completed, 2);
   EXPECT_EQ(b2.launched.size(), 2u);
+}
+
+TEST(Scheduler, ARerunAdoptsLiveTasksAndCancelsStrayOnes) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2]}");
+  FakeBackend b;
+  b.leave(s.jobs[0].id, run_dir_of(f.wd, s.jobs[0].id));  // still queued in Slurm: no journal yet
+  b.leave("gone", f.wd + "/runs/gone");                   // a job no longer in the sweep
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.completed, 2);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 0);  // polled to its end, never submitted again
+  EXPECT_EQ(b.launches_of(s.jobs[1].id), 1);
+  ASSERT_EQ(b.cancels.size(), 1u);
+  EXPECT_EQ(b.cancels[0], std::make_pair(std::string("gone"), false));
+}
+
+// A live process standing in for a worker of a dead orchestrator: `train ... --run-dir DIR` on its
+// command line, ignoring SIGTERM like a worker stuck in a collective.
+pid_t spawn_stuck_worker(const std::string& run_dir) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execlp("bash", "bash", "-c", "trap '' TERM; while :; do sleep 0.05; done", "gpas", "train", "--run-dir",
+             run_dir.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::usleep(200000);  // until bash has exec'd
+  return pid;
+}
+
+TEST(Scheduler, HungWorkerOfAnEarlierOrchestratorIsKilledAndRetried) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}", "options: {heartbeat_timeout: 30}");
+  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+  pid_t pid = spawn_stuck_worker(dir);
+  ASSERT_GT(pid, 0);
+  testing::write(dir + "/journal.jsonl", R"({"type":"start","time":1,"host":")" + hostname() +
+                                             R"(","pid":)" + std::to_string(pid) + "}\n");
+  ASSERT_EQ(read_run(dir, 30).state, State::Running);  // a live worker is trusted...
+  FakeBackend b;
+  f.opts.kill_grace = 10;
+  f.opts.heartbeat = [&](const std::string&) { return 1000.0; };  // ...until its heartbeat is stale
+  bool was_foreign = false;
+  int polls = 0;
+  f.opts.on_progress = [&](const Progress& p) {
+    was_foreign = was_foreign || p.jobs[0].note.find("pid " + std::to_string(pid)) != std::string::npos;
+    if (++polls > 5000) throw std::runtime_error("still waiting for the hung worker");
+  };
+  SweepOutcome out;
+  EXPECT_NO_THROW(out = run_sweep(s, b, f.opts));
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) != pid) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    FAIL() << "the stuck worker is still alive";
+  }
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);  // TERM ignored, then KILL
+  EXPECT_TRUE(was_foreign);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);  // retried (resumes from its checkpoint)
+}
+
+TEST(Scheduler, OnlyTheRunsOwnWorkerIsSignalled) {
+  std::string wd = testing::temp_dir("sig");
+  pid_t pid = spawn_stuck_worker(wd + "/runs/abc");
+  EXPECT_FALSE(signal_worker(pid, wd + "/runs/other", SIGKILL));  // another run's worker
+  EXPECT_FALSE(signal_worker(::getpid(), wd + "/runs/abc", SIGKILL));  // not a worker at all
+  EXPECT_TRUE(signal_worker(pid, wd + "/runs/abc/", SIGKILL));
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or stops) a private single-node Slurm for the integration test, everything under DIR:
-# munged, slurmctld, slurmd -N localhost (facts: shared/reference/slurm-single-node.md).
+# munged, slurmctld, slurmd -N localhost (checked on Debian bookworm, Slurm 22.05).
 #   slurm_cluster.sh start DIR   -> prints SLURM_CONF=<DIR>/slurm.conf on success; exit 1 + reason
 #   slurm_cluster.sh stop DIR
 # Installs the packages with scripts/install-slurm.sh if they are missing (root only).

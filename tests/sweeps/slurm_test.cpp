@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <deque>
+#include <stdexcept>
 
+#include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
 #include "sweeps/scheduler.h"
@@ -42,6 +44,7 @@ TEST(SlurmFake, SubmitsOneArrayWithTheContractFlags) {
   o.throttle = 2;
   o.signal_lead = 90;
   o.time = "01:00:00";
+  o.record = o.state_dir + "/s.slurm.json";
   r.replies.push_back({0, "4242\n", ""});
   SlurmBackend b(r, o);
   std::vector<Launch> ls(3);
@@ -57,7 +60,14 @@ TEST(SlurmFake, SubmitsOneArrayWithTheContractFlags) {
   EXPECT_TRUE(has(a, "--signal=B:USR1@90"));
   EXPECT_TRUE(has(a, "--gres=gpu:2"));
   EXPECT_TRUE(has(a, "--ntasks=2"));
+  EXPECT_TRUE(has(a, "--nodes=1"));  // the ranks rendezvous at one MASTER_ADDR
   EXPECT_TRUE(has(a, "--time=01:00:00"));
+  for (const auto& x : a) EXPECT_EQ(x.find("--cpus-per-task"), std::string::npos);  // Slurm's default
+  // The record names each task's job, for a rerun to adopt.
+  auto rec = read_slurm_record(o.record);
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_EQ(rec[0].id, "4242");
+  EXPECT_EQ(rec[0].jobs, (std::vector<std::string>{"id0", "id1", "id2"}));
   // The worker's arguments travel NUL-separated in a file, never through a shell.
   std::string task_dir = a.back();
   EXPECT_EQ(read_file(task_dir + "/1.argv"), std::string("gpas\0train\0--run-dir\0x y;$(rm -rf /)\0", 37));
@@ -76,6 +86,8 @@ TEST(SlurmFake, CpuJobsAskForNoGpus) {
   for (const auto& x : a) EXPECT_EQ(x.find("--gres"), std::string::npos);
   EXPECT_FALSE(has(a, "--ntasks=1"));
   EXPECT_TRUE(has(a, "--array=0-0"));
+  o.cpus_per_task = 4;
+  EXPECT_TRUE(has(SlurmBackend(r, o).sbatch_argv(1, 1, "/t", "/t/batch.sh"), "--cpus-per-task=4"));
 }
 
 TEST(SlurmFake, PollReadsSqueueThenScontrol) {
@@ -90,7 +102,47 @@ TEST(SlurmFake, PollReadsSqueueThenScontrol) {
   EXPECT_EQ(p.exit_code, 3);
   EXPECT_EQ(scontrol_field("JobState=TIMEOUT ExitCode=0:9", "ExitCode"), "0:9");
   b.cancel("7_0", false);
+  // A signal does not remove a queued task: pending ones are cancelled outright.
+  ASSERT_GE(r.calls.size(), 2u);
+  EXPECT_EQ(r.calls[r.calls.size() - 2], (std::vector<std::string>{"scancel", "--state=PENDING", "7_0"}));
   EXPECT_TRUE(has(r.calls.back(), "--signal=TERM"));
+}
+
+TEST(SlurmFake, ARerunAdoptsTheLiveTasksOfItsRecordedArrays) {
+  FakeRunner r;
+  SlurmOptions o;
+  o.record = testing::write(testing::temp_dir("slurmrec") + "/s.slurm.json",
+                            R"(["5", {"array": "7", "jobs": ["a", "b", "c"]}])");
+  SlurmBackend b(r, o);
+  r.replies.push_back({0, "7_0 RUNNING\n7_1 PENDING\n7_2 COMPLETED\n8_0 PENDING\n5_3 RUNNING\n", ""});
+  auto live = b.adopt();
+  EXPECT_TRUE(has(r.calls[0], "gpas-sweep"));
+  // 7_2 ended, 8 is not this sweep's, 5 is from a record without job ids.
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(live, (std::vector<P>{{"a", "7_0"}, {"b", "7_1"}, {"", "5_3"}}));
+  // If Slurm cannot say, nothing is submitted: the rerun could duplicate queued tasks.
+  r.replies.push_back({1, "", "slurm_load_jobs error: Unable to contact slurm controller"});
+  try {
+    b.adopt();
+    ADD_FAILURE() << "adopt() without squeue should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("squeue failed"), std::string::npos) << e.what();
+  }
+  // Without a record there is nothing to ask.
+  SlurmBackend fresh(r, SlurmOptions{});
+  size_t calls = r.calls.size();
+  EXPECT_TRUE(fresh.adopt().empty());
+  EXPECT_EQ(r.calls.size(), calls);
+}
+
+TEST(SlurmFake, BadRecordNamesItsFile) {
+  std::string path = testing::write(testing::temp_dir("slurmbad") + "/s.slurm.json", "[{\"jobs\": []}]");
+  try {
+    read_slurm_record(path);
+    ADD_FAILURE() << "a record without array ids should throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(path + ":", 0), 0u) << e.what();
+  }
 }
 
 // ---- a real Slurm ----
@@ -169,6 +221,42 @@ TEST_F(RealSlurm, PreTimeoutSignalRequeuesAndTheTaskResumes) {
   ASSERT_EQ(starts.size(), 2u);               // requeued once, same Slurm job
   EXPECT_GE(status[2]["step"].get<int>(), 3);  // the rerun resumed from its checkpoint
   EXPECT_EQ(status.back()["status"], "completed");
+}
+
+TEST_F(RealSlurm, KilledOrchestratorsRerunAdoptsItsTasksInsteadOfSubmittingTwice) {
+  std::string wd = testing::temp_dir("slurmadopt");
+  Sweep s = load_sweep_text("sweep: k\nbase: {train: {steps: 6}}\ngrid: {seed: [5]}\n"
+                            "include: [{seed: 5, train.lr: 0.002}, {seed: 5, train.lr: 0.003}]\n",
+                            "k.yaml", ".", wd);
+  ASSERT_EQ(s.jobs.size(), 3u);
+  auto runner = make_process_runner();
+  SlurmOptions so;
+  so.cpu = true;
+  so.throttle = 1;  // one task runs, two stay queued in Slurm
+  so.state_dir = wd + "/sweeps/k";
+  so.record = slurm_record_path(wd, "k");
+  {
+    SlurmBackend b(*runner, so);
+    SchedulerOptions o = options();
+    // The orchestrator dies (no cancel, no cleanup) once the first task is stepping.
+    o.on_progress = [](const Progress& p) {
+      for (const auto& j : p.jobs)
+        if (j.step >= 1) throw std::runtime_error("orchestrator killed");
+    };
+    EXPECT_THROW(run_sweep(s, b, o), std::runtime_error);
+  }
+  ASSERT_EQ(read_slurm_record(so.record).size(), 1u);
+  SlurmBackend b(*runner, so);
+  SweepOutcome out = run_sweep(s, b, options());
+  int arrays = static_cast<int>(read_slurm_record(so.record).size());
+  cancel_recorded_slurm_jobs(wd, "k");  // leave nothing behind, whatever happened
+  EXPECT_EQ(out.completed, 3);
+  EXPECT_EQ(arrays, 1) << "the rerun submitted jobs that were still queued in Slurm";
+  for (const auto& j : s.jobs) {
+    int starts = 0;
+    for (auto& l : read_journal(run_dir_of(wd, j.id) + "/journal.jsonl")) starts += l["type"] == "start";
+    EXPECT_EQ(starts, 1) << j.name;
+  }
 }
 
 }  // namespace

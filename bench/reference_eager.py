@@ -1,0 +1,116 @@
+"""Eager-PyTorch reference for `gpas bench train`: the same LLaMA layout (RMSNorm, rotary
+attention, SwiGLU MLP, untied head), Pre-LN with optional GPAS after each sub-layer, trained on
+random tokens with Adam, written the way the paper's reference script is (eager modules, explicit
+attention on PyTorch 1.13). Debian's python3-torch runs it on the same LibTorch kernels as gpas:
+
+    sudo apt-get install python3-torch
+    python3 bench/reference_eager.py --size 9m --gpas --batch 16 --seq 256 --steps 20
+
+It prints the median step time and tokens/s in the same JSON keys as `gpas bench train --json`.
+"""
+import argparse, json, math, os, statistics, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SIZES = {"tiny": (64, 176, 4, 2), "9m": (128, 352, 4, 4), "20m": (256, 688, 4, 4),
+         "35m": (384, 1024, 8, 6), "60m": (512, 1376, 8, 8), "71m": (512, 1368, 8, 12)}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(d)), eps
+
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+def rotary(x, cos, sin):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+class Block(nn.Module):
+    def __init__(self, d, ff, heads, gpas):
+        super().__init__()
+        self.h = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.gate_proj, self.up, self.down = (nn.Linear(d, ff, bias=False), nn.Linear(d, ff, bias=False),
+                                              nn.Linear(ff, d, bias=False))
+        self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+        self.alpha = nn.Parameter(torch.zeros(1)) if gpas else None
+
+    def scale(self, x):  # GPAS: forward (1 - silu(a)) x, identity gradient to x
+        if self.alpha is None:
+            return x
+        return x - F.silu(self.alpha) * x.detach()
+
+    def attn(self, x, cos, sin, mask):
+        B, T, D = x.shape
+        q, k, v = (p(x).view(B, T, self.h, D // self.h).transpose(1, 2) for p in (self.q, self.k, self.v))
+        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(D // self.h)
+        att = F.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
+        return self.o((att @ v).transpose(1, 2).reshape(B, T, D))
+
+    def forward(self, x, cos, sin, mask):
+        x = self.scale(x + self.attn(self.n1(x), cos, sin, mask))
+        return self.scale(x + self.down(F.silu(self.gate_proj(self.n2(x))) * self.up(self.n2(x))))
+
+
+class Model(nn.Module):
+    def __init__(self, size, vocab, gpas, seq):
+        super().__init__()
+        d, ff, heads, layers = SIZES[size]
+        self.embed = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList(Block(d, ff, heads, gpas) for _ in range(layers))
+        self.norm, self.head = RMSNorm(d), nn.Linear(d, vocab, bias=False)
+        hd = d // heads
+        inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
+        f = torch.outer(torch.arange(seq).float(), inv)
+        emb = torch.cat((f, f), dim=-1)
+        self.register_buffer("cos", emb.cos(), persistent=False)
+        self.register_buffer("sin", emb.sin(), persistent=False)
+        self.register_buffer("mask", torch.ones(seq, seq, dtype=torch.bool).triu(1), persistent=False)
+
+    def forward(self, idx, targets):
+        x = self.embed(idx)
+        for b in self.blocks:
+            x = b(x, self.cos, self.sin, self.mask)
+        logits = self.head(self.norm(x))
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="9m", choices=sorted(SIZES))
+    ap.add_argument("--gpas", action="store_true")
+    ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    model = Model(a.size, a.vocab, a.gpas, a.seq)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    tok = torch.randint(0, a.vocab, (a.batch, a.seq + 1))
+    times = []
+    for s in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        model(tok[:, :-1], tok[:, 1:]).backward()
+        opt.step()
+        if s >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(json.dumps({"impl": "eager pytorch " + torch.__version__, "size": a.size, "gpas": a.gpas,
+                      "threads": torch.get_num_threads(), "median_step_s": med,
+                      "tokens_per_second": a.batch * a.seq / med}))
+
+
+if __name__ == "__main__":
+    main()
