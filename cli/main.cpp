@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "core/common/build_info.h"
 #include "core/common/error.h"
 #include "core/train/runtime.h"
 
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
       "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results."};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] {
-    return std::string("gpas ") + GPAS_VERSION + " (commit " + GPAS_GIT_COMMIT + ")\nlibtorch " +
+    return std::string("gpas ") + GPAS_VERSION + " (commit " + gpas::git_commit() + ")\nlibtorch " +
            gpas::torch_version() + "\ncuda " +
            (gpas::cuda_available()
                 ? "available (" + std::to_string(gpas::cuda_device_count()) + " devices)"

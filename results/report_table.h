@@ -12,7 +12,7 @@ enum class Emphasis { kNone, kBest, kSecond };
 struct Cell {
   std::string text;         // plain text; "±" is written per format
   Emphasis em = Emphasis::kNone;
-  std::string kind;         // "", "missing", "diverged", "paper": a style hook (HTML class)
+  std::string kind = "";    // "", "missing", "diverged", "paper": a style hook (HTML class)
 };
 
 struct ReportTable {

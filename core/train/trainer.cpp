@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/common/build_info.h"
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
@@ -201,7 +202,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     journal.write({{"type", "start"}, {"run_id", res.run_id}, {"name", cfg.name},
                    {"attempt", attempt}, {"host", hostname()}, {"pid", ::getpid()},
                    {"devices", dev.str() + " x" + std::to_string(coll->world())},
-                   {"git_commit", GPAS_GIT_COMMIT}, {"torch_version", torch_version()},
+                   {"git_commit", git_commit()}, {"torch_version", torch_version()},
                    {"resumed_from_step", state.step}, {"config", to_json(cfg)}});
     journal.status("running", state.step);
   }

@@ -228,7 +228,9 @@ TEST(Scheduler, DependentsWaitAndFailWithTheirDependency) {
     if (j.depends_on.empty()) continue;
     auto me = std::find(order.begin(), order.end(), j.id);
     auto dep = std::find(order.begin(), order.end(), j.depends_on);
-    if (me != order.end()) EXPECT_LT(dep - order.begin(), me - order.begin());
+    if (me != order.end()) {
+      EXPECT_LT(dep - order.begin(), me - order.begin());
+    }
   }
 }
 

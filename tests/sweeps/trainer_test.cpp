@@ -65,7 +65,9 @@ class RealTrainer : public ::testing::Test {
       };
     SweepOutcome out = run_sweep(s, b, o);
     EXPECT_EQ(out.completed, 1);
-    if (kill_once) EXPECT_TRUE(killed);
+    if (kill_once) {
+      EXPECT_TRUE(killed);
+    }
     std::string dir = run_dir_of(wd, s.jobs[0].id);
     std::string ckpt = final_checkpoint(dir);
     EXPECT_FALSE(ckpt.empty());
