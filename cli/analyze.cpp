@@ -1,6 +1,7 @@
 // gpas analyze importance: layer importance of a trained run (Fig 7), stored with the run.
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
@@ -39,10 +40,17 @@ void run_importance(const AnalyzeArgs& a) {
   }
   store->ingest_run_dir(dir);
   std::string id = run_id(load_run_config((fs::path(dir) / "config.yaml").string()));
-  if (auto r = store->find_run(id); r && r->status == "running" && r->host == hostname() &&
-                                     r->pid > 0 && ::kill(static_cast<pid_t>(r->pid), 0) == 0)
-    throw Error(dir + ": the run is still training (pid " + std::to_string(r->pid) +
-                "); analyse it when it has finished");
+  // The analysis appends to the run's journal: never beside a live trainer. On this host a live
+  // pid tells; a run on another host (a Slurm node) counts as live while its journal is fresh.
+  if (auto r = store->find_run(id); r && r->status == "running") {
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(fs::path(dir) / "journal.jsonl");
+    const bool live = r->host == hostname()
+                          ? r->pid > 0 && ::kill(static_cast<pid_t>(r->pid), 0) == 0
+                          : age < std::chrono::minutes(10);
+    if (live)
+      throw Error(dir + ": the run is still training (" + r->host + ", pid " + std::to_string(r->pid) +
+                  "); analyse it when it has finished");
+  }
   double loss0 = 0, ppl0 = 0;
   auto rows = analyze_importance(dir, a.eval_tokens, &loss0, &ppl0);
   store->ingest_run_dir(dir);

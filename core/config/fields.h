@@ -57,8 +57,9 @@ void visit_fields(Cfg& c, F&& f) {
   f("train.diverge_loss", c.train.diverge_loss, "loss above this ends the run as diverged");
   f("train.init_from", c.train.init_from, "safetensors weights to start from");
   f("train.fixed_gates_from", c.train.fixed_gates_from,
-    "run whose final gates become fixed gates: a run directory, or run:<id> for a run in the "
-    "same workdir (what sweeps write, so the job id does not depend on the workdir's path)");
+    "run whose final gates become fixed gates: a run directory, or run:<id> for the run <id> "
+    "beside this run's directory (<workdir>/runs/<id>: what sweeps write, so a job id does not "
+    "depend on how the workdir is spelled)");
   f("data.source", c.data.source, "synthetic | prepared | brown");
   f("data.path", c.data.path, "prepared data directory");
   f("data.tokenizer", c.data.tokenizer, "tokenizer the prepared data must have been made with");

@@ -26,8 +26,8 @@ class SingleProcess : public Collective {
   void barrier() override {}
 };
 
-// c10d's Gloo process group. Tensors are packed into one fp64 CPU buffer per call: one collective
-// per step, exact sums of fp32 gradients, and the same code for CPU and CUDA tensors (CUDA tensors
+// c10d's Gloo process group. Tensors are packed into one fp64 CPU buffer per call (a step makes
+// two calls: the token count, then gradients + loss + stop vote), exact sums of fp32 gradients, and the same code for CPU and CUDA tensors (CUDA tensors
 // are staged through the host; an NCCL group is the faster path for GPUs and not wired yet).
 // The interface this rank listens on: GLOO_SOCKET_IFNAME as in PyTorch; loopback when the master
 // is this machine's loopback (single-node jobs); otherwise the address this host's name resolves

@@ -353,6 +353,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
         if (!opts.quiet) spdlog::info("{} step {}: eval loss {:.4f}  ppl {:.2f}", cfg.name, done, eloss, eppl);
       }
     }
+    if (coll->world() == 1) stop_seen = stop_requested();  // alone: as late as possible
     const bool stop_now = stop_seen || done == opts.stop_at_step;
     if ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || done == t.steps || stop_now)
       checkpoint(done);

@@ -10,12 +10,21 @@ common=(--set model.size=tiny --set data.source=synthetic --set train.steps=6 --
 
 GPAS_THREADS=1 "$gpas" train "${common[@]}" --set train.micro_batch=8 --run-dir "$tmp/one" > "$tmp/one.json"
 
-port=$((20000 + RANDOM % 20000))
-for r in 0 1; do
-  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port GPAS_THREADS=1 \
-    "$gpas" train "${common[@]}" --set train.micro_batch=4 --run-dir "$tmp/two" > "$tmp/two.$r.json" &
-done
-wait
+# Two ranks of one job; each must exit 0 (a hang is a failure, not a stuck CI).
+start_ranks() {  # run_dir extra-args...
+  local dir=$1; shift
+  local port=$((20000 + RANDOM % 20000))
+  pids=()
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port GPAS_THREADS=1 \
+      timeout 120 "$gpas" train "${common[@]}" --set train.micro_batch=4 "$@" --run-dir "$dir" \
+      > "$dir.$r.json" &
+    pids+=($!)
+  done
+}
+start_ranks "$tmp/two"
+for r in 0 1; do wait "${pids[$r]}" || { echo "rank $r exited with $?"; exit 1; }; done
+python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['status']=='completed', j" "$tmp/two.1.json"
 
 python3 - "$tmp" <<'PY'
 import json, sys
@@ -37,4 +46,25 @@ assert a.keys() == b.keys() and len(a) == 7, (sorted(a), sorted(b))
 for k in a:
     assert abs(a[k] - b[k]) <= 1e-4 * max(1.0, abs(a[k])), (k, a[k], b[k])
 print("ddp_test: ok,", len(a), "losses equal within 1e-4")
+PY
+
+# A stop signal that reaches one rank only stops both at the same step (they agree through the
+# all-reduce); neither waits alone in a collective until the timeout.
+start_ranks "$tmp/stop" --set train.steps=100000 --set train.checkpoint_every=0
+for _ in $(seq 1 200); do
+  grep -q '"key":"train/loss"' "$tmp/stop/journal.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+kill -TERM "${pids[1]}"
+for r in 0 1; do
+  rc=0
+  wait "${pids[$r]}" || rc=$?
+  [ "$rc" = 130 ] || { echo "rank $r exited with $rc after a SIGTERM to rank 1 (want 130, cancelled)"; exit 1; }
+done
+python3 - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+a, b = (json.load(open(f"{tmp}/stop.{r}.json")) for r in (0, 1))
+assert a["status"] == b["status"] == "cancelled" and a["steps"] == b["steps"] < 100000, (a, b)
+print("ddp_test: a SIGTERM to rank 1 stopped both ranks at step", a["steps"])
 PY
