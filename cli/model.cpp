@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/config/config_yaml.h"
+#include "core/config/flops.h"
 #include "core/model/block.h"
 #include "core/model/model.h"
 #include "core/train/export.h"

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/common/fs.h"
+#include "core/config/flops.h"
 #include "core/config/presets.h"
 #include "core/data/brown.h"
 #include "core/data/loader.h"
@@ -91,13 +92,13 @@ nlohmann::json verdict(const nlohmann::json& loader, const BenchDataOptions& o) 
 }  // namespace
 
 double trainer_71m_peak_tokens_per_second(int64_t seq) {
-  // flops_per_token (core/model, which needs LibTorch) for the 71m preset: 6 x the matmul
-  // parameters (blocks and LM head) + 12 L d T for attention.
-  constexpr double kH100Bf16Peak = 989e12, kT5Vocab = 32000;
   const SizePreset* p = find_size_preset("71m");
-  const double d = double(p->hidden), L = double(p->layers);
-  const double matmul = L * (4 * d * d + 3 * d * double(p->intermediate)) + kT5Vocab * d;
-  return kH100Bf16Peak / (6 * matmul + 12 * L * d * double(seq));
+  ModelConfig m;
+  m.hidden = p->hidden;
+  m.intermediate = p->intermediate;
+  m.layers = p->layers;
+  m.vocab_size = 32000;  // T5's tokenizer, as the paper
+  return kH100DenseBf16Flops / flops_per_token(m, seq);
 }
 
 nlohmann::json bench_data(const BenchDataOptions& in) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "core/config/flops.h"
 
 namespace gpas {
 
@@ -123,14 +124,9 @@ ParamCount count_parameters(const ModelConfig& cfg) {
   c.gates = cfg.gpas.enabled ? L : 0;
   c.norms = norms_per_layer + d;  // + the final norm
   c.per_layer = attn + mlp;
-  c.matmul = L * (attn + mlp) + c.lm_head;
+  c.matmul = matmul_parameters(cfg);
   c.total = c.embedding + c.lm_head + L * (attn + mlp) + c.norms + c.gates;
   return c;
-}
-
-double flops_per_token(const ModelConfig& cfg, int64_t seq_len) {
-  return 6.0 * double(count_parameters(cfg).matmul) +
-         12.0 * double(cfg.layers) * double(cfg.hidden) * double(seq_len);
 }
 
 }  // namespace gpas

@@ -54,7 +54,6 @@ struct ParamCount {
   int64_t matmul = 0;  // attention + MLP + LM head weights: the FLOP-relevant parameters
 };
 ParamCount count_parameters(const ModelConfig& cfg);
-// Training FLOPs per token: 6 * N_matmul + 12 * L * d * T (attention scores and values).
-double flops_per_token(const ModelConfig& cfg, int64_t seq_len);
+// FLOPs per token: flops_per_token() in core/config/flops.h.
 
 }  // namespace gpas

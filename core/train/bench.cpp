@@ -8,6 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/config/config.h"
+#include "core/config/flops.h"
 #include "core/config/presets.h"
 #include "core/model/compat.h"
 #include "core/model/model.h"
@@ -52,7 +53,7 @@ std::string gpu_name() {
 
 double gpu_bf16_peak(const std::string& name) {
   // Dense bf16 tensor-core peaks from the vendors' data sheets.
-  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989e12;
+  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return kH100DenseBf16Flops;
   if (name.find("A100") != std::string::npos) return 312e12;
   return 0;
 }
