@@ -1,7 +1,4 @@
 // gpas analyze importance: layer importance of a trained run (Fig 7), stored with the run.
-#include <signal.h>
-
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 
@@ -9,11 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/results_commands.h"
 #include "core/common/error.h"
-#include "core/common/fs.h"
-#include "core/config/config_yaml.h"
 #include "core/train/importance.h"
 #include "results/store.h"
+#include "sweeps/run_state.h"
 
 namespace gpas::cli {
 
@@ -27,7 +24,7 @@ struct AnalyzeArgs {
 
 void run_importance(const AnalyzeArgs& a) {
   namespace fs = std::filesystem;
-  auto store = results::Store::open((fs::path(a.workdir) / "gpas.db").string());
+  auto store = open_store(a.workdir, false);
   // RUN is a run directory, or a run id, id prefix or name known to the store.
   std::string dir = a.run;
   if (!fs::is_directory(dir)) {
@@ -38,19 +35,11 @@ void run_importance(const AnalyzeArgs& a) {
                   " (see `gpas runs list`)");
     dir = r->run_dir;
   }
-  store->ingest_run_dir(dir);
-  std::string id = run_id(load_run_config((fs::path(dir) / "config.yaml").string()));
-  // The analysis appends to the run's journal: never beside a live trainer. On this host a live
-  // pid tells; a run on another host (a Slurm node) counts as live while its journal is fresh.
-  if (auto r = store->find_run(id); r && r->status == "running") {
-    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(fs::path(dir) / "journal.jsonl");
-    const bool live = r->host == hostname()
-                          ? r->pid > 0 && ::kill(static_cast<pid_t>(r->pid), 0) == 0
-                          : age < std::chrono::minutes(10);
-    if (live)
-      throw Error(dir + ": the run is still training (" + r->host + ", pid " + std::to_string(r->pid) +
-                  "); analyse it when it has finished");
-  }
+  // The analysis appends to the run's journal: never beside a live trainer. The sweeps' liveness
+  // rule: on this host a live worker pid, on another (a Slurm node) a journal fresher than 10 min.
+  if (auto info = sweeps::read_run(dir, 600); info.state == sweeps::State::Running)
+    throw Error(dir + ": the run is still training (" + info.host + ", pid " +
+                std::to_string(info.pid) + "); analyse it when it has finished");
   double loss0 = 0, ppl0 = 0;
   auto rows = analyze_importance(dir, a.eval_tokens, &loss0, &ppl0);
   store->ingest_run_dir(dir);

@@ -15,7 +15,7 @@ namespace gpas::sweeps {
 int64_t parameter_count(const RunConfig& cfg);  // embedding + head + layers (vocab 0 -> 32000)
 double train_flops(const RunConfig& cfg);       // 6 N tokens
 // Estimated device-hours of a whole run: GPU-hours (gpus GPUs) or, with gpus = 0, CPU job hours.
-// A job whose config says `train.device: cpu` is priced as a CPU job whatever gpus says.
+// (make_plan passes gpus = 0 for a job whose config says `train.device: cpu`.)
 double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus);
 
 struct PlanRow {

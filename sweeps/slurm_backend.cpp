@@ -247,11 +247,8 @@ int cancel_recorded_slurm_jobs(const std::string& workdir, const std::string& sw
   auto arrays = read_slurm_record(slurm_record_path(workdir, sweep));
   if (arrays.empty()) return 0;
   auto runner = make_process_runner();
-  for (const auto& a : arrays) {
-    // Queued tasks just go away; TERM lets running workers checkpoint.
-    runner->run({"scancel", "--state=PENDING", a.id});
-    runner->run({"scancel", "--signal=TERM", "--full", a.id});
-  }
+  SlurmBackend slurm(*runner, {});
+  for (const auto& a : arrays) slurm.cancel(a.id, false);  // queued tasks go, running ones checkpoint
   return static_cast<int>(arrays.size());
 }
 

@@ -123,7 +123,6 @@ ParamCount count_parameters(const ModelConfig& cfg) {
   }
   c.gates = cfg.gpas.enabled ? L : 0;
   c.norms = norms_per_layer + d;  // + the final norm
-  c.per_layer = attn + mlp;
   c.matmul = matmul_parameters(cfg);
   c.total = c.embedding + c.lm_head + L * (attn + mlp) + c.norms + c.gates;
   return c;

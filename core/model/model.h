@@ -50,7 +50,7 @@ TORCH_MODULE(Transformer);
 
 // Parameter counts without building the model (presets can be 7B).
 struct ParamCount {
-  int64_t total = 0, embedding = 0, lm_head = 0, per_layer = 0, norms = 0, gates = 0;
+  int64_t total = 0, embedding = 0, lm_head = 0, norms = 0, gates = 0;
   int64_t matmul = 0;  // attention + MLP + LM head weights: the FLOP-relevant parameters
 };
 ParamCount count_parameters(const ModelConfig& cfg);

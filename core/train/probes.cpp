@@ -9,10 +9,10 @@
 namespace gpas {
 
 double grad_norm(const std::vector<torch::Tensor>& params) {
-  double sq = 0;
+  std::vector<torch::Tensor> sq;  // summed on the device: one sync, not one per parameter
   for (const auto& p : params)
-    if (p.grad().defined()) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-  return std::sqrt(sq);
+    if (p.grad().defined()) sq.push_back(p.grad().to(torch::kFloat64).pow(2).sum());
+  return sq.empty() ? 0.0 : std::sqrt(torch::stack(sq).sum().item<double>());
 }
 
 static double norm_of(const std::vector<torch::Tensor>& ws) {

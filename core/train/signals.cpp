@@ -18,7 +18,5 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_signal != 0; }
 int stop_signal() { return g_signal; }
-void request_stop() { g_signal = SIGTERM; }
-void clear_stop() { g_signal = 0; }
 
 }  // namespace gpas

@@ -7,7 +7,5 @@ namespace gpas {
 void install_stop_handlers();
 bool stop_requested();
 int stop_signal();      // the signal that asked, 0 if none
-void request_stop();    // for tests and embedding
-void clear_stop();
 
 }  // namespace gpas

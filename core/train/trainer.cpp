@@ -104,15 +104,6 @@ std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cf
   return evaluate(model, cfg, *single, model->parameters().front().device());
 }
 
-RunConfig with_data_vocab(const RunConfig& in) {
-  RunConfig cfg = in;
-  if (cfg.model.vocab_size == 0) {
-    auto s = open_train_stream(cfg.data, StreamSpec{});
-    cfg.model.vocab_size = s->vocab_size();
-  }
-  return cfg;
-}
-
 std::string latest_checkpoint(const std::string& run_dir) {
   auto all = list_checkpoints(run_dir);
   return all.empty() ? "" : all.back();
@@ -260,9 +251,12 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
       train_stream->next(b);
       local_tokens += b.loss_tokens();
     }
-    std::vector<torch::Tensor> count = {torch::full({}, double(local_tokens), torch::dtype(torch::kFloat64).device(dev))};
-    coll->allreduce_sum(count);
-    const double step_tokens = count[0].item<double>();
+    double step_tokens = double(local_tokens);
+    if (coll->world() > 1) {  // alone, no device tensor and no sync
+      std::vector<torch::Tensor> count = {torch::full({}, step_tokens, torch::dtype(torch::kFloat64).device(dev))};
+      coll->allreduce_sum(count);
+      step_tokens = count[0].item<double>();
+    }
 
     // A stop signal is sampled once per step; with several ranks they agree on it through the
     // gradient all-reduce, so no rank waits in a collective that the others have left.

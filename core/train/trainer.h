@@ -45,8 +45,6 @@ RunResult train_run(const RunConfig& cfg, const std::string& run_dir, const Trai
 // Token-weighted eval loss and perplexity of `model` on the config's validation stream.
 std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cfg);
 
-// The resolved config with the vocabulary filled in from the data (what the run really trains).
-RunConfig with_data_vocab(const RunConfig& cfg);
 std::string latest_checkpoint(const std::string& run_dir);  // "" if none
 
 }  // namespace gpas
