@@ -156,6 +156,21 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
     t->note = "adopted " + backend.name() + " task " + handle + " of an earlier orchestrator";
   }
 
+  // A crashed or hung attempt: retried (pending) up to max_retries, then failed.
+  auto count_failure = [&](Track& t, RunRecord& rec, const std::string& why) {
+    ++t.failures;
+    if (t.failures <= max_retries) {
+      t.state = State::Pending;
+      t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries) + " after " + why;
+      rec.state.clear();
+    } else {
+      t.state = State::Failed;
+      t.note = why;
+      rec.state = "failed";
+      rec.error = why;
+    }
+  };
+
   const double t0 = now();
   bool stopping = false;
   bool forced = false;
@@ -188,21 +203,14 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         t.state = is_final(info.state) ? info.state : State::Pending;
         if (t.hung && !is_final(info.state)) {
           t.hung = false;
-          std::string why = "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) +
-                            " s from a worker of an earlier orchestrator, killed";
-          ++t.failures;
-          if (t.failures <= max_retries) {
-            t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries) + " after " + why;
-          } else {
-            t.state = State::Failed;
-            t.note = why;
-            RunRecord rec = read_record(t.dir);
+          RunRecord rec = read_record(t.dir);
+          count_failure(t, rec, "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) +
+                                    " s from a worker of an earlier orchestrator, killed");
+          if (t.state == State::Failed) {
             rec.sweep = sweep.name;
             rec.time = now_seconds();
-            rec.state = "failed";
-            rec.error = why;
             write_record(t.dir, rec);
-            index.state(*t.job, "failed", why);
+            index.state(*t.job, "failed", rec.error);
           }
         }
         index.ingest(sweep, *t.job);
@@ -244,17 +252,7 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         std::string why = t.hung ? "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) + " s, killed"
                                  : p.detail + (said.empty() ? "" : ": " + said);
         t.hung = false;
-        ++t.failures;
-        if (t.failures <= max_retries) {
-          t.state = State::Pending;
-          t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries) + " after " + why;
-          rec.state.clear();
-        } else {
-          t.state = State::Failed;
-          t.note = why;
-          rec.state = "failed";
-          rec.error = why;
-        }
+        count_failure(t, rec, why);
       }
       write_record(t.dir, rec);
       index.ingest(sweep, *t.job);
