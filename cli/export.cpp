@@ -1,5 +1,7 @@
-// gpas export: a checkpoint to model.safetensors + config.json with HF LLaMA parameter names.
+// gpas export: a checkpoint to model.safetensors + config.json with HF LLaMA parameter names;
+// --fold-gates folds Pre-LN/LNS GPAS gates into the weights (a plain LlamaForCausalLM).
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "core/train/export.h"
@@ -9,17 +11,33 @@ namespace gpas::cli {
 void setup_export(CLI::App& app) {
   auto ckpt = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
+  auto fold = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "export", "Write a checkpoint's weights as model.safetensors + config.json (HF LLaMA names)");
   cmd->add_option("checkpoint", *ckpt, "a checkpoint, e.g. runs/<id>/checkpoints/step_00001000.pt")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", *out, "output directory")->required();
-  cmd->footer("Train from such weights with --set train.init_from=DIR/model.safetensors.");
-  cmd->callback([ckpt, out] {
-    int n = export_checkpoint(*ckpt, *out);
-    std::printf("wrote %d tensors to %s/model.safetensors and %s/config.json\n", n, out->c_str(),
-                out->c_str());
+  cmd->add_flag("--fold-gates", *fold,
+                "Pre-LN/LNS + GPAS: fold the gates' inference-time constants into o_proj/down_proj "
+                "and the norms, leaving a plain LlamaForCausalLM (no gpas tensors)");
+  cmd->footer(
+      "Train from such weights with --set train.init_from=DIR/model.safetensors.\n"
+      "--fold-gates prints the largest logit difference between the folded and the unfolded\n"
+      "model on a check batch (fp32); RMSNorm's eps is the only source of difference.");
+  cmd->callback([ckpt, out, fold] {
+    ExportOptions o;
+    o.fold_gates = *fold;
+    ExportResult r = export_checkpoint(*ckpt, *out, o);
+    if (!r.plain_llama)
+      spdlog::warn("{}/config.json says LlamaForCausalLM, but this is not a plain LLaMA: {}",
+                   *out, r.not_plain_reason);
+    std::printf("wrote %d tensors to %s/model.safetensors and %s/config.json\n", r.tensors,
+                out->c_str(), out->c_str());
+    if (*fold)
+      std::printf("folded GPAS gates: plain LlamaForCausalLM; max |logit difference| vs the "
+                  "unfolded model %.3g (fp32, check batch 2x64), smallest stream scale %.3g\n",
+                  r.max_abs_logit_diff, r.min_scale);
   });
 }
 

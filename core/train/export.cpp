@@ -1,6 +1,8 @@
 #include "core/train/export.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -11,23 +13,14 @@
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
+#include "core/train/fold.h"
 
 namespace gpas {
 
 namespace fs = std::filesystem;
 
-int export_checkpoint(const std::string& checkpoint, const std::string& out_dir) {
-  if (!path_exists(checkpoint)) throw Error(checkpoint + ": no such checkpoint");
-  RunConfig cfg = checkpoint_config(checkpoint);
-  Transformer model(cfg.model);
-  load_checkpoint(checkpoint, model, nullptr);
-  auto tensors = model->named_for_export();
-  for (auto& [name, t] : tensors) t = t.detach().to(torch::kFloat32);
-  make_dirs(out_dir);
-  save_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors,
-                   {{"format", "pt"}, {"gpas_run_id", run_id(cfg)}});
-  const auto& m = cfg.model;
-  nlohmann::json j = {
+static nlohmann::json hf_config(const ModelConfig& m) {
+  return {
       {"architectures", {"LlamaForCausalLM"}},
       {"model_type", "llama"},
       {"hidden_size", m.hidden},
@@ -43,19 +36,92 @@ int export_checkpoint(const std::string& checkpoint, const std::string& out_dir)
       {"tie_word_embeddings", false},
       {"attention_bias", false},
       {"torch_dtype", "float32"},
-      {"gpas_norm_scheme", m.norm},
-      {"gpas", to_json(cfg)},
   };
+}
+
+ExportResult export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
+                               const ExportOptions& opts) {
+  if (!path_exists(checkpoint)) throw Error(checkpoint + ": no such checkpoint");
+  RunConfig cfg = checkpoint_config(checkpoint);
+  Transformer model(cfg.model);
+  load_checkpoint(checkpoint, model, nullptr);
+  model->to(torch::kFloat32);
+  ExportResult res;
+  std::map<std::string, std::string> meta = {{"format", "pt"}, {"gpas_run_id", run_id(cfg)}};
+  NamedTensors tensors;
+  nlohmann::json j;
+  if (opts.fold_gates) {
+    FoldedModel f = fold_gates(model);  // throws with the reason where folding is impossible
+    Transformer plain(f.cfg);
+    plain->load_exported(f.tensors);
+    res.max_abs_logit_diff = max_logit_difference(model, plain);
+    res.min_scale = f.min_scale;
+    res.plain_llama = true;
+    tensors = std::move(f.tensors);
+    meta["gpas_folded_gates"] = "true";
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.3g", res.max_abs_logit_diff);
+    meta["gpas_fold_max_abs_logit_diff"] = buf;
+    j = hf_config(f.cfg);  // nothing gpas-specific: transformers reads it as it is
+  } else {
+    tensors = model->named_for_export();
+    for (auto& [name, t] : tensors) t = t.detach().to(torch::kFloat32);
+    const auto& m = cfg.model;
+    if (m.gpas.enabled)
+      res.not_plain_reason = "the model has GPAS gates (model.layers.*.gpas_block.gate), which "
+                             "LlamaForCausalLM ignores: loaded there it computes another function" +
+                             std::string(fold_refusal(m).empty()
+                                             ? "; export with --fold-gates for a plain LLaMA"
+                                             : " (and cannot be folded: " + fold_refusal(m) + ")");
+    else if (m.norm != "pre" && m.norm != "lns")
+      res.not_plain_reason = "model.norm " + m.norm + " is not LLaMA's Pre-LN layout";
+    res.plain_llama = res.not_plain_reason.empty();
+    j = hf_config(m);
+    j["gpas_norm_scheme"] = m.norm;
+    j["gpas"] = to_json(cfg);
+  }
+  make_dirs(out_dir);
+  save_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors, meta);
   write_file_atomic((fs::path(out_dir) / "config.json").string(), j.dump(2) + "\n");
-  return int(tensors.size());
+  res.tensors = int(tensors.size());
+  return res;
 }
 
 RunConfig read_export_config(const std::string& dir) {
   std::string path = (fs::path(dir) / "config.json").string();
   auto j = nlohmann::json::parse(read_file(path), nullptr, false);
-  if (j.is_discarded() || !j.contains("gpas"))
-    throw Error(path + ": not a gpas export config (no \"gpas\" object); pass --config");
-  return from_json(j["gpas"]);
+  if (j.is_discarded() || !j.is_object()) throw Error(path + ": not a JSON object; pass --config");
+  if (j.contains("gpas")) return from_json(j["gpas"]);
+  if (j.value("model_type", "") != "llama")
+    throw Error(path + ": neither a gpas export (no \"gpas\" object) nor a LLaMA config "
+                "(model_type is not \"llama\"); pass --config");
+  auto need = [&](const char* key) {
+    if (!j.contains(key)) throw Error(path + ": LLaMA config without \"" + std::string(key) + "\"");
+    return j[key];
+  };
+  RunConfig cfg;
+  auto& m = cfg.model;
+  m.size = "custom";
+  m.norm = "pre";
+  m.hidden = need("hidden_size").get<int64_t>();
+  m.intermediate = need("intermediate_size").get<int64_t>();
+  m.heads = need("num_attention_heads").get<int64_t>();
+  m.layers = need("num_hidden_layers").get<int64_t>();
+  m.vocab_size = need("vocab_size").get<int64_t>();
+  m.max_positions = j.value("max_position_embeddings", int64_t(2048));
+  m.norm_eps = j.value("rms_norm_eps", 1e-6);
+  auto refuse = [&](const std::string& what) {
+    throw Error(path + ": " + what + "; gpas's LLaMA has multi-head attention, RoPE theta 10000, "
+                "SiLU and an untied LM head");
+  };
+  if (j.value("num_key_value_heads", m.heads) != m.heads) refuse("grouped-query attention");
+  if (j.value("rope_theta", 10000.0) != 10000.0) refuse("rope_theta is not 10000");
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) refuse("rope_scaling is set");
+  if (j.value("tie_word_embeddings", false)) refuse("tied embeddings");
+  if (j.value("hidden_act", std::string("silu")) != "silu") refuse("hidden_act is not silu");
+  if (j.value("attention_bias", false) || j.value("mlp_bias", false)) refuse("biases");
+  validate(cfg);
+  return cfg;
 }
 
 ForwardResult forward_file(const std::string& weights, const std::string& tokens_path,
@@ -67,20 +133,34 @@ ForwardResult forward_file(const std::string& weights, const std::string& tokens
   model->load_exported(load_safetensors(weights));
   model->eval();
   auto toks = load_safetensors(tokens_path);
-  torch::Tensor tokens;
-  for (auto& [name, t] : toks)
+  torch::Tensor tokens, mask;
+  for (auto& [name, t] : toks) {
     if (name == "tokens" || toks.size() == 1) tokens = t;
+    if (name == "attention_mask") mask = t;
+  }
   if (!tokens.defined()) throw Error(tokens_path + ": no tensor named \"tokens\"");
   if (tokens.dim() != 2) throw Error(tokens_path + ": tokens must have shape (B, T)");
+  if (mask.defined() && mask.sizes() != tokens.sizes())
+    throw Error(tokens_path + ": attention_mask has shape " + c10::str(mask.sizes()) +
+                ", tokens " + c10::str(tokens.sizes()) + "; they must match");
   tokens = tokens.to(torch::kInt64);
   if (tokens.min().item<int64_t>() < 0 || tokens.max().item<int64_t>() >= cfg.model.vocab_size)
     throw Error(tokens_path + ": token ids must lie in [0, " + std::to_string(cfg.model.vocab_size) + ")");
   torch::NoGradGuard no_grad;
   auto logits = model(tokens).to(torch::kFloat32);  // (B, T, V)
   const int64_t B = tokens.size(0), T = tokens.size(1);
+  // Targets are the next tokens; padding (attention_mask 0, as HF tokenizers write it) is out of
+  // the loss, as in training: the loss is the mean over the targets that count.
   auto tg = torch::full({B, T}, -1, torch::kInt64);
   tg.slice(1, 0, T - 1).copy_(tokens.slice(1, 1));
-  auto loss = TransformerImpl::loss_sum(logits, tg) / double(B * (T - 1));
+  if (mask.defined()) {
+    auto pad = torch::ones({B, T}, torch::kBool);
+    pad.slice(1, 0, T - 1).copy_(mask.slice(1, 1) == 0);
+    tg.masked_fill_(pad, -1);
+  }
+  const int64_t counted = (tg >= 0).sum().item<int64_t>();
+  if (counted == 0) throw Error(tokens_path + ": no position has a next token to score (T < 2 or all padding)");
+  auto loss = TransformerImpl::loss_sum(logits, tg) / double(counted);
   save_safetensors(out, {{"logits", logits}, {"loss", loss.to(torch::kFloat32)}});
   return {loss.item<double>(), B, T, cfg.model.vocab_size};
 }

@@ -1,6 +1,7 @@
 // Weights in the ecosystem's format: <dir>/model.safetensors with HF LLaMA parameter names plus
 // <dir>/config.json (HF LLaMA fields and the full gpas run config under "gpas"), and a one-batch
-// fp32 forward over such weights for comparing gpas with any other implementation.
+// fp32 forward over such weights for comparing gpas with any other implementation. With
+// fold_gates (fold.h) a Pre-LN/LNS + GPAS model is written as a plain LlamaForCausalLM instead.
 #pragma once
 #include <string>
 
@@ -8,9 +9,21 @@
 
 namespace gpas {
 
-// Returns the number of tensors written.
-int export_checkpoint(const std::string& checkpoint, const std::string& out_dir);
-// The model config of an exported directory (reads <dir>/config.json).
+struct ExportOptions {
+  bool fold_gates = false;  // fold GPAS into the weights: a plain LLaMA (fold.h)
+};
+struct ExportResult {
+  int tensors = 0;
+  bool plain_llama = false;         // config.json and weights are a plain LlamaForCausalLM
+  std::string not_plain_reason;     // why not, when !plain_llama (the CLI warns with it)
+  double max_abs_logit_diff = NAN;  // folded vs unfolded on a check batch (fold_gates only)
+  double min_scale = 1;             // smallest cumulative stream scale divided out
+};
+ExportResult export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
+                               const ExportOptions& opts = {});
+// The model config of an exported directory (reads <dir>/config.json): gpas's own exports carry
+// the run config under "gpas"; a plain LlamaForCausalLM config (a folded export, or any LLaMA
+// with MHA, RoPE theta 10000 and untied embeddings) is read as a Pre-LN model without GPAS.
 RunConfig read_export_config(const std::string& dir);
 
 struct ForwardResult {

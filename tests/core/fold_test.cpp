@@ -1,0 +1,146 @@
+// Folding GPAS gates into a plain LLaMA: logits equal the gated model's within the eps bound for
+// every foldable site (including a gate above 1, a negative stream scale), the file and config
+// are plain LlamaForCausalLM, and the schemes that cannot fold are refused with their reason.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+#include "core/model/model.h"
+#include "core/model/safetensors.h"
+#include "core/train/checkpoint.h"
+#include "core/train/export.h"
+#include "core/train/fold.h"
+
+namespace gpas {
+namespace {
+
+ModelConfig tiny_cfg(const std::string& norm, const std::string& site) {
+  ModelConfig m;
+  m.vocab_size = 97;
+  m.layers = 4;
+  m.max_positions = 64;
+  m.norm = norm;
+  m.post_layers = norm == "mix" ? 1 : -1;
+  m.gpas.enabled = true;
+  m.gpas.site = site;
+  return m;
+}
+
+// Trained-looking weights: random norm weights and gates spread over (-2, 2] (act(2) > 1: c < 0).
+Transformer random_model(const ModelConfig& m) {
+  Transformer model(m);
+  model->init_weights(3);
+  torch::NoGradGuard ng;
+  torch::manual_seed(11);
+  for (auto& p : model->named_parameters())
+    if (p.key().find("layernorm") != std::string::npos || p.key() == "norm.weight")
+      p.value().uniform_(0.5, 1.5);
+  const double alphas[] = {-2.0, 0.7, 2.0, 0.3};
+  auto gates = model->gates();
+  for (size_t l = 0; l < gates.size(); ++l) gates[l].fill_(alphas[l % 4]);
+  return model;
+}
+
+TEST(Fold, LogitsMatchForEveryFoldableSite) {
+  for (const char* norm : {"pre", "lns"})
+    for (const char* site : {"after_sublayer", "before_sublayer", "after_norm", "after_module"}) {
+      SCOPED_TRACE(std::string(norm) + " " + site);
+      Transformer model = random_model(tiny_cfg(norm, site));
+      FoldedModel f = fold_gates(model);
+      EXPECT_FALSE(f.cfg.gpas.enabled);
+      EXPECT_EQ(f.cfg.norm, "pre");
+      for (const auto& [name, t] : f.tensors) EXPECT_EQ(name.find("gpas"), std::string::npos) << name;
+      Transformer plain(f.cfg);
+      plain->load_exported(f.tensors);
+      double d = max_logit_difference(model, plain);
+      EXPECT_LT(d, 2e-4);
+      RecordProperty(std::string(norm) + "_" + site + "_max_abs_logit_diff", std::to_string(d));
+      std::printf("%s %s: max |logit diff| %.3g, stream scale in [%.3g, %.3g]\n", norm, site, d,
+                  f.min_scale, f.max_scale);
+      // The gates matter: the same weights without them give other logits.
+      Transformer ungated(f.cfg);
+      auto raw = model->named_for_export();
+      raw.erase(std::remove_if(raw.begin(), raw.end(),
+                               [](const auto& p) { return p.first.find("gpas") != std::string::npos; }),
+                raw.end());
+      ungated->load_exported(raw);
+      EXPECT_GT(max_logit_difference(model, ungated), 100 * d + 1e-3);
+    }
+}
+
+TEST(Fold, RefusesSchemesWithoutALlamaEquivalent) {
+  for (const char* norm : {"post", "deepnorm", "sandwich", "mix"}) {
+    ModelConfig m = tiny_cfg(norm, "after_sublayer");
+    EXPECT_NE(fold_refusal(m), "") << norm;
+    Transformer model(m);
+    try {
+      fold_gates(model);
+      ADD_FAILURE() << norm << " folded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("model.norm ") + norm), std::string::npos) << e.what();
+    }
+  }
+  ModelConfig mix0 = tiny_cfg("mix", "after_sublayer");
+  mix0.post_layers = 0;  // all Pre-LN: foldable
+  EXPECT_EQ(fold_refusal(mix0), "");
+}
+
+TEST(Fold, RefusesAGateThatErasesTheStream) {
+  Transformer model = random_model(tiny_cfg("pre", "after_sublayer"));
+  {
+    torch::NoGradGuard ng;
+    model->gates()[1].fill_(1.0);  // identity activation: 1 - alpha = 0
+  }
+  model->cfg.gpas.activation = "identity";
+  EXPECT_THROW(fold_gates(model), Error);
+}
+
+TEST(Fold, ExportWritesAPlainLlama) {
+  std::string dir = ::testing::TempDir() + "gpas_fold_export";
+  std::filesystem::remove_all(dir);
+  RunConfig cfg;
+  cfg.model = tiny_cfg("lns", "after_sublayer");
+  Transformer model = random_model(cfg.model);
+  std::string ckpt = dir + "/step.pt";
+  save_checkpoint(ckpt, cfg, model, nullptr, TrainState{});
+
+  ExportResult plain = export_checkpoint(ckpt, dir + "/unfolded");
+  EXPECT_FALSE(plain.plain_llama);
+  EXPECT_NE(plain.not_plain_reason.find("--fold-gates"), std::string::npos);
+
+  ExportOptions o;
+  o.fold_gates = true;
+  ExportResult r = export_checkpoint(ckpt, dir + "/folded", o);
+  EXPECT_TRUE(r.plain_llama);
+  EXPECT_LT(r.max_abs_logit_diff, 2e-4);
+  auto j = nlohmann::json::parse(read_file(dir + "/folded/config.json"));
+  EXPECT_EQ(j["architectures"][0], "LlamaForCausalLM");
+  for (auto it = j.begin(); it != j.end(); ++it) EXPECT_EQ(it.key().find("gpas"), std::string::npos) << it.key();
+  std::map<std::string, std::string> meta;
+  auto tensors = load_safetensors(dir + "/folded/model.safetensors", &meta);
+  EXPECT_EQ(meta["gpas_folded_gates"], "true");
+  for (const auto& [name, t] : tensors) EXPECT_EQ(name.find("gpas"), std::string::npos) << name;
+  // gpas reads the plain config back as Pre-LN without GPAS, and its logits match the gated model.
+  RunConfig back = read_export_config(dir + "/folded");
+  EXPECT_EQ(back.model.norm, "pre");
+  EXPECT_FALSE(back.model.gpas.enabled);
+  Transformer loaded(back.model);
+  loaded->load_exported(tensors);
+  EXPECT_LT(max_logit_difference(model, loaded), 2e-4);
+
+  cfg.model = tiny_cfg("sandwich", "after_sublayer");
+  Transformer sw(cfg.model);
+  save_checkpoint(ckpt, cfg, sw, nullptr, TrainState{});
+  EXPECT_THROW(export_checkpoint(ckpt, dir + "/sandwich", o), Error);
+  EXPECT_FALSE(path_exists(dir + "/sandwich/model.safetensors"));
+}
+
+}  // namespace
+}  // namespace gpas
