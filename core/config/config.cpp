@@ -58,6 +58,7 @@ void validate(const RunConfig& cfg) {
   require(m.embed_std > 0, "model.embed_std", "must be positive");
   one_of(m.gpas.activation, {"silu", "identity", "relu", "leaky_relu", "tanh", "scaled_silu"},
          "model.gpas.activation");
+  one_of(m.deepnorm_gpas_init, {"deepnorm", "normal"}, "model.deepnorm_gpas_init");
   one_of(m.gpas.site, {"after_sublayer", "before_sublayer", "after_norm", "after_module"},
          "model.gpas.site");
   require(m.gpas.init.size() == 1 || static_cast<int64_t>(m.gpas.init.size()) == m.layers,
@@ -84,6 +85,7 @@ void validate(const RunConfig& cfg) {
   require(t.grad_clip >= 0, "train.grad_clip", "must be >= 0 (0 = off)");
   require(t.gate_grad_clip >= 0, "train.gate_grad_clip", "must be >= 0 (0 = off)");
   one_of(t.precision, {"fp32", "bf16", "bf16-mixed"}, "train.precision");
+  one_of(t.loss_weighting, {"tokens", "micro_mean"}, "train.loss_weighting");
   one_of(t.device, {"auto", "cpu", "cuda"}, "train.device");
   require(t.log_every > 0, "train.log_every", "must be positive");
   require(t.eval_every >= 0, "train.eval_every", "must be >= 0");

@@ -31,6 +31,10 @@ struct ModelConfig {
   double norm_eps = 1e-6;
   double init_std = 0.02;       // every linear weight ~ N(0, init_std)
   double embed_std = 0.6324555320336759;  // sqrt(2/5), "Scaled Embed"
+  // DeepNorm + GPAS: "deepnorm" initialises it as DeepNorm (Xavier/beta); "normal" gives it plain
+  // N(0, init_std) as the paper's reference code did (it applies DeepNorm's init only to the
+  // scheme without GPAS), which is what produced the paper's DeepNorm + GPAS numbers.
+  std::string deepnorm_gpas_init = "deepnorm";
   GpasConfig gpas;
 };
 
@@ -38,7 +42,7 @@ struct TrainConfig {
   int64_t steps = 100;
   double lr = 1e-3;
   int64_t warmup_steps = 10;
-  double min_lr_ratio = 0.1;    // cosine decays to min_lr_ratio * lr at the last step
+  double min_lr_ratio = 0.1;    // cosine decays towards min_lr_ratio * lr (reached at step `steps`)
   int64_t batch_size = 8;       // sequences per optimizer update (global, all ranks)
   int64_t micro_batch = 8;      // sequences per forward/backward on one rank
   int64_t seq_len = 64;
@@ -47,7 +51,11 @@ struct TrainConfig {
   double adam_eps = 1e-8;
   double weight_decay = 0.0;
   double grad_clip = 0.0;       // global grad-norm clip; 0 = off
-  double gate_grad_clip = 0.0;  // grad-norm clip of the GPAS gates alone; 0 = off
+  double gate_grad_clip = 0.0;  // grad-norm clip of the GPAS gates, after the global clip; 0 = off
+  // How an update's gradient averages its tokens: "tokens" = mean over every loss token of the
+  // update (all micro-batches, all ranks); "micro_mean" = each micro-batch's own mean, averaged
+  // over micro-batches and ranks (the paper's reference code). They differ only with padding.
+  std::string loss_weighting = "tokens";
   std::string precision = "fp32";  // fp32 | bf16 (pure, as the paper) | bf16-mixed
   std::string device = "auto";     // auto | cpu | cuda
   int64_t seed = 0;

@@ -243,9 +243,24 @@ std::string to_yaml(const RunConfig& cfg) {
   return std::string(out.c_str()) + "\n";
 }
 
+// Keys at their default are left out of the identity, so a knob added later (whose default keeps
+// the old behaviour) leaves the ids of existing runs as they were.
+static void drop_defaults(nlohmann::json& j, const nlohmann::json& defaults) {
+  for (auto it = j.begin(); it != j.end();) {
+    auto d = defaults.find(it.key());
+    if (d != defaults.end() && *d == *it) {
+      it = j.erase(it);
+      continue;
+    }
+    if (d != defaults.end() && it->is_object() && d->is_object()) drop_defaults(*it, *d);
+    ++it;
+  }
+}
+
 std::string run_id(const RunConfig& cfg) {
   nlohmann::json j = to_json(cfg);
   j.erase("name");
+  drop_defaults(j, to_json(RunConfig{}));
   return sha256_hex(j.dump()).substr(0, 12);
 }
 

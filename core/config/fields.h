@@ -22,6 +22,8 @@ void visit_fields(Cfg& c, F&& f) {
   f("model.norm_eps", c.model.norm_eps, "RMSNorm epsilon");
   f("model.init_std", c.model.init_std, "std of every linear weight");
   f("model.embed_std", c.model.embed_std, "std of the token embedding (sqrt(0.4) = Scaled Embed)");
+  f("model.deepnorm_gpas_init", c.model.deepnorm_gpas_init,
+    "DeepNorm + GPAS: deepnorm (Xavier/beta init) | normal (N(0, init_std), the reference code's)");
   f("model.gpas.enabled", c.model.gpas.enabled, "apply GPAS");
   f("model.gpas.activation", c.model.gpas.activation,
     "silu | identity | relu | leaky_relu | tanh | scaled_silu");
@@ -43,7 +45,10 @@ void visit_fields(Cfg& c, F&& f) {
   f("train.adam_eps", c.train.adam_eps, "Adam epsilon");
   f("train.weight_decay", c.train.weight_decay, "Adam (L2) weight decay");
   f("train.grad_clip", c.train.grad_clip, "global grad-norm clip; 0 = off");
-  f("train.gate_grad_clip", c.train.gate_grad_clip, "grad-norm clip of the gates; 0 = off");
+  f("train.gate_grad_clip", c.train.gate_grad_clip,
+    "grad-norm clip of the gates, applied after the global clip (as the reference); 0 = off");
+  f("train.loss_weighting", c.train.loss_weighting,
+    "tokens (mean over the update's loss tokens) | micro_mean (mean of micro-batch means, the reference's)");
   f("train.precision", c.train.precision, "fp32 | bf16 | bf16-mixed");
   f("train.device", c.train.device, "auto | cpu | cuda");
   f("train.seed", c.train.seed, "seed of initialisation and synthetic data");

@@ -1,6 +1,7 @@
 #include "core/model/compat.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 namespace gpas::compat {
 
@@ -29,6 +30,19 @@ void set_bf16_autocast(const torch::Device& device, bool enabled) {
   }
 #endif
   if (!enabled) at::autocast::clear_cache();
+}
+
+c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,
+                                               int workers, std::chrono::seconds timeout) {
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<uint16_t>(port);
+  so.isServer = is_server;
+  so.numWorkers = workers;
+  so.timeout = timeout;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  so.useLibUV = false;
+#endif
+  return c10::make_intrusive<c10d::TCPStore>(host, so);
 }
 
 }  // namespace gpas::compat

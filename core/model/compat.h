@@ -1,7 +1,16 @@
 // The one place that knows which LibTorch it is built against (Debian's 1.13 CPU, or 2.x with
 // CUDA on GPU hosts). Everything version-specific goes through these few functions.
 #pragma once
+#include <chrono>
+#include <string>
+
 #include <torch/torch.h>
+
+namespace c10d {
+class Store;
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
 
 namespace gpas::compat {
 
@@ -11,5 +20,18 @@ torch::Tensor causal_sdpa(const torch::Tensor& q, const torch::Tensor& k, const 
 
 // Turns bf16 autocast on/off for the device type of `device` (bf16-mixed precision).
 void set_bf16_autocast(const torch::Device& device, bool enabled);
+
+// The class c10d's Gloo and NCCL groups derive from: ProcessGroup in 1.13, Backend in 2.x.
+#if TORCH_VERSION_MAJOR >= 2
+using ProcessGroupBase = c10d::Backend;
+#else
+using ProcessGroupBase = c10d::ProcessGroup;
+#endif
+
+// c10d's TCPStore for a rendezvous (rank 0 serves). Debian's 2.x build has no libuv, which 2.4+
+// asks for by default: the classic server is used on every version.
+c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,
+                                               int workers, std::chrono::seconds timeout);
+
 
 }  // namespace gpas::compat

@@ -49,7 +49,8 @@ torch::Tensor TransformerImpl::loss_sum(const torch::Tensor& logits, const torch
 void TransformerImpl::init_weights(uint64_t seed) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(seed);
-  const bool deepnorm = cfg.norm == "deepnorm";
+  const bool deepnorm =
+      cfg.norm == "deepnorm" && !(cfg.gpas.enabled && cfg.deepnorm_gpas_init == "normal");
   const double beta = std::pow(8.0 * cfg.layers, -0.25);  // DeepNorm Xavier gain
   embed_tokens->weight.normal_(0.0, cfg.embed_std);
   auto xavier = [](torch::Tensor& w, double gain) {

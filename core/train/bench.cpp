@@ -10,9 +10,10 @@
 #include "core/config/config.h"
 #include "core/config/flops.h"
 #include "core/config/presets.h"
-#include "core/model/compat.h"
 #include "core/model/model.h"
+#include "core/train/distributed.h"
 #include "core/train/runtime.h"
+#include "core/train/step.h"
 
 namespace gpas {
 
@@ -88,22 +89,24 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   model->init_weights(0);
   if (o.precision == "bf16") model->to(dev, torch::kBFloat16);
   else model->to(dev);
-  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4));
+  // The trainer's own step (step.h) on random tokens: one micro-batch, a constant learning rate.
+  rc.train.lr = 1e-4;
+  rc.train.warmup_steps = 0;
+  rc.train.min_lr_ratio = 1.0;
+  rc.train.steps = o.warmup + o.steps;
+  auto single = make_single_process();
+  TrainStep step(model, rc.train, *single);
   torch::manual_seed(1);
   auto tokens = torch::randint(0, o.vocab, {o.batch, o.seq + 1}, torch::kInt64).to(dev);
-  auto in = tokens.slice(1, 0, o.seq), tg = tokens.slice(1, 1);
-  const bool mixed = o.precision == "bf16-mixed";
+  std::vector<DeviceBatch> micro(1);
+  micro[0].inputs = tokens.slice(1, 0, o.seq).contiguous();
+  micro[0].targets = tokens.slice(1, 1).contiguous();
+  micro[0].loss_tokens = o.batch * o.seq;
   std::vector<double> times;
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
     sync(dev);
     auto t0 = std::chrono::steady_clock::now();
-    opt.zero_grad();
-    if (mixed) compat::set_bf16_autocast(dev, true);
-    auto logits = model(in);
-    if (mixed) compat::set_bf16_autocast(dev, false);
-    auto loss = TransformerImpl::loss_sum(logits, tg) / double(o.batch * o.seq);
-    loss.backward();
-    opt.step();
+    step.run(s, micro);
     sync(dev);
     if (s >= o.warmup) times.push_back(seconds_since(t0));
   }

@@ -2,11 +2,16 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
 #include "core/common/error.h"
+#include "core/model/compat.h"
 
 namespace gpas {
 
@@ -17,21 +22,26 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
+// How long a collective may wait for the other ranks before the job fails (a dead rank must not
+// hold the others forever): GPAS_DIST_TIMEOUT_S, default 10 minutes.
+std::chrono::seconds collective_timeout() {
+  return std::chrono::seconds(env_int("GPAS_DIST_TIMEOUT_S", 600));
+}
+
 class SingleProcess : public Collective {
  public:
   int rank() const override { return 0; }
   int world() const override { return 1; }
   int local_rank() const override { return 0; }
+  std::string backend() const override { return "single"; }
   void allreduce_sum(std::vector<torch::Tensor>&) override {}
+  std::function<void()> allreduce_async(torch::Tensor) override { return [] {}; }
   void barrier() override {}
 };
 
-// c10d's Gloo process group. Tensors are packed into one fp64 CPU buffer per call (a step makes
-// two calls: the token count, then gradients + loss + stop vote), exact sums of fp32 gradients, and the same code for CPU and CUDA tensors (CUDA tensors
-// are staged through the host; an NCCL group is the faster path for GPUs and not wired yet).
-// The interface this rank listens on: GLOO_SOCKET_IFNAME as in PyTorch; loopback when the master
-// is this machine's loopback (single-node jobs); otherwise the address this host's name resolves
-// to. Not MASTER_ADDR itself: a rank on another node cannot bind to the master's address.
+// The interface a Gloo rank listens on: GLOO_SOCKET_IFNAME as in PyTorch; loopback when the
+// master is this machine's loopback (single-node jobs); otherwise the address this host's name
+// resolves to. Not MASTER_ADDR itself: a rank on another node cannot bind to the master's address.
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
   if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
@@ -40,46 +50,81 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-class GlooCollective : public Collective {
+// One c10d process group (Gloo or NCCL) on a TCPStore. Tensors stay where the group works:
+// Gloo reduces host memory (CUDA tensors are staged through it), NCCL reduces device memory.
+class C10dCollective : public Collective {
  public:
-  GlooCollective(int rank, int world, int local_rank, const std::string& addr, int port)
-      : rank_(rank), world_(world), local_rank_(local_rank) {
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<uint16_t>(port);
-    so.isServer = rank == 0;
-    so.numWorkers = world;
-    so.timeout = std::chrono::seconds(300);
-    store_ = c10::make_intrusive<c10d::TCPStore>(addr, so);
+  C10dCollective(int rank, int world, int local_rank, const std::string& addr, int port,
+                 const torch::Device& device, bool nccl)
+      : rank_(rank), world_(world), local_rank_(local_rank), device_(device), nccl_(nccl) {
+    store_ = compat::make_tcp_store(addr, port, rank == 0, world, std::chrono::seconds(300));
+#ifdef USE_C10D_NCCL
+    if (nccl_) {
+      auto opts = c10d::ProcessGroupNCCL::Options::create();
+      opts->timeout = collective_timeout();
+      pg_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, rank, world, opts);
+      return;
+    }
+#endif
     auto opts = c10d::ProcessGroupGloo::Options::create();
+    opts->timeout = collective_timeout();
     opts->devices.push_back(gloo_device(addr));
     pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, rank, world, opts);
   }
   int rank() const override { return rank_; }
   int world() const override { return world_; }
   int local_rank() const override { return local_rank_; }
+  std::string backend() const override { return nccl_ ? "nccl" : "gloo"; }
 
   void allreduce_sum(std::vector<torch::Tensor>& tensors) override {
+    torch::NoGradGuard no_grad;
+    const torch::Device where = nccl_ ? device_ : torch::Device(torch::kCPU);
     std::vector<torch::Tensor> flat;
-    for (auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kCPU, torch::kFloat64));
+    for (auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(where, torch::kFloat64));
     std::vector<torch::Tensor> buf = {torch::cat(flat)};
     pg_->allreduce(buf)->wait();
     int64_t off = 0;
-    torch::NoGradGuard no_grad;
     for (auto& t : tensors) {
-      auto part = buf[0].slice(0, off, off + t.numel()).view(t.sizes());
-      t.copy_(part.to(t.device(), t.scalar_type()));
+      t.copy_(buf[0].slice(0, off, off + t.numel()).view(t.sizes()));
       off += t.numel();
     }
   }
+
+  std::function<void()> allreduce_async(torch::Tensor flat) override {
+    if (nccl_ || flat.device().is_cpu()) {
+      std::vector<torch::Tensor> buf = {flat};
+      auto work = pg_->allreduce(buf);
+      return [work] { work->wait(); };
+    }
+    // Gloo with a CUDA tensor: through host memory, then back.
+    std::vector<torch::Tensor> buf = {flat.to(torch::kCPU)};
+    auto work = pg_->allreduce(buf);
+    return [work, buf, flat]() mutable {
+      work->wait();
+      torch::NoGradGuard no_grad;
+      flat.copy_(buf[0]);
+    };
+  }
+
   void barrier() override { pg_->barrier()->wait(); }
 
  private:
   int rank_, world_, local_rank_;
+  torch::Device device_;
+  bool nccl_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
+  c10::intrusive_ptr<compat::ProcessGroupBase> pg_;
 };
 
 }  // namespace
+
+bool nccl_available() {
+#ifdef USE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
 
 std::unique_ptr<Collective> make_single_process() { return std::make_unique<SingleProcess>(); }
 
@@ -92,13 +137,21 @@ std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device
                 std::to_string(world));
   const char* addr = std::getenv("MASTER_ADDR");
   const int port = env_int("MASTER_PORT", 29500);
+  const char* forced = std::getenv("GPAS_DIST_BACKEND");
+  const std::string want = forced && *forced ? forced : "auto";
+  if (want != "auto" && want != "gloo" && want != "nccl")
+    throw Error("GPAS_DIST_BACKEND: '" + want + "' is not one of auto, gloo, nccl");
+  if (want == "nccl" && (!device.is_cuda() || !nccl_available()))
+    throw Error("GPAS_DIST_BACKEND=nccl needs CUDA ranks and a LibTorch built with NCCL (" +
+                std::string(nccl_available() ? "this rank is on the CPU" : "this one has none") + ")");
+  const bool nccl = device.is_cuda() && nccl_available() && want != "gloo";
   try {
-    return std::make_unique<GlooCollective>(rank, world, env_int("LOCAL_RANK", rank),
-                                            addr && *addr ? addr : "127.0.0.1", port);
+    return std::make_unique<C10dCollective>(rank, world, env_int("LOCAL_RANK", rank),
+                                            addr && *addr ? addr : "127.0.0.1", port, device, nccl);
   } catch (const std::exception& e) {
     throw Error("distributed start-up failed (rank " + std::to_string(rank) + " of " +
-                std::to_string(world) + ", MASTER_ADDR " + (addr ? addr : "127.0.0.1") +
-                ", MASTER_PORT " + std::to_string(port) + "): " + e.what());
+                std::to_string(world) + ", " + (nccl ? "nccl" : "gloo") + ", MASTER_ADDR " +
+                (addr ? addr : "127.0.0.1") + ", MASTER_PORT " + std::to_string(port) + "): " + e.what());
   }
 }
 

@@ -1,5 +1,6 @@
 // The learning-rate schedule as a pure function of the step (llm.c's schedulers.h): linear warmup
-// from 0, then cosine decay to min_lr_ratio * lr at the last step.
+// from 0, then cosine decay towards min_lr_ratio * lr, reached at step `steps` (one past the last:
+// the reference's formula).
 #pragma once
 #include <cstdint>
 

@@ -26,11 +26,22 @@ start_ranks "$tmp/two"
 for r in 0 1; do wait "${pids[$r]}" || { echo "rank $r exited with $?"; exit 1; }; done
 python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['status']=='completed', j" "$tmp/two.1.json"
 
+# The same job with gradient buckets of 20 KB: many buckets, most sent while backward still runs
+# (as DDP overlaps them); the losses must not change.
+GPAS_BUCKET_MB=0.02 start_ranks "$tmp/buckets"
+for r in 0 1; do wait "${pids[$r]}" || { echo "rank $r (small buckets) exited with $?"; exit 1; }; done
+
 python3 - "$tmp" <<'PY'
 import json, sys
 tmp = sys.argv[1]
 one = json.load(open(f"{tmp}/one.json"))
 two = json.load(open(f"{tmp}/two.0.json"))
+def summary(path):
+    return [json.loads(l) for l in open(path) if json.loads(l).get("type") == "summary"][-1]
+dist = summary(f"{tmp}/buckets/journal.jsonl")["dist"]
+assert dist["backend"] == "gloo" and dist["world"] == 2, dist
+assert dist["grad_buckets"] > 4 and dist["buckets_sent_during_backward"] >= dist["grad_buckets"] - 2, dist
+print("ddp_test: small buckets:", dist)
 def losses(path):
     out = {}
     for line in open(path):
@@ -39,7 +50,11 @@ def losses(path):
             out[(j["key"], j["step"])] = j["value"]
     return out
 a, b = losses(f"{tmp}/one/journal.jsonl"), losses(f"{tmp}/two/journal.jsonl")
+c = losses(f"{tmp}/buckets/journal.jsonl")
 assert one["status"] == two["status"] == "completed", (one, two)
+assert c.keys() == a.keys(), (sorted(a), sorted(c))
+for k in a:
+    assert abs(a[k] - c[k]) <= 1e-4 * max(1.0, abs(a[k])), ("small buckets", k, a[k], c[k])
 # Without the collective each rank would train the whole batch alone and match trivially.
 assert one["world_size"] == 1 and two["world_size"] == 2, (one, two)
 assert a.keys() == b.keys() and len(a) == 7, (sorted(a), sorted(b))

@@ -61,9 +61,30 @@ TEST(Schedule, WarmupThenCosineToMin) {
   EXPECT_DOUBLE_EQ(lr_at(0, t), 0.0);
   EXPECT_DOUBLE_EQ(lr_at(5, t), 5e-4);
   EXPECT_DOUBLE_EQ(lr_at(10, t), 1e-3);
-  EXPECT_NEAR(lr_at(109, t), 1e-4, 1e-15);
+  EXPECT_NEAR(lr_at(110, t), 1e-4, 1e-15);  // min_lr is reached one past the last step
+  EXPECT_GT(lr_at(109, t), 1e-4);
   EXPECT_GT(lr_at(60, t), 1e-4);
   EXPECT_LT(lr_at(60, t), 1e-3);
+}
+
+TEST(Schedule, IsTheReferenceFormulaAtEveryStep) {
+  // GaLore's get_cosine_schedule_with_min_lr, which the paper's code uses: progress is
+  // (step - warmup) / (steps - warmup).
+  TrainConfig t;
+  t.lr = 5e-4;
+  t.warmup_steps = 7;
+  t.steps = 50;
+  t.min_lr_ratio = 0.1;
+  for (int64_t s = 0; s < t.steps; ++s) {
+    double factor;
+    if (s < t.warmup_steps) {
+      factor = double(s) / double(t.warmup_steps);
+    } else {
+      double progress = double(s - t.warmup_steps) / double(t.steps - t.warmup_steps);
+      factor = 0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * progress));
+    }
+    EXPECT_NEAR(lr_at(s, t), t.lr * factor, 1e-18) << "step " << s;
+  }
 }
 
 TEST(Trainer, OverfitsOneBatch) {

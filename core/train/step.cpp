@@ -1,0 +1,127 @@
+#include "core/train/step.h"
+
+#include <cstdlib>
+
+#include "core/common/error.h"
+#include "core/model/compat.h"
+#include "core/train/schedule.h"
+
+namespace gpas {
+
+DeviceBatch to_device(const TokenBatch& b, const torch::Device& device) {
+  auto opts = torch::TensorOptions().dtype(torch::kInt32);
+  auto in = torch::from_blob(const_cast<int32_t*>(b.inputs.data()), {b.rows, b.seq}, opts);
+  auto tg = torch::from_blob(const_cast<int32_t*>(b.targets.data()), {b.rows, b.seq}, opts);
+  DeviceBatch d;
+  d.loss_tokens = b.loss_tokens();
+  if (device.is_cuda()) {
+    // Pinned staging buffers; the caching host allocator keeps each alive until its copy is done.
+    auto stage = [&](const torch::Tensor& host) {
+      auto pinned = torch::empty(host.sizes(), torch::dtype(torch::kInt32).pinned_memory(true));
+      pinned.copy_(host);
+      return pinned.to(device, /*non_blocking=*/true).to(torch::kInt64);
+    };
+    d.inputs = stage(in);
+    d.targets = stage(tg);
+  } else {
+    d.inputs = in.to(torch::kInt64);  // copies: the TokenBatch is reused
+    d.targets = tg.to(torch::kInt64);
+  }
+  return d;
+}
+
+torch::Tensor grad_norm_tensor(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2, torch::kFloat32));
+  if (norms.empty()) return torch::zeros({});
+  return torch::stack(norms).norm();
+}
+
+void clip_to(const std::vector<torch::Tensor>& params, const torch::Tensor& norm, double max_norm) {
+  torch::NoGradGuard no_grad;
+  auto coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);  // () on the device
+  for (const auto& p : params)
+    if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().scalar_type()));
+}
+
+TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& coll)
+    : model_(model), cfg_(cfg), coll_(coll) {
+  for (auto& p : model_->parameters())
+    if (p.requires_grad()) trainable_.push_back(p);
+  for (auto& g : model_->gates())
+    if (g.requires_grad()) gates_.push_back(g);
+  opt_ = std::make_unique<torch::optim::Adam>(
+      trainable_, torch::optim::AdamOptions(cfg.lr)
+                      .betas({cfg.adam_beta1, cfg.adam_beta2})
+                      .eps(cfg.adam_eps)
+                      .weight_decay(cfg.weight_decay));
+  if (coll_.world() > 1) {
+    const char* mb = std::getenv("GPAS_BUCKET_MB");
+    const double mib = mb && *mb ? std::atof(mb) : 25.0;
+    if (!(mib > 0)) throw Error("GPAS_BUCKET_MB: '" + std::string(mb) + "' is not a positive size in MiB");
+    sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(mib * (1 << 20)));
+  }
+}
+
+StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const StepOptions& o) {
+  const double lr = lr_at(step, cfg_);
+  for (auto& g : opt_->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+  const int64_t accum = int64_t(micro.size());
+  const int world = coll_.world();
+  const bool mixed = cfg_.precision == "bf16-mixed";
+  const bool per_micro = cfg_.loss_weighting == "micro_mean";
+
+  int64_t local_tokens = 0;
+  for (const auto& m : micro) local_tokens += m.loss_tokens;
+  // Token weighting divides by the update's loss tokens of all ranks. Alone they are known here;
+  // with several ranks the division waits for their sum, which travels with the gradients:
+  // backward uses the update's token slots and the gradients are rescaled after the reduction.
+  double slots = 0;
+  for (const auto& m : micro) slots += double(m.targets.numel());
+  slots *= world;
+  const double denom = world == 1 ? double(std::max<int64_t>(local_tokens, 1)) : slots;
+
+  if (sync_) sync_->zero();  // also resets the count of buckets sent during backward
+  else
+    for (auto& p : trainable_) p.mutable_grad() = torch::Tensor();
+  const auto dev = micro.front().inputs.device();
+  auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
+  for (int64_t m = 0; m < accum; ++m) {
+    model_->probe = o.probe && m == 0;
+    if (sync_ && m == accum - 1) sync_->arm();
+    if (mixed) compat::set_bf16_autocast(dev, true);
+    auto logits = model_(micro[m].inputs);                              // (B, T, V)
+    if (mixed) compat::set_bf16_autocast(dev, false);
+    auto l = TransformerImpl::loss_sum(logits, micro[m].targets);       // ()
+    if (per_micro)  // the reference: mean over the micro-batch, averaged over micro-batches and ranks
+      (l / double(std::max<int64_t>(micro[m].loss_tokens, 1)) / double(accum * world)).backward();
+    else
+      (l / denom).backward();
+    loss_sum += l.detach().to(torch::kFloat64);
+  }
+  model_->probe = false;
+
+  StepResult r;
+  r.loss_sum = loss_sum;
+  r.tokens = torch::full({}, double(local_tokens), torch::dtype(torch::kFloat64).device(dev));
+  if (sync_) {
+    r.stop_votes = torch::full({}, o.stop_vote ? 1.0 : 0.0, torch::dtype(torch::kFloat64).device(dev));
+    std::vector<torch::Tensor> extras = {r.loss_sum, r.tokens, r.stop_votes};
+    sync_->finish(extras);
+    if (!per_micro) sync_->scale(slots / r.tokens.clamp_min(1.0));
+  }
+  if (o.after_reduce) o.after_reduce();
+
+  // Clipping as the reference does it: every parameter (gates included) by the global norm,
+  // then the gates alone by theirs. The norm logged is the one before any clipping.
+  const bool clip = cfg_.grad_clip > 0;
+  if (clip || o.need_grad_norm) r.grad_norm = grad_norm_tensor(trainable_);
+  if (clip) clip_to(trainable_, r.grad_norm, cfg_.grad_clip);
+  if (!gates_.empty() && cfg_.gate_grad_clip > 0)
+    clip_to(gates_, grad_norm_tensor(gates_), cfg_.gate_grad_clip);
+  opt_->step();
+  return r;
+}
+
+}  // namespace gpas
