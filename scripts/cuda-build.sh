@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Configures and builds gpas against the system's LibTorch with CUDA (after scripts/cuda-deps.sh),
+# checks that c10d's NCCL backend is compiled in, and fails on any warning from gpas's own files.
+# The Dockerfile's build step and scripts/cuda-check.sh's (in its chroot) are this script.
+# Usage: scripts/cuda-build.sh [BUILD_DIR]   (default: build-cuda/ in the tree; GPAS_JOBS, default 2)
+set -euo pipefail
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$src/build-cuda}"
+jobs="${GPAS_JOBS:-2}"
+mkdir -p "$build"
+
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release > "$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log" >&2; echo "gpas: configure failed ($build/configure.log)" >&2; exit 1; }
+# LibTorch's torch_cuda target brings -DUSE_C10D_NCCL (distributed.cpp's NCCL code compiles on it).
+grep -q -- '-DUSE_C10D_NCCL' "$build/compile_commands.json" || {
+  echo "gpas: $build compiles without -DUSE_C10D_NCCL: is this LibTorch built with CUDA and NCCL?" \
+       "($build/configure.log)" >&2
+  exit 1
+}
+
+set +e
+cmake --build "$build" -j "$jobs" 2>&1 | tee "$build/build.log"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 0 ] || { echo "gpas: the CUDA build failed ($build/build.log)" >&2; exit "$rc"; }
+
+# Compiler warnings from gpas's own files (anything not under /usr). A rebuild shows the warnings
+# of what it recompiled only: a fresh build directory shows all of them.
+if grep -E '^[^ ]+:[0-9]+(:[0-9]+)?: warning:' "$build/build.log" | grep -v '^/usr/'; then
+  echo "gpas: warnings from gpas's own files in the CUDA build (above; $build/build.log)" >&2
+  exit 1
+fi
+echo "gpas: CUDA build ready: $build/cli/gpas"

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The CUDA build, checked on a machine without a GPU: makes (or reuses) a Debian trixie chroot with
+# LibTorch 2.6 + CUDA 12.4 + NCCL (scripts/cuda-deps.sh, the Dockerfile's steps), copies this tree
+# into it as it is now, builds gpas there with CUDA and NCCL (scripts/cuda-build.sh: fails on any
+# warning from gpas's own files), and runs the whole ctest suite on the CPU (CUDA sees no device;
+# GPU-only tests and the Slurm test skip, saying why).
+# Needs root, debootstrap (installed if missing) and the Debian mirror of this machine's apt.
+# Env: GPAS_CUDA_ROOT (the chroot, default /var/cache/gpas/trixie-cuda), GPAS_JOBS (default 2).
+set -euo pipefail
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="${GPAS_CUDA_ROOT:-/var/cache/gpas/trixie-cuda}"
+jobs="${GPAS_JOBS:-2}"
+[ "$(id -u)" -eq 0 ] || { echo "gpas: scripts/cuda-check.sh makes a chroot: run it as root" >&2; exit 1; }
+case "$root" in /*/*) ;; *) echo "gpas: GPAS_CUDA_ROOT must be an absolute path below /: $root" >&2; exit 1 ;; esac
+
+t0=$(date +%s); tlast=$t0
+phase() {  # phase NAME: prints how long the phase just ended took
+  local now; now=$(date +%s)
+  echo "gpas: cuda-check: $1 took $((now - tlast)) s" >&2
+  tlast=$now
+}
+
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock -n 9 || { echo "gpas: another cuda-check holds $root.lock; waiting" >&2; flock 9; }
+
+mounted_below() { awk -v r="$root/" 'index($2 "/", r) == 1 {print $2}' /proc/mounts | sort -r; }
+unmount_all() {
+  local m
+  for m in $(mounted_below); do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+trap unmount_all EXIT
+trap 'exit 130' INT TERM
+unmount_all  # left over from a run that was killed
+
+# 1. The base system. The stamp is written last: a chroot without it is half made and is removed.
+if [ ! -f "$root/.gpas-base" ]; then
+  if [ -e "$root" ]; then
+    [ -z "$(mounted_below)" ] || { echo "gpas: still mounted below $root; not removing it" >&2; exit 1; }
+    echo "gpas: removing the half-made chroot $root" >&2
+    rm -rf --one-file-system "$root"
+  fi
+  command -v debootstrap >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  }
+  # The Debian mirror that this machine's apt already uses (deb822 sources, else sources.list).
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(grep -shoE '^deb +(\[[^]]*\] +)?https?://[^ ]+' /etc/apt/sources.list \
+                               /etc/apt/sources.list.d/*.list | grep -oE 'https?://[^ ]+' | head -n1 || true)
+  [ -n "$mirror" ] || { echo "gpas: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 1; }
+  echo "gpas: debootstrap trixie into $root from $mirror" >&2
+  debootstrap --variant=minbase --components=main,contrib,non-free trixie "$root" "$mirror" >/dev/null
+  touch "$root/.gpas-base"
+  phase "debootstrap"
+fi
+
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+              LANG=C.UTF-8 GPAS_DATA_HOME=/var/cache/gpas-data "$@"; }
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+mountpoint -q "$root/sys" || mount -t sysfs sys "$root/sys"
+mkdir -p "$root/dev/shm"
+mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777,size=2g shm "$root/dev/shm"
+[ -c "$root/dev/null" ] || { mount --bind /dev "$root/dev"; }
+mkdir -p "$root/dev/pts"
+mountpoint -q "$root/dev/pts" || mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
+# The network as this machine sees it (names, and certificate authorities added locally), so that
+# apt's mirror and npm's registry answer inside as they do outside.
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
+if [ -d /usr/local/share/ca-certificates ]; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+  [ ! -x "$root/usr/sbin/update-ca-certificates" ] || in_root update-ca-certificates >/dev/null 2>&1 || true
+fi
+
+# 2. The tree as it is now (tracked and untracked, not ignored files), with their mtimes, so that
+# a rerun rebuilds only what changed. The build directory stays in the chroot between runs.
+rm -rf "$root/gpas/src"
+mkdir -p "$root/gpas/src" "$root/gpas/git" "$root/gpas/build"
+(cd "$src" && git ls-files -z --cached --others --exclude-standard \
+   | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+   | tar --null -T - -cf -) | tar -xf - -C "$root/gpas/src"
+# build_info reads the commit (and "+dirty") through the host's .git, mounted read-only.
+gitdir="$(cd "$src" && git rev-parse --absolute-git-dir)"
+mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/git"
+phase "copying the tree"
+
+# 3. LibTorch 2.6 CUDA and gpas's other packages: the Dockerfile's step. Redone when it changed.
+deps_hash=$(cat "$src"/scripts/cuda-deps.sh "$src"/scripts/install-deps.sh "$src"/scripts/fetch-brown.sh \
+            | sha256sum | cut -c1-16)
+if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
+  rm -f "$root/.gpas-deps"
+  in_root bash /gpas/src/scripts/cuda-deps.sh
+  echo "$deps_hash" > "$root/.gpas-deps"
+  phase "installing packages (cuda-deps.sh)"
+fi
+
+# 4. Configure and build with CUDA and NCCL (the Dockerfile's step), at the lowest priority.
+in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory \
+  GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build
+phase "the CUDA build"
+
+# 5. The whole suite against LibTorch 2.6.
+set +e
+in_root bash -c "cd /gpas/build && nice -n 19 ctest -j $jobs --output-on-failure --timeout 900" \
+  2>&1 | tee "$root/gpas/ctest.log"
+rc=${PIPESTATUS[0]}
+set -e
+phase "ctest"
+echo "gpas: cuda-check: total $(( $(date +%s) - t0 )) s; logs in $root/gpas/" >&2
+exit "$rc"
