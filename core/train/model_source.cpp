@@ -1,0 +1,94 @@
+// Resolving and loading a model source (model_source.h).
+#include "core/train/model_source.h"
+
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/common/fs.h"
+#include "core/config/config_yaml.h"
+#include "core/data/batch.h"
+#include "core/data/prepared.h"
+#include "core/model/safetensors.h"
+#include "core/train/checkpoint.h"
+#include "core/train/export.h"
+#include "core/train/trainer.h"
+
+namespace gpas {
+
+namespace fs = std::filesystem;
+
+static int64_t checkpoint_step(const std::string& path) {
+  std::string n = fs::path(path).stem().string();  // step_00001000
+  return n.rfind("step_", 0) == 0 ? std::stoll(n.substr(5)) : -1;
+}
+
+ModelSource resolve_model_source(const std::string& spec_in, const std::string& runs_dir) {
+  std::string spec = spec_in;
+  if (spec.rfind("run:", 0) == 0) spec = (fs::path(runs_dir) / spec.substr(4)).string();
+  ModelSource s;
+  if (fs::is_directory(spec) && path_exists((fs::path(spec) / "config.json").string())) {
+    s.kind = "export";
+    s.weights = (fs::path(spec) / "model.safetensors").string();
+  } else if (fs::is_directory(spec)) {
+    s.kind = "run";
+    s.run_dir = spec;
+    s.weights = latest_checkpoint(spec);
+    if (s.weights.empty())
+      throw Error(spec + ": a run directory without checkpoints (train it first)");
+  } else if (fs::path(spec).extension() == ".safetensors") {
+    s.kind = "export";
+    s.weights = spec;
+  } else if (fs::path(spec).extension() == ".pt") {
+    s.kind = "checkpoint";
+    s.weights = spec;
+    fs::path dir = fs::path(spec).parent_path();
+    if (dir.filename() == "checkpoints") s.run_dir = dir.parent_path().string();
+  } else {
+    throw Error(spec_in + ": not a run directory, checkpoint (.pt) or export (directory with "
+                "config.json, or a .safetensors file)");
+  }
+  if (!path_exists(s.weights)) throw Error(s.weights + ": no such file");
+  if (s.kind == "export") {
+    s.cfg = read_export_config(fs::path(s.weights).parent_path().string());
+  } else {
+    s.cfg = checkpoint_config(s.weights);
+    s.step = checkpoint_step(s.weights);
+    s.run_id = run_id(s.cfg);
+  }
+  if (!s.run_dir.empty() && s.kind != "export") {
+    std::string yaml = (fs::path(s.run_dir) / "config.yaml").string();
+    if (path_exists(yaml)) s.run_id = run_id(load_run_config(yaml));  // the id the run dir has
+  }
+  return s;
+}
+
+void load_source_weights(const ModelSource& src, Transformer& model) {
+  if (src.kind == "export") {
+    model->load_exported(load_safetensors(src.weights));
+    return;
+  }
+  torch::serialize::InputArchive ar, weights;
+  ar.load_from(src.weights);
+  ar.read("model", weights);
+  torch::NoGradGuard ng;
+  for (auto& p : model->named_parameters()) {
+    torch::Tensor t;
+    if (!weights.try_read(p.key(), t))
+      throw Error(src.weights + ": no tensor '" + p.key() + "' (a checkpoint of another model)");
+    if (t.sizes() != p.value().sizes())
+      throw Error(src.weights + ": tensor '" + p.key() + "' has shape " + c10::str(t.sizes()) +
+                  ", the model expects " + c10::str(p.value().sizes()));
+    p.value().copy_(t);
+  }
+}
+
+std::string tokenizer_for(const RunConfig& cfg, const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (!cfg.data.tokenizer.empty()) return cfg.data.tokenizer;
+  if (cfg.data.source == "prepared" || cfg.data.source == "brown")
+    return open_prepared_data(cfg.data)->tokenizer_path();
+  throw Error("no tokenizer known for this model (data.source " + cfg.data.source +
+              "); pass --tokenizer PATH/TO/spiece.model");
+}
+
+}  // namespace gpas
