@@ -1,13 +1,17 @@
 // The store's reading side: runs with filters, one run's params, metric and layer series,
 // artifacts, and the free SQL query of `gpas query` (one statement, refused if it would write).
 // Leaves out every write (store.cpp, ingest.cpp).
+#include <signal.h>
 #include <sqlite3.h>
 
 #include <cctype>
+#include <cerrno>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
+#include "core/common/fs.h"
 #include "results/store.h"
 
 namespace gpas::results {
@@ -42,13 +46,26 @@ RunRow row_of(SQLite::Statement& q) {
   return r;
 }
 
+// The store keeps what the journal said; whether a "running" run still runs is asked of the run
+// lock (held by its trainer for its life), or, for run dirs older than the lock, of the pid.
+void derive_liveness(RunRow& r) {
+  if (r.status != "running" || r.run_dir.empty()) return;
+  std::string lock = run_lock_path(r.run_dir);
+  LockHolder h = lock_holder_of(lock);
+  bool here = r.host == hostname();
+  bool dead = !h.held && (path_exists(lock) ? here : here && r.pid > 0 && ::kill(pid_t(r.pid), 0) != 0 && errno == ESRCH);
+  if (dead) r.status = "interrupted";  // resumable: the next `gpas train` continues it
+}
+
 }  // namespace
 
 std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
-  if (!f.status.empty() && !is_run_status(f.status)) {
+  // "interrupted" is derived: stored as running, with no live trainer.
+  const bool derived = f.status == "running" || f.status == "interrupted";
+  if (!f.status.empty() && !is_run_status(f.status) && !derived) {
     std::string all;
     for (const auto& s : kRunStatuses) all += (all.empty() ? "" : ", ") + s;
-    throw Error("unknown run status '" + f.status + "': use one of " + all, kExitUsage);
+    throw Error("unknown run status '" + f.status + "': use one of " + all + ", interrupted", kExitUsage);
   }
   std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
   if (!f.sweep.empty()) sql += " AND sweep = ?";
@@ -60,13 +77,17 @@ std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
   SQLite::Statement q(*db_, sql);
   int k = 1;
   if (!f.sweep.empty()) q.bind(k++, f.sweep);
-  if (!f.status.empty()) q.bind(k++, f.status);
+  if (!f.status.empty()) q.bind(k++, derived ? "running" : f.status);
   for (const auto& [key, value] : f.where) {
     q.bind(k++, key);
     q.bind(k++, value);
   }
   std::vector<RunRow> out;
-  while (q.executeStep()) out.push_back(row_of(q));
+  while (q.executeStep()) {
+    RunRow r = row_of(q);
+    derive_liveness(r);
+    if (!derived || r.status == f.status) out.push_back(std::move(r));
+  }
   return out;
 }
 
@@ -79,7 +100,10 @@ std::optional<RunRow> Store::find_run(const std::string& id_or_name) const {
   q.bind(3, id_or_name);
   q.bind(4, id_or_name);
   std::vector<RunRow> found;
-  while (q.executeStep()) found.push_back(row_of(q));
+  while (q.executeStep()) {
+    found.push_back(row_of(q));
+    derive_liveness(found.back());
+  }
   for (const auto& r : found)
     if (r.id == id_or_name) return r;
   if (found.empty()) return std::nullopt;

@@ -2,7 +2,10 @@
 // the orchestrator's pid, so `gpas sweep status/cancel` in another terminal can find it. The lock
 // goes away with the process however it dies; nothing here signals workers.
 #pragma once
+#include <memory>
 #include <string>
+
+#include "core/common/file_lock.h"
 
 namespace gpas::sweeps {
 
@@ -12,13 +15,9 @@ class SweepLock {
  public:
   // Takes the lock or throws gpas::Error naming the pid that holds it.
   explicit SweepLock(const std::string& path);
-  ~SweepLock();
-  SweepLock(const SweepLock&) = delete;
-  SweepLock& operator=(const SweepLock&) = delete;
 
  private:
-  int fd_ = -1;
-  std::string path_;
+  std::unique_ptr<FileLock> lock_;
 };
 
 // The pid of the live orchestrator holding the lock; 0 if none holds it.

@@ -95,7 +95,7 @@ std::string render_plan(const Plan& p) {
     if (!r.job->depends_on.empty()) name += "  (after " + r.job->depends_on + ")";
     if (!r.info.error.empty() && (r.info.state == State::Failed)) name += "  [" + r.info.error.substr(0, 60) + "]";
     std::snprintf(line, sizeof line, "  %-12s  %-10s  %-13s  %8s  %s\n", r.job->id.c_str(),
-                  to_string(r.info.state).c_str(), step.c_str(), hours(r.est_hours).c_str(), name.c_str());
+                  state_name(r.info).c_str(), step.c_str(), hours(r.est_hours).c_str(), name.c_str());
     out += line;
   }
   std::snprintf(line, sizeof line,
@@ -113,7 +113,7 @@ nlohmann::json plan_json(const Plan& p) {
   for (const auto& r : p.rows) {
     nlohmann::json cell = nlohmann::json::object();
     for (const auto& [a, v] : r.job->cell) cell[a] = v;
-    jobs.push_back({{"run_id", r.job->id}, {"name", r.job->name}, {"state", to_string(r.info.state)},
+    jobs.push_back({{"run_id", r.job->id}, {"name", r.job->name}, {"state", state_name(r.info)},
                     {"step", r.info.step}, {"steps", r.job->cfg.train.steps},
                     {"attempts", r.info.attempts}, {"error", r.info.error},
                     {"depends_on", r.job->depends_on}, {"cell", cell},

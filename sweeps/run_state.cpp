@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
 
@@ -129,6 +130,7 @@ RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
         if (info.first_start == 0) info.first_start = l.value("time", 0.0);
         info.host = l.value("host", "");
         info.pid = l.value("pid", int64_t{0});
+        info.error = "";  // an attempt's error is that attempt's: a new start clears it
         status = "running";
       } else if (type == "status") {
         status = l.value("status", "");
@@ -145,9 +147,18 @@ RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
   } else if (status == "failed") info.state = State::Failed;
   else if (status == "cancelled") info.state = State::Cancelled;
   else if (info.started) {
+    // The run lock tells whether its trainer lives (any host, on a filesystem with flock). Not
+    // held: on this host that is the answer; a trainer elsewhere may sit on a filesystem whose
+    // locks do not reach here, so its fresh heartbeat still counts. Run dirs older than the lock
+    // fall back to the pid of the start line.
     bool here = info.host == hostname();
-    bool live = here ? process_alive(info.pid) && is_worker(info.pid) : now_seconds() - info.heartbeat < heartbeat_timeout;
-    info.state = live ? State::Running : State::Pending;  // not live: interrupted, resumes
+    LockHolder h = lock_holder_of(run_lock_path(run_dir));
+    bool live = h.held;
+    if (h.held && h.pid > 0) info.pid = h.pid, info.host = h.host;
+    else if (!here) live = now_seconds() - info.heartbeat < heartbeat_timeout;
+    else if (!path_exists(run_lock_path(run_dir))) live = process_alive(info.pid) && is_worker(info.pid);
+    info.state = live ? State::Running : State::Pending;
+    info.interrupted = !live;  // resumes from its newest checkpoint
   }
   return info;
 }

@@ -14,6 +14,7 @@ inline bool is_final(State s) { return s == State::Completed || s == State::Dive
 struct RunInfo {
   State state = State::Pending;
   bool started = false;     // a journal exists: a rerun resumes rather than starts
+  bool interrupted = false; // started, not finished, no live trainer: Pending, and resumes
   int64_t step = -1;        // last step the journal mentions
   double heartbeat = 0;     // journal mtime (seconds since the epoch); 0 = no journal
   double first_start = 0;   // time of the first start line
@@ -23,6 +24,9 @@ struct RunInfo {
   int attempts = 0;         // launches by orchestrators (sweep.json)
   std::string error;
 };
+
+// to_string(state), but "interrupted" for a started run with no live trainer.
+inline std::string state_name(const RunInfo& i) { return i.interrupted ? "interrupted" : to_string(i.state); }
 
 // heartbeat_timeout: a worker on another host counts as running while its journal is younger.
 RunInfo read_run(const std::string& run_dir, double heartbeat_timeout);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "core/common/error.h"
@@ -57,18 +58,60 @@ void Journal::status(const std::string& status, int64_t step, const std::string&
   write(j);
 }
 
+namespace {
+// The keys every reader relies on, with the type they must have.
+void check_types(const nlohmann::json& j, const std::string& path, int64_t lineno) {
+  auto bad = [&](const char* key, const char* want) {
+    throw Error(path + ":" + std::to_string(lineno) + ": key \"" + key + "\" should be " + want +
+                ", is " + j[key].dump() + "; the journal is damaged: fix or delete that line (the "
+                "run's checkpoints are not affected), then run again");
+  };
+  for (const char* k : {"seq", "step", "attempt", "pid", "layer", "bytes"})
+    if (j.contains(k) && !j[k].is_number_integer()) bad(k, "an integer");
+  for (const char* k : {"type", "status", "run_id", "host", "key", "kind", "path", "error", "name"})
+    if (j.contains(k) && !j[k].is_string()) bad(k, "a string");
+  if (j.contains("time") && !j["time"].is_number()) bad("time", "a number");
+}
+}  // namespace
+
 std::vector<nlohmann::json> read_journal(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
   if (!in) return out;
   std::string line;
+  int64_t lineno = 0;
   while (std::getline(in, line)) {
+    ++lineno;
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) continue;  // torn line from a killed writer
+    check_types(j, path, lineno);
     out.push_back(std::move(j));
   }
   return out;
+}
+
+bool JournalTail::finished() const {
+  std::string s = status.is_object() ? status.value("status", "") : "";
+  return s == "completed" || s == "diverged";
+}
+
+double JournalTail::num_of(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+int64_t JournalTail::int_of(const nlohmann::json& j, const char* key, int64_t dflt) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
+}
+
+JournalTail journal_tail(const std::string& path) {
+  JournalTail t;
+  for (auto& j : read_journal(path)) {
+    std::string type = j.value("type", "");
+    if (type == "status") t.status = std::move(j);
+    else if (type == "summary") t.summary = std::move(j);
+  }
+  return t;
 }
 
 }  // namespace gpas

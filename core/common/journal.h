@@ -47,7 +47,18 @@ class Journal {
   std::mutex mu_;
 };
 
-// Reads a journal; a torn last line (a writer killed mid-write) is skipped, not an error.
+// Reads a journal; a torn line (a writer killed mid-write) is skipped, not an error. A line whose
+// known fields have the wrong JSON type throws gpas::Error naming path:line and the key.
 std::vector<nlohmann::json> read_journal(const std::string& path);
+
+// The journal's last status line and last summary line (null where there is none).
+struct JournalTail {
+  nlohmann::json status, summary;
+  // The last status is final: completed or diverged (a rerun leaves such a run as it is).
+  bool finished() const;
+  static double num_of(const nlohmann::json& j, const char* key);  // NaN if absent
+  static int64_t int_of(const nlohmann::json& j, const char* key, int64_t dflt);
+};
+JournalTail journal_tail(const std::string& path);
 
 }  // namespace gpas

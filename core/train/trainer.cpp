@@ -12,6 +12,7 @@
 
 #include "core/common/build_info.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
@@ -136,6 +137,12 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   res.run_id = run_id(cfg_in);
   res.run_dir = run_dir;
   make_dirs(run_dir);
+  // One writer per run dir (rank 0 writes): a second trainer is refused, naming the holder.
+  std::unique_ptr<FileLock> run_lock;
+  if (lead && !(run_lock = FileLock::try_take(run_lock_path(run_dir))))
+    throw Error(run_dir + ": run " + res.run_id + " is being trained by " +
+                describe(lock_holder_of(run_lock_path(run_dir))) +
+                "; wait for it to end or stop it (kill -TERM <pid>), then run this again");
   // The identity of a run dir is its config: refuse to mix two runs in one directory.
   const std::string cfg_path = (fs::path(run_dir) / "config.yaml").string();
   if (path_exists(cfg_path)) {
@@ -147,7 +154,23 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     write_file_atomic(cfg_path, to_yaml(cfg_in));
   }
 
-  Journal journal(lead ? (fs::path(run_dir) / "journal.jsonl").string() : "");
+  // A run whose journal ends completed or diverged is left as it is (every rank reads the same).
+  const std::string journal_path = (fs::path(run_dir) / "journal.jsonl").string();
+  if (JournalTail end = journal_tail(journal_path); !opts.fresh && end.finished()) {
+    res.status = end.status.value("status", "");
+    res.steps = end.int_of(end.status, "step", 0);
+    res.error = end.status.value("error", "");
+    res.final_train_loss = end.num_of(end.summary, "final_train_loss");
+    res.final_eval_loss = end.num_of(end.summary, "final_eval_loss");
+    res.final_eval_ppl = end.num_of(end.summary, "final_eval_ppl");
+    res.tokens_per_second = end.num_of(end.summary, "tokens_per_second");
+    res.diverged_step = end.int_of(end.summary, "diverged_step", -1);
+    if (lead)
+      spdlog::info("run {} already {} at step {}: nothing to do, the run dir is unchanged "
+                   "(--fresh trains it again from step 0)", res.run_id, res.status, res.steps);
+    return res;
+  }
+  Journal journal(lead ? journal_path : "");
 
   Transformer model(cfg.model);
   model->init_weights(static_cast<uint64_t>(t.seed));
@@ -181,9 +204,13 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                                         .weight_decay(t.weight_decay));
 
   TrainState state;
-  std::string ckpt = opts.fresh ? "" : latest_checkpoint(run_dir);
+  // The newest checkpoint that verifies (SHA-256) and loads; newer damaged ones are named and kept.
+  std::vector<std::string> skipped;
+  if (lead) remove_checkpoint_temps(run_dir);
+  std::string ckpt = opts.fresh ? "" : load_newest_checkpoint(run_dir, model, &opt, state, skipped);
+  for (const auto& s : skipped)
+    if (lead) spdlog::warn("skipping a damaged checkpoint: {}", s);
   if (!ckpt.empty()) {
-    state = load_checkpoint(ckpt, model, &opt);
     train_stream->restore(state.data);
     if (lead) spdlog::info("resuming {} from {} (step {})", res.run_id, ckpt, state.step);
   }
@@ -194,7 +221,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                    {"attempt", attempt}, {"host", hostname()}, {"pid", ::getpid()},
                    {"devices", dev.str() + " x" + std::to_string(coll->world())},
                    {"git_commit", git_commit()}, {"torch_version", torch_version()},
-                   {"resumed_from_step", state.step}, {"config", to_json(cfg)}});
+                   {"resumed_from_step", state.step}, {"skipped_checkpoints", skipped},
+                   {"config", to_json(cfg)}});
     journal.status("running", state.step);
   }
 
@@ -222,17 +250,10 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     return res;
   };
 
-  if (state.step >= t.steps) {  // already finished: report what the journal says
-    for (const auto& j : read_journal((fs::path(run_dir) / "journal.jsonl").string()))
-      if (j.value("type", "") == "summary" && j.value("status", "") == "completed") {
-        res.final_train_loss = j.value("final_train_loss", NAN);
-        res.final_eval_loss = j.value("final_eval_loss", NAN);
-        res.final_eval_ppl = j.value("final_eval_ppl", NAN);
-        res.tokens_per_second = j.value("tokens_per_second", 0.0);
-      }
-    res.status = "completed";
-    res.steps = state.step;
-    return res;
+  if (state.step >= t.steps) {  // trained to the end, but the journal never said so: close it
+    res.final_train_loss = state.train_loss;
+    std::tie(res.final_eval_loss, res.final_eval_ppl) = evaluate(model, cfg, *coll, dev);
+    return finish("completed", state.step);
   }
 
   const bool mixed = t.precision == "bf16-mixed";
