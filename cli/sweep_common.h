@@ -27,6 +27,7 @@ struct SweepRunArgs {
   std::string partition, time, account;
   int signal_lead = 120;     // slurm: seconds of warning before the time limit
   int cpus_per_task = 0;     // slurm: --cpus-per-task; 0 = Slurm's default
+  int gpus_per_node = 0;     // slurm: a job with more GPUs spans nodes; 0 = one node per job
   bool quiet = false;
 };
 

@@ -68,12 +68,16 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
       ->capture_default_str();
   c.add_option("--cpus-per-task", a.cpus_per_task, "slurm: CPU cores per rank (default: Slurm's)")
       ->check(CLI::PositiveNumber);
+  c.add_option("--gpus-per-node", a.gpus_per_node,
+               "slurm: GPUs of one node; a job with more GPUs (--gpus-per-job) spans several nodes")
+      ->check(CLI::PositiveNumber);
   c.add_flag("-q,--quiet", a.quiet, "no progress display");
 }
 
 int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   if (a.cpu && !a.gpus.empty()) throw Error("--cpu and --gpus exclude each other", kExitUsage);
   if (a.cpus_per_task > 0 && a.backend != "slurm") throw Error("--cpus-per-task needs --backend slurm", kExitUsage);
+  if (a.gpus_per_node > 0 && a.backend != "slurm") throw Error("--gpus-per-node needs --backend slurm", kExitUsage);
   sweeps::SweepLock lock(sweeps::lock_path(a.workdir, sweep.name));
   sweeps::SchedulerOptions o;
   o.worker = self_exe();
@@ -100,6 +104,7 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     so.signal_lead = a.signal_lead;
     so.cpu = a.cpu;
     so.cpus_per_task = a.cpus_per_task;
+    so.gpus_per_node = a.gpus_per_node;
     so.state_dir = (std::filesystem::path(a.workdir) / "sweeps" / sweep.name).string();
     so.record = sweeps::slurm_record_path(a.workdir, sweep.name);
     backend = std::make_unique<sweeps::SlurmBackend>(*runner, so);

@@ -31,12 +31,23 @@ forward() { requeue=$1; if [ -n "$child" ]; then kill -s "$2" "$child" 2>/dev/nu
 trap 'forward 1 USR1' USR1
 trap 'forward 0 TERM' TERM INT
 echo "gpas: task $SLURM_ARRAY_JOB_ID[$SLURM_ARRAY_TASK_ID] on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
+exits=
 if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
+  # Rank 0's host (the allocation's first) serves the rendezvous; ranks on every node connect.
   MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
   export MASTER_ADDR
   export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))
+  # Each rank writes its exit status (its wrapper keeps signals for the worker: a trap, not an
+  # ignore, so the worker still receives USR1/TERM).
+  exits="$task_dir/exits.$SLURM_JOB_ID.${SLURM_RESTART_COUNT:-0}"
+  mkdir -p "$exits"
+  export GPAS_RANK_EXITS=$exits
   srun --kill-on-bad-exit=1 bash -c \
-    'export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID; exec "$@"' rank "${args[@]}" &
+    'export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID
+     trap : USR1 TERM INT
+     "$@"; code=$?
+     echo "$code $(hostname)" > "$GPAS_RANK_EXITS/rank.$SLURM_PROCID"
+     exit $code' rank "${args[@]}" &
 else
   "${args[@]}" &
 fi
@@ -47,6 +58,20 @@ while :; do
   code=$?
   kill -0 "$child" 2>/dev/null || break  # wait returned for a trapped signal: keep waiting
 done
+if [ -n "$exits" ]; then  # every rank's exit; a rank with none died without a word (killed)
+  summary=
+  for ((r = 0; r < SLURM_NTASKS; r++)); do
+    if [ -f "$exits/rank.$r" ]; then
+      read -r rc host < "$exits/rank.$r"
+      summary+=" $r:$rc@$host"
+      if [ "$code" = 0 ] && [ "$rc" != 0 ]; then code=$rc; fi
+    else
+      summary+=" $r:lost"
+      if [ "$code" = 0 ]; then code=1; fi
+    fi
+  done
+  echo "gpas: rank exits (rank:code@host):$summary"
+fi
 if [ "$requeue" = 1 ] && [ "$code" = 130 ]; then
   echo "gpas: checkpointed before the time limit; requeueing"
   scontrol requeue "$SLURM_JOB_ID"
@@ -64,10 +89,23 @@ std::vector<std::string> SlurmBackend::sbatch_argv(int n, int k, const std::stri
   if (o_.throttle > 0) array += "%" + std::to_string(o_.throttle);
   std::vector<std::string> a = {"sbatch", "--parsable", array, "--job-name=gpas-sweep", "--requeue",
                                 "--open-mode=append", "--signal=B:USR1@" + std::to_string(o_.signal_lead),
-                                "--output=" + task_dir + "/%A_%a.log", "--chdir=" + fs::current_path().string(),
-                                "--nodes=1"};  // the ranks of a job rendezvous at one MASTER_ADDR
-  if (!o_.cpu) a.push_back("--gres=gpu:" + std::to_string(k));
-  if (k > 1) a.push_back("--ntasks=" + std::to_string(k));
+                                "--output=" + task_dir + "/%A_%a.log", "--chdir=" + fs::current_path().string()};
+  const int per_node = o_.gpus_per_node;
+  if (!o_.cpu && per_node > 0 && k > per_node) {
+    // Several nodes, full ones: ranks = nodes x GPUs per node, one rank per GPU.
+    if (k % per_node != 0)
+      throw Error("a job of " + std::to_string(k) + " ranks does not fill nodes of " +
+                      std::to_string(per_node) + " GPUs (--gpus-per-node); use a multiple of " +
+                      std::to_string(per_node) + " GPUs per job",
+                  kExitUsage);
+    a.push_back("--nodes=" + std::to_string(k / per_node));
+    a.push_back("--ntasks-per-node=" + std::to_string(per_node));
+    a.push_back("--gpus-per-node=" + std::to_string(per_node));
+  } else {
+    a.push_back("--nodes=1");  // the ranks of a job fit one node
+    if (!o_.cpu) a.push_back("--gres=gpu:" + std::to_string(k));
+    if (k > 1) a.push_back("--ntasks=" + std::to_string(k));
+  }
   if (o_.cpus_per_task > 0) a.push_back("--cpus-per-task=" + std::to_string(o_.cpus_per_task));
   if (!o_.partition.empty()) a.push_back("--partition=" + o_.partition);
   if (!o_.time.empty()) a.push_back("--time=" + o_.time);

@@ -1,6 +1,7 @@
 // Slurm: each submit() is one sbatch job array (one task per job, `%N` throttle, --requeue,
 // --open-mode=append, --signal=B:USR1@lead, --gres=gpu:K unless on the CPU, K ranks through srun
-// on one node). Submitted arrays are recorded, so a rerun adopts the tasks still queued or running.
+// on one node, or on several when a job has more ranks than a node has GPUs: MASTER_ADDR is the
+// allocation's first host, each rank's exit status is collected). Submitted arrays are recorded, so a rerun adopts the tasks still queued or running.
 // The batch script traps USR1, forwards it to the worker (`cmd & wait`), then requeues itself;
 // TERM (cancel) is forwarded without requeue. State comes from squeue and `scontrol show job`
 // (no accounting needed). Every command goes through a CommandRunner as an argument vector.
@@ -20,6 +21,9 @@ struct SlurmOptions {
   int signal_lead = 120;   // seconds before the time limit: USR1 -> checkpoint -> requeue
   bool cpu = false;        // no --gres
   int cpus_per_task = 0;   // 0 = Slurm's default
+  // GPUs of one node. A job with more ranks spans ceil(ranks / gpus_per_node) nodes
+  // (--nodes, --ntasks-per-node, --gpus-per-node); 0 = every job on one node.
+  int gpus_per_node = 0;
   std::string state_dir;   // batch scripts, task argument files, logs
   std::string record;      // JSON list of submitted arrays and their jobs (sweep cancel, adopt)
 };

@@ -6,12 +6,14 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
 
 #include "core/common/error.h"
 #include "core/model/compat.h"
+#include "core/train/runtime.h"
 
 namespace gpas {
 
@@ -118,27 +120,21 @@ class C10dCollective : public Collective {
 
 }  // namespace
 
-bool nccl_available() {
-#ifdef USE_C10D_NCCL
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::unique_ptr<Collective> make_single_process() { return std::make_unique<SingleProcess>(); }
 
 std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device) {
   const int world = env_int("WORLD_SIZE", 1);
-  if (world <= 1) return make_single_process();
-  const int rank = env_int("RANK", -1);
+  const char* forced = std::getenv("GPAS_DIST_BACKEND");
+  const std::string want = forced && *forced ? forced : "auto";
+  // Alone, no group is needed, unless a backend is named: then a group of one runs the same
+  // bucketed path as many ranks (a single GPU can check NCCL that way).
+  if (world <= 1 && want == "auto") return make_single_process();
+  const int rank = env_int("RANK", world <= 1 ? 0 : -1);
   if (rank < 0 || rank >= world)
     throw Error("RANK must be set to 0.." + std::to_string(world - 1) + " when WORLD_SIZE is " +
                 std::to_string(world));
   const char* addr = std::getenv("MASTER_ADDR");
   const int port = env_int("MASTER_PORT", 29500);
-  const char* forced = std::getenv("GPAS_DIST_BACKEND");
-  const std::string want = forced && *forced ? forced : "auto";
   if (want != "auto" && want != "gloo" && want != "nccl")
     throw Error("GPAS_DIST_BACKEND: '" + want + "' is not one of auto, gloo, nccl");
   if (want == "nccl" && (!device.is_cuda() || !nccl_available()))
@@ -146,7 +142,7 @@ std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device
                 std::string(nccl_available() ? "this rank is on the CPU" : "this one has none") + ")");
   const bool nccl = device.is_cuda() && nccl_available() && want != "gloo";
   try {
-    return std::make_unique<C10dCollective>(rank, world, env_int("LOCAL_RANK", rank),
+    return std::make_unique<C10dCollective>(rank, std::max(world, 1), env_int("LOCAL_RANK", rank),
                                             addr && *addr ? addr : "127.0.0.1", port, device, nccl);
   } catch (const std::exception& e) {
     throw Error("distributed start-up failed (rank " + std::to_string(rank) + " of " +

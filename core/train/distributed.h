@@ -32,10 +32,8 @@ class Collective {
 // One rank, no communication.
 std::unique_ptr<Collective> make_single_process();
 // Reads the environment; WORLD_SIZE unset or 1 gives the single-process collective. A CUDA
-// `device` uses NCCL where this LibTorch has it (GPAS_DIST_BACKEND=gloo forces Gloo).
+// `device` uses NCCL where this LibTorch has it. GPAS_DIST_BACKEND=gloo|nccl names the backend,
+// and with it even one rank runs in a c10d group of one (tests, a one-GPU NCCL check).
 std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device);
-
-// Whether this LibTorch was built with NCCL.
-bool nccl_available();
 
 }  // namespace gpas

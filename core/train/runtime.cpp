@@ -53,4 +53,12 @@ int setup_threads() {
   return n;
 }
 
+bool nccl_available() {
+#ifdef USE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace gpas

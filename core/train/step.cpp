@@ -4,6 +4,7 @@
 
 #include "core/common/error.h"
 #include "core/model/compat.h"
+#include "core/train/optimizers.h"
 #include "core/train/schedule.h"
 
 namespace gpas {
@@ -51,12 +52,8 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
     if (p.requires_grad()) trainable_.push_back(p);
   for (auto& g : model_->gates())
     if (g.requires_grad()) gates_.push_back(g);
-  opt_ = std::make_unique<torch::optim::Adam>(
-      trainable_, torch::optim::AdamOptions(cfg.lr)
-                      .betas({cfg.adam_beta1, cfg.adam_beta2})
-                      .eps(cfg.adam_eps)
-                      .weight_decay(cfg.weight_decay));
-  if (coll_.world() > 1) {
+  opt_ = make_optimizer(model_, trainable_, cfg, coll_.world());  // adam | adamw | lisa
+  if (coll_.backend() != "single") {  // a c10d group, even of one
     const char* mb = std::getenv("GPAS_BUCKET_MB");
     const double mib = mb && *mb ? std::atof(mb) : 25.0;
     if (!(mib > 0)) throw Error("GPAS_BUCKET_MB: '" + std::string(mb) + "' is not a positive size in MiB");
@@ -75,12 +72,12 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
   int64_t local_tokens = 0;
   for (const auto& m : micro) local_tokens += m.loss_tokens;
   // Token weighting divides by the update's loss tokens of all ranks. Alone they are known here;
-  // with several ranks the division waits for their sum, which travels with the gradients:
+  // in a group the division waits for their sum, which travels with the gradients:
   // backward uses the update's token slots and the gradients are rescaled after the reduction.
   double slots = 0;
   for (const auto& m : micro) slots += double(m.targets.numel());
   slots *= world;
-  const double denom = world == 1 ? double(std::max<int64_t>(local_tokens, 1)) : slots;
+  const double denom = !sync_ ? double(std::max<int64_t>(local_tokens, 1)) : slots;
 
   if (sync_) sync_->zero();  // also resets the count of buckets sent during backward
   else

@@ -59,7 +59,7 @@ class TrainStep {
   Collective& coll_;
   std::vector<torch::Tensor> trainable_, gates_;
   std::unique_ptr<torch::optim::Adam> opt_;
-  std::unique_ptr<GradSync> sync_;  // only with several ranks
+  std::unique_ptr<GradSync> sync_;  // only in a c10d group
 };
 
 // The global L2 norm of the gradients of `params`, as a device scalar (fp32).
