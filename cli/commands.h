@@ -14,8 +14,26 @@ void setup_export(CLI::App& app);  // export.cpp
 void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
+void setup_data_encode(CLI::App& data);  // data_encode.cpp: `data encode`, called by setup_data
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
 void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
+void setup_eval(CLI::App& app);    // eval.cpp: zero-shot multiple-choice evaluation (Table 3)
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
+void setup_completion(CLI::App& app);  // completion.cpp: completion bash|zsh, man
+
+// `gpas --help` lists them in this order. A new subcommand: declare its setup above, add it here.
+using Setup = void (*)(CLI::App&);
+inline constexpr Setup kCommands[] = {
+    setup_model,
+    setup_train,
+    setup_export,
+    setup_eval,
+    setup_bench,
+    setup_data,
+    setup_results,
+    setup_analyze,
+    setup_sweep,
+    setup_completion,
+};
 
 }  // namespace gpas::cli

@@ -1,4 +1,4 @@
-// `gpas data tokenizer | prepare | inspect | brown`: parse options and call the data library
+// `gpas data tokenizer | prepare | inspect | brown` (and `encode`, data_encode.cpp): parse options and call the data library
 // (core/data). Output for people by default, --json for scripts; errors are gpas::Error.
 #include <cstdio>
 #include <iostream>
@@ -175,6 +175,8 @@ void setup_data(CLI::App& app) {
   ic->add_option("--chars", i->chars, "characters shown per document")->capture_default_str();
   ic->add_flag("--json", i->json, "JSON for scripts");
   ic->callback([i] { run_inspect(*i); });
+
+  setup_data_encode(*data);
 
   auto* bc = data->add_subcommand("brown", "Build the default corpus (Brown, data.source: brown) "
                                   "now and print its prepared directory");

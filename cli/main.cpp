@@ -1,14 +1,12 @@
-// gpas: the command line. Parses, dispatches to one subcommand, and turns gpas::Error into a
-// message on stderr and a meaningful exit code. No training logic lives here.
-#include <iostream>
-
+// gpas: the command line. Registers the subcommands of cli/commands.h's table and hands argv to
+// run_cli (conventions.cpp): errors, exit codes, help. No training logic lives here.
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/conventions.h"
 #include "core/common/build_info.h"
-#include "core/common/error.h"
 #include "core/train/runtime.h"
 
 int main(int argc, char** argv) {
@@ -18,37 +16,27 @@ int main(int argc, char** argv) {
   CLI::App app{
       "gpas: train LLaMA-style models under six normalisation schemes with and without GPAS\n"
       "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results."};
-  app.require_subcommand(1);
   app.set_version_flag("--version", [] {
     return std::string("gpas ") + GPAS_VERSION + " (commit " + gpas::git_commit() + ")\nlibtorch " +
            gpas::torch_version() + "\ncuda " +
            (gpas::cuda_available()
                 ? "available (" + std::to_string(gpas::cuda_device_count()) + " devices)"
-                : std::string("not available"));
+                : std::string("not available")) +
+           "\nnccl " + (gpas::nccl_available() ? "yes" : "no");
   });
+  app.require_subcommand(1);  // run_cli shows the help instead of an error
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "debug logging");
 
-  gpas::cli::setup_model(app);
-  gpas::cli::setup_train(app);
-  gpas::cli::setup_export(app);
-  gpas::cli::setup_bench(app);
-  gpas::cli::setup_data(app);
-  gpas::cli::setup_results(app);
-  gpas::cli::setup_analyze(app);
-  gpas::cli::setup_sweep(app);
+  app.name("gpas");
+  for (auto setup : gpas::cli::kCommands) setup(app);
+  app.footer(  // after the subcommands: CLI11 copies a parent's footer into those added later
+      "Exit codes: 0 success, 1 error (bad input, a failed run or job), 2 usage error (unknown\n"
+      "command or option, bad value), 3 a run diverged, 130 cancelled by SIGINT/SIGTERM after a\n"
+      "checkpoint (the same command resumes).\n"
+      "Environment: GPAS_WORKDIR (default of -w/--workdir), GPAS_THREADS, GPAS_DATA_HOME, NO_COLOR.\n"
+      "`gpas COMMAND --help` for each command; `gpas completion bash|zsh`; `gpas man`.");
 
   app.parse_complete_callback([&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); });
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const gpas::Error& e) {
-    std::cerr << "gpas: error: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "gpas: error: " << e.what() << "\n";
-    return gpas::kExitError;
-  }
-  return 0;
+  return gpas::cli::run_cli(app, argc, argv);
 }

@@ -16,6 +16,44 @@ namespace gpas::cli {
 
 namespace {
 
+// The scheme's sub-layer as the paper writes it (f in {Attn, FFN}), with GPAS where it is on.
+std::vector<std::string> formulas(const ModelConfig& m, double deepnorm_alpha, int64_t post_layers) {
+  const std::string act = m.gpas.activation == "silu" ? "SiLU" : m.gpas.activation;
+  const std::string sg = m.gpas.stopgrad ? "sg" : "";
+  auto gpas_after = [&] {
+    return "x_{l+1} = x'_{l+1} - " + act + "(a_l) * " + sg + "(x'_{l+1})" + (m.gpas.stopgrad ? "   (Eq. 2)" : "   (Eq. 12)");
+  };
+  char alpha[32];
+  std::snprintf(alpha, sizeof alpha, "%.4g", deepnorm_alpha);
+  std::vector<std::string> out;
+  if (m.norm == "post") out.push_back("Post-LN:     x_{l+1} = LN(x_l + f(x_l))   (Eq. 5)");
+  if (m.norm == "deepnorm") {
+    if (m.gpas.enabled)
+      out = {"DeepNorm + GPAS: x'_l = x_l - " + act + "(a_l) * " + sg + "(x_l)   (Eq. 7)",
+             "                 x_{l+1} = LN(alpha * x'_l + f(x_l)), alpha = " + std::string(alpha) + "   (Eq. 8)"};
+    else
+      out.push_back("DeepNorm:    x_{l+1} = LN(alpha * x_l + f(x_l)), alpha = " + std::string(alpha) + "   (Eq. 6)");
+  }
+  if (m.norm == "pre") out.push_back("Pre-LN:      x'_{l+1} = x_l + f(LN(x_l))   (Eq. 1)");
+  if (m.norm == "sandwich") out.push_back("Sandwich-LN: x'_{l+1} = x_l + LN(f(LN(x_l)))   (Eq. 4)");
+  if (m.norm == "lns") out.push_back("LNS:         x'_{l+1} = x_l + f(LN(x_l) / sqrt(l))   (Eq. 3)");
+  if (m.norm == "mix") {
+    out.push_back("Mix-LN:      layers 0.." + std::to_string(post_layers - 1) +
+                  " Post-LN x_{l+1} = LN(x_l + f(x_l)) (Eq. 5), the rest Pre-LN x'_{l+1} = x_l + f(LN(x_l)) (Eq. 1)");
+    if (post_layers <= 0)
+      out.back() = "Mix-LN:      0 Post-LN layers at " + m.size + " (" + std::to_string(m.layers) +
+                   " layers; the default is layers / 4): this model equals Pre-LN; --set model.post_layers=N for N Post-LN layers";
+    if (m.gpas.enabled) out.push_back("  + GPAS:    Post-LN layers as DeepNorm + GPAS (Eq. 7), Pre-LN layers as Eq. 2");
+  }
+  if (m.gpas.enabled && m.norm != "deepnorm" && m.norm != "mix" && m.norm != "post")
+    out.push_back("  + GPAS:    " + gpas_after() + (m.gpas.site != "after_sublayer" ? ", at " + m.gpas.site : ""));
+  if (m.gpas.enabled && m.norm == "post") out.push_back("  + GPAS:    as DeepNorm + GPAS (Eq. 7) with alpha = 1");
+  out.push_back("             f in {Attn, FFN}; a_l one learnable scalar per layer" +
+                std::string(m.gpas.enabled ? (m.gpas.learnable ? "" : " (fixed here)") : ""));
+  if (!m.gpas.enabled) out.pop_back(), out.push_back("             f in {Attn, FFN}");
+  return out;
+}
+
 struct InfoArgs {
   std::string size = "71m", norm = "pre";
   bool gpas = false, json = false;
@@ -41,8 +79,12 @@ int run_info(const InfoArgs& a) {
     };
     layers.push_back({{"layer", i}, {"post_ln", ls.post_ln}, {"attn", sub(ls.attn)}, {"mlp", sub(ls.mlp)}});
   }
+  int64_t post_layers = 0;
+  for (const auto& l : layers) post_layers += l["post_ln"].get<bool>();
+  double alpha = layers.empty() ? 1.0 : layers[0]["attn"]["shortcut_scale"].get<double>();
   if (a.json) {
-    nlohmann::json j = {{"size", m.size}, {"norm", m.norm}, {"gpas", m.gpas.enabled},
+    nlohmann::json j = {{"formula", formulas(m, alpha, post_layers)}, {"post_ln_layers", post_layers},
+                        {"size", m.size}, {"norm", m.norm}, {"gpas", m.gpas.enabled},
                         {"hidden", m.hidden}, {"intermediate", m.intermediate}, {"heads", m.heads},
                         {"layers", m.layers}, {"vocab_size", m.vocab_size},
                         {"parameters", pc.total}, {"embedding_parameters", pc.embedding},
@@ -58,12 +100,11 @@ int run_info(const InfoArgs& a) {
   std::printf("parameters %lld (embedding %lld, lm_head %lld, norms %lld, gates %lld)\n",
               (long long)pc.total, (long long)pc.embedding, (long long)pc.lm_head, (long long)pc.norms,
               (long long)pc.gates);
+  for (const auto& f : formulas(m, alpha, post_layers)) std::printf("%s\n", f.c_str());
   for (const auto& l : layers) {
-    auto desc = [](const nlohmann::json& x) {
-      std::string d;
-      if (!x["in_norm"].get<std::string>().empty()) d += "LN(" ;
-      d += "f";
-      if (!x["in_norm"].get<std::string>().empty()) d += ")";
+    const std::string ln_in = m.norm == "lns" ? "LN(x)/sqrt(" + std::to_string(l["layer"].get<int64_t>() + 1) + ")" : "LN(x)";
+    auto desc = [&](const nlohmann::json& x) {
+      std::string d = x["in_norm"].get<std::string>().empty() ? "f(x)" : "f(" + ln_in + ")";
       if (!x["out_norm"].get<std::string>().empty()) d = "LN(" + d + ")";
       double sc = x["shortcut_scale"];
       std::string gp = x["gpas"];

@@ -1,9 +1,10 @@
-// `gpas query "SQL" [--format table|csv|json] [--workdir W]`: one SQL statement on W/gpas.db,
+// `gpas query "SQL" [--format table|csv|json] [--json] [-w W]`: one SQL statement on W/gpas.db,
 // opened read-only; a statement that would write is refused with an error (exit code 1).
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/conventions.h"
 #include "cli/results_commands.h"
 #include "results/store.h"
 #include "results/text_output.h"
@@ -16,11 +17,12 @@ struct QueryOptions {
   std::string sql;
   std::string format = "table";
   std::string workdir = ".";
+  bool json = false;
 };
 
 void run_query(const QueryOptions& o) {
   auto store = open_store(o.workdir, /*read_only=*/true);
-  std::cout << results::format_query(store->query(o.sql), o.format);
+  std::cout << results::format_query(store->query(o.sql), o.json ? "json" : o.format);
 }
 
 }  // namespace
@@ -33,7 +35,8 @@ void setup_query(CLI::App& app) {
   cmd->add_option("sql", o->sql, "the SQL statement")->required();
   cmd->add_option("--format", o->format, "table | csv | json")
       ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
-  cmd->add_option("--workdir", o->workdir, "workdir holding gpas.db")->capture_default_str();
+  add_workdir(cmd, o->workdir, "workdir holding gpas.db");
+  add_json(cmd, o->json, "same as --format json");
   cmd->callback([o] { run_query(*o); });
 }
 

@@ -1,10 +1,14 @@
 // `gpas report table2 | ablations | pivot`: the paper's tables from <workdir>/gpas.db, printed
-// to stdout or written with --out, in md | latex | csv | html. Figures and the HTML page are in
-// report_figures.cpp.
+// to stdout (aligned text on a terminal, Markdown through a pipe) or written with --out (format
+// from the extension), or --format text|md|latex|csv|html|json. Figures: report_figures.cpp.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/conventions.h"
 #include "cli/results_commands.h"
 #include "core/common/error.h"
 #include "core/common/fs.h"
@@ -17,12 +21,45 @@ namespace {
 
 struct ReportCliOptions {
   std::string workdir = ".";
-  std::string format = "md";
+  std::string format;  // "" = by --out's extension, else text on a terminal, else md
   std::string out;
+  bool json = false;
   results::ReportOptions report;
   results::PivotOptions pivot;
   std::vector<std::string> where;
 };
+
+std::string format_of(const ReportCliOptions& o) {
+  if (o.json) return "json";
+  if (!o.format.empty()) return o.format;
+  if (o.out.empty()) {
+    if (!::isatty(1)) return "md";
+    const char* nc = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    return (nc && *nc) || (term && std::string(term) == "dumb") ? "text" : "ansi";
+  }
+  std::string ext = o.out.substr(o.out.find_last_of('.') == std::string::npos ? o.out.size() : o.out.find_last_of('.') + 1);
+  if (ext == "tex") return "latex";
+  if (ext == "csv" || ext == "html" || ext == "json") return ext;
+  if (ext == "txt") return "text";
+  return "md";
+}
+
+// Before a table is made: the metric exists, --compare-paper has something to compare with.
+std::unique_ptr<results::Store> open_checked(const ReportCliOptions& o) {
+  auto store = open_store(o.workdir, true);
+  require_known("metric", o.report.metric,
+                store_names(*store, "SELECT DISTINCT key FROM metrics ORDER BY key"));
+  return store;
+}
+
+void warn_paper_gap(const ReportCliOptions& o, const results::Store& store) {
+  if (!o.report.compare_paper) return;
+  auto sizes = store_names(store, "SELECT DISTINCT value FROM params WHERE key = 'model.size'");
+  results::sort_sizes(sizes);
+  if (std::string gap = results::compare_paper_gap(sizes); !gap.empty())
+    std::cerr << "gpas: warning: " << gap << "\n";
+}
 
 void emit(const ReportCliOptions& o, const std::string& text) {
   if (o.out.empty()) {
@@ -34,27 +71,30 @@ void emit(const ReportCliOptions& o, const std::string& text) {
 }
 
 void add_common(CLI::App* cmd, ReportCliOptions& o, bool with_format = true) {
-  cmd->add_option("--workdir", o.workdir, "workdir holding gpas.db")->capture_default_str();
+  add_workdir(cmd, o.workdir, "workdir holding gpas.db");
   cmd->add_option("--sweep", o.report.sweep, "only the runs of this sweep");
   cmd->add_option("--metric", o.report.metric, "metric key, its value at each run's last step")
       ->capture_default_str();
-  if (with_format)
-    cmd->add_option("--format", o.format, "md | latex | csv | html")
-        ->check(CLI::IsMember({"md", "latex", "csv", "html"}))->capture_default_str();
+  if (with_format) {
+    cmd->add_option("--format", o.format,
+                    "text | md | latex | csv | html | json (default: text on a terminal, md in a "
+                    "pipe, with --out by its extension: .tex .csv .html .json .txt, else md)")
+        ->check(CLI::IsMember({"text", "md", "latex", "csv", "html", "json"}));
+    add_json(cmd, o.json, "same as --format json");
+  }
   cmd->add_option("--out", o.out, "write to this file instead of stdout");
 }
 
 void run_pivot(ReportCliOptions& o) {
   o.pivot.sweep = o.report.sweep;
   o.pivot.value = o.report.metric;
-  for (const auto& w : o.where) {
-    auto eq = w.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error("--where " + w + ": expected key=value", kExitUsage);
-    o.pivot.where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
-  }
-  auto store = open_store(o.workdir, true);
-  emit(o, results::render(results::pivot_table(*store, o.pivot), o.format));
+  auto store = open_checked(o);
+  o.pivot.where = parse_where(*store, o.where);
+  auto keys = store_names(*store, "SELECT DISTINCT key FROM params ORDER BY key");
+  if (!keys.empty()) keys.insert(keys.begin(), {"method", "sweep", "status"});
+  require_known("--rows key", o.pivot.rows, keys);
+  require_known("--cols key", o.pivot.cols, keys);
+  emit(o, results::render(results::pivot_table(*store, o.pivot), format_of(o)));
 }
 
 }  // namespace
@@ -68,7 +108,9 @@ void setup_report(CLI::App& app) {
   add_common(t2, *o);
   t2->add_flag("--compare-paper", o->report.compare_paper, "the published numbers beside ours");
   t2->callback([o] {
-    emit(*o, results::report_table2(*open_store(o->workdir, true), o->report, o->format));
+    auto store = open_checked(*o);
+    warn_paper_gap(*o, *store);
+    emit(*o, results::report_table2(*store, o->report, format_of(*o)));
   });
 
   auto* ab = report->add_subcommand("ablations", "Tables 4 and 5: GPAS ablations on Pre-LN");
@@ -76,7 +118,11 @@ void setup_report(CLI::App& app) {
   ab->add_flag("--compare-paper", o->report.compare_paper, "the published numbers beside ours");
   ab->add_option("--size", o->report.size, "model.size of the ablation runs")->capture_default_str();
   ab->callback([o] {
-    emit(*o, results::report_ablations(*open_store(o->workdir, true), o->report, o->format));
+    auto store = open_checked(*o);
+    if (o->report.compare_paper && o->report.size != "350m")
+      std::cerr << "gpas: warning: --compare-paper: the paper's ablations (Tables 4-5) are at 350m only; "
+                << o->report.size << " has no paper column values\n";
+    emit(*o, results::report_ablations(*store, o->report, format_of(*o)));
   });
 
   auto* pv = report->add_subcommand("pivot", "any metric, one config key down, another across");

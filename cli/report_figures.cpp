@@ -1,9 +1,10 @@
-// `gpas report figures --out-dir DIR` (the paper's Figs 2-7 as PNG and SVG) and
+// `gpas report figures --out DIR` (the paper's Figs 2-7 as PNG and SVG) and
 // `gpas report html --out page.html` (one self-contained page: tables and inline figures).
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/conventions.h"
 #include "cli/results_commands.h"
 #include "core/common/fs.h"
 #include "results/html_report.h"
@@ -21,7 +22,7 @@ struct FiguresCliOptions {
 };
 
 void add_run_options(CLI::App* cmd, FiguresCliOptions& o) {
-  cmd->add_option("--workdir", o.workdir, "workdir holding gpas.db")->capture_default_str();
+  add_workdir(cmd, o.workdir, "workdir holding gpas.db");
   cmd->add_option("--sweep", o.html.figures.sweep, "pick runs from this sweep");
   cmd->add_option("--baseline", o.html.figures.baseline, "baseline run (default: a Pre-LN run)");
   cmd->add_option("--treated", o.html.figures.treated, "GPAS run (default: Pre + GPAS, same size)");
@@ -51,7 +52,7 @@ void setup_report_figures(CLI::App& report) {
   auto* fig = report.add_subcommand("figures", "Figs 2-7 (loss, gates, activation variance, "
                                                "grad norm, weight-norm ratio, importance)");
   add_run_options(fig, *o);
-  fig->add_option("--out-dir", o->out, "directory for fig*.png / fig*.svg")->capture_default_str();
+  fig->add_option("--out,--out-dir", o->out, "directory for fig*.png / fig*.svg")->capture_default_str();
   fig->add_option("--format", o->format, "png | svg | both")
       ->check(CLI::IsMember({"png", "svg", "both"}))->capture_default_str();
   fig->callback([o] { run_figures(*o); });

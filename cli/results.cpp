@@ -1,11 +1,14 @@
 // `gpas ingest [--workdir W]`: re-indexes every run directory under W/runs into W/gpas.db, and
 // setup_results(), which registers all the result subcommands (ingest, query, runs, report).
+#include <algorithm>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/conventions.h"
 #include "cli/results_commands.h"
+#include "core/common/error.h"
 #include "results/store.h"
 
 namespace gpas::cli {
@@ -14,18 +17,79 @@ std::unique_ptr<results::Store> open_store(const std::string& workdir, bool read
   return results::Store::open(results::db_path_for(workdir), read_only);
 }
 
+std::vector<std::string> store_names(const results::Store& store, const std::string& sql) {
+  std::vector<std::string> out;
+  for (const auto& row : store.query(sql).rows)
+    if (!row.empty() && row[0].is_string()) out.push_back(row[0].get<std::string>());
+  return out;
+}
+
+void require_known(const std::string& what, const std::string& name, const std::vector<std::string>& valid) {
+  if (valid.empty() || std::find(valid.begin(), valid.end(), name) != valid.end()) return;
+  std::string all;
+  for (const auto& v : valid) all += (all.empty() ? "" : ", ") + v;
+  std::string hint = suggest(name, valid);
+  throw Error("unknown " + what + " '" + name + "'" +
+                  (hint.rfind("; did you mean", 0) == 0 ? hint + " (known: " + all + ")" : "; known: " + all),
+              kExitUsage);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_where(const results::Store& store,
+                                                             const std::vector<std::string>& where) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto keys = where.empty() ? std::vector<std::string>{}
+                            : store_names(store, "SELECT DISTINCT key FROM params ORDER BY key");
+  for (const auto& w : where) {
+    auto eq = w.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error("--where " + w + ": expected key=value, e.g. --where model.norm=pre", kExitUsage);
+    require_known("config key in --where", w.substr(0, eq), keys);
+    out.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string explain_no_match(const results::Store& store,
+                             const std::vector<std::pair<std::string, std::string>>& where) {
+  for (const auto& [k, v] : where) {
+    std::string key = k;
+    for (size_t p = key.find('\''); p != std::string::npos; p = key.find('\'', p + 2)) key.insert(p, "'");
+    auto values = store_names(store, "SELECT DISTINCT value FROM params WHERE key = '" + key + "' ORDER BY value");
+    if (std::find(values.begin(), values.end(), v) == values.end()) {
+      std::string all;
+      for (const auto& x : values) all += (all.empty() ? "" : ", ") + x;
+      return "no run has " + k + "=" + v + " (values in the store: " + all + ")";
+    }
+  }
+  return "no run matches all of the conditions together";
+}
+
 namespace {
 
 struct IngestOptions {
   std::string workdir = ".";
   std::string run_dir;
   std::string sweep;
+  bool json = false;
+  bool rebuild = false;
 };
 
 void run_ingest(const IngestOptions& o) {
+  if (o.rebuild) {  // a damaged gpas.db: set it aside and index the journals again
+    if (!o.run_dir.empty()) throw Error("--rebuild re-indexes the whole workdir; drop --run-dir", kExitUsage);
+    std::string aside;
+    results::IngestStats s = results::Store::rebuild(o.workdir, &aside);
+    std::cout << "rebuilt " << results::db_path_for(o.workdir) << " from " << s.runs << " run directories ("
+              << s.lines << " journal lines)" << (aside.empty() ? "" : "; the old file is " + aside) << "\n";
+    return;
+  }
   auto store = open_store(o.workdir, false);
   results::IngestStats s = o.run_dir.empty() ? store->ingest_workdir(o.workdir)
                                              : store->ingest_run_dir(o.run_dir, o.sweep);
+  if (o.json) {
+    std::cout << nlohmann::json{{"runs", s.runs}, {"lines", s.lines}, {"db", store->path()}}.dump() << "\n";
+    return;
+  }
   std::cout << "ingested " << s.lines << " new journal lines from " << s.runs
             << " run director" << (s.runs == 1 ? "y" : "ies") << " into " << store->path() << "\n";
 }
@@ -36,9 +100,11 @@ void setup_ingest(CLI::App& app) {
   auto o = std::make_shared<IngestOptions>();
   auto* cmd = app.add_subcommand("ingest", "index the run journals of a workdir into its gpas.db "
                                            "(idempotent; safe while runs are writing)");
-  cmd->add_option("--workdir", o->workdir, "workdir holding runs/ and gpas.db")->capture_default_str();
+  add_workdir(cmd, o->workdir);
+  add_json(cmd, o->json);
   cmd->add_option("--run-dir", o->run_dir, "ingest this one run directory only");
   cmd->add_option("--sweep", o->sweep, "with --run-dir: the sweep the run belongs to");
+  cmd->add_flag("--rebuild", o->rebuild, "move a damaged gpas.db aside and rebuild it from the run journals");
   cmd->callback([o] { run_ingest(*o); });
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -16,10 +18,25 @@ namespace gpas::cli {
 void setup_ingest(CLI::App& app);  // results.cpp: gpas ingest
 void setup_query(CLI::App& app);   // query.cpp: gpas query "SQL"
 void setup_runs(CLI::App& app);    // runs.cpp: gpas runs list / show
+void setup_runs_compare(CLI::App& runs);  // runs_compare.cpp: gpas runs compare A B ...
+void setup_runs_manage(CLI::App& runs);   // runs_manage.cpp: gpas runs delete / tag / note
 void setup_report(CLI::App& app);  // report.cpp: gpas report table2 / ablations / pivot
 void setup_report_figures(CLI::App& report);  // report_figures.cpp: report figures / html
 
 // <workdir>/gpas.db; read_only also refuses a missing database with advice.
 std::unique_ptr<results::Store> open_store(const std::string& workdir, bool read_only);
+
+// No silent empty answers: names a query would match nothing on are refused with the valid ones.
+// The first column of a read-only SQL query, as text ("SELECT DISTINCT key FROM metrics").
+std::vector<std::string> store_names(const results::Store& store, const std::string& sql);
+// Usage error "unknown WHAT 'name'; did you mean `x`?" plus the valid names, unless name is one
+// of them (or there are none: an empty store answers for itself).
+void require_known(const std::string& what, const std::string& name, const std::vector<std::string>& valid);
+// --where key=value ...: parsed, keys checked against the store's config keys.
+std::vector<std::pair<std::string, std::string>> parse_where(const results::Store& store,
+                                                             const std::vector<std::string>& where);
+// After an empty answer to --where: which condition matched no run, and that key's values.
+std::string explain_no_match(const results::Store& store,
+                             const std::vector<std::pair<std::string, std::string>>& where);
 
 }  // namespace gpas::cli

@@ -19,6 +19,7 @@
 namespace gpas::cli {
 
 void setup_ablate(CLI::App& app);  // ablate.cpp
+void setup_sweep_list(CLI::App& sweep);  // sweep_list.cpp
 
 namespace {
 
@@ -122,6 +123,7 @@ void setup_sweep(CLI::App& app) {
     if (code != 0) throw CLI::RuntimeError(code);
   });
 
+  setup_sweep_list(*sweep);
   setup_ablate(app);
 }
 

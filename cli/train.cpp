@@ -2,6 +2,7 @@
 // indexed into <workdir>/gpas.db. Exit code: 0 completed, 3 diverged, 130 cancelled, 1 error.
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -31,18 +32,21 @@ struct TrainArgs {
   bool no_index = false;
 };
 
-void print_keys() {
+void print_keys(bool json) {
   RunConfig c;
-  visit_fields(c, [](const char* key, const auto& member, const char* help) {
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  visit_fields(c, [&](const char* key, const auto& member, const char* help) {
     nlohmann::json v = member;
-    std::printf("  %-26s %-16s %s\n", key, v.dump().c_str(), help);
+    if (json) all.push_back({{"key", key}, {"default", v}, {"help", help}});
+    else std::printf("  %-26s %-16s %s\n", key, v.dump().c_str(), help);
   });
+  if (json) std::cout << all.dump(2) << "\n";
 }
 
 int run_train(const TrainArgs& a) {
   if (a.keys) {
-    std::printf("Config keys (YAML nesting or dotted --set key=value), default, meaning:\n");
-    print_keys();
+    if (!a.json) std::printf("Config keys (YAML nesting or dotted --set key=value), default, meaning:\n");
+    print_keys(a.json);
     return 0;
   }
   RunConfig cfg = a.config.empty() ? build_config([&] {
@@ -76,9 +80,13 @@ int run_train(const TrainArgs& a) {
     if (!r.error.empty()) j["error"] = r.error;
     std::cout << j.dump() << std::endl;
   } else if (lead) {
-    std::printf("%s %s: %s after %lld steps, eval loss %.4f, eval ppl %.2f (%s)\n", cfg.name.c_str(),
-                r.run_id.c_str(), r.status.c_str(), (long long)r.steps, r.final_eval_loss,
-                r.final_eval_ppl, r.run_dir.c_str());
+    // No evaluation yet (a run cancelled early) prints as such, not as nan.
+    char eval[96] = "no evaluation yet";
+    if (std::isfinite(r.final_eval_loss))
+      std::snprintf(eval, sizeof eval, "eval loss %.4f, eval ppl %.2f", r.final_eval_loss, r.final_eval_ppl);
+    std::printf("%s %s: %s after %lld steps, %s (%s)%s\n", cfg.name.c_str(), r.run_id.c_str(),
+                r.status.c_str(), (long long)r.steps, eval, r.run_dir.c_str(),
+                r.status == "cancelled" ? "; the same command resumes it" : "");
   }
   if (r.status == "diverged") return kExitDiverged;
   if (r.status == "cancelled") return kExitCancelled;
@@ -94,12 +102,13 @@ void setup_train(CLI::App& app) {
       "The run lives in <workdir>/runs/<run_id>/ (config.yaml, journal.jsonl, checkpoints/);\n"
       "running the same command again resumes from its last checkpoint. run_id is the hash of\n"
       "the resolved config. Exit codes: 0 completed, 3 diverged, 130 cancelled, 1 error.\n"
+      "With no --config: the defaults (`gpas train --keys`): a tiny model on synthetic tokens.\n"
       "Example: gpas train --config experiments/runs/tiny.yaml --set model.gpas.enabled=true");
   cmd->add_option("-c,--config", a->config, "run config (YAML)")->check(CLI::ExistingFile);
   cmd->add_option("-s,--set", a->sets, "override a key: --set train.steps=200 (repeatable)");
   cmd->add_option("-w,--workdir", a->workdir, "where runs/ and gpas.db live")->capture_default_str();
   cmd->add_option("--run-dir", a->run_dir, "run directory (default <workdir>/runs/<run_id>)");
-  cmd->add_flag("--json", a->json, "print one JSON summary object at the end");
+  cmd->add_flag("--json", a->json, "print one JSON summary object at the end (with --keys: the keys)");
   cmd->add_flag("--fresh", a->fresh, "ignore existing checkpoints in the run directory");
   cmd->add_flag("--keys", a->keys, "list every config key with its default and meaning");
   cmd->add_flag("--no-index", a->no_index, "do not ingest the run into <workdir>/gpas.db");

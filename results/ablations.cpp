@@ -134,6 +134,14 @@ std::string report_ablations(const Store& store, const ReportOptions& opts, cons
                 (opts.sweep.empty() ? std::string() : " in sweep " + opts.sweep) +
                 "; use --size for another size");
   std::string out;
+  if (format == "json") {  // one array, not a JSON object per table
+    for (size_t i = 0; i < tables.size(); ++i) {
+      std::string o = render(tables[i], format);
+      while (!o.empty() && o.back() == '\n') o.pop_back();
+      out += (i ? ",\n" : "[\n") + o;
+    }
+    return out + "\n]\n";
+  }
   for (size_t i = 0; i < tables.size(); ++i) out += (i ? "\n" : "") + render(tables[i], format);
   return out;
 }

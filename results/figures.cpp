@@ -140,6 +140,35 @@ bool log_y_axis(const std::vector<LayerPoint>& a, const std::vector<LayerPoint>&
   return hi > 10 * lo;  // within a decade gnuplot's log axis has no labelled tick
 }
 
+FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
+                           const std::string& base_path, const std::vector<std::string>& formats) {
+  static const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  FigureFile f{std::filesystem::path(base_path).filename().string(),
+               "Loss of " + std::to_string(runs.size()) + " runs (train solid, eval dashed)", {}};
+  std::string data, plots;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::string c = kColours[i % 10], n = std::to_string(i);
+    std::string name = (runs[i].name.empty() ? runs[i].id : runs[i].name) + " (" + runs[i].id.substr(0, 7) + ")";
+    auto tr = store.metric_series(runs[i].id, "train/loss"), ev = store.metric_series(runs[i].id, "eval/loss");
+    data += points_block("tr" + n, tr) + points_block("ev" + n, ev);
+    // Later runs thinner and with their own markers, so a curve on top of another still shows both.
+    std::string lw = num(std::max(1.0, 3.0 - 0.5 * double(i)));
+    std::string every = std::to_string(std::max<size_t>(1, tr.size() / 8));
+    if (!tr.empty())
+      plots += std::string(plots.empty() ? "" : ", ") + "$tr" + n + " w lp lw " + lw + " pt " +
+               std::to_string(4 + 2 * i % 10) + " ps 1.1 pi " + every + " lc rgb '" + c + "' t " + gp_string(name + " train");
+    if (!ev.empty())
+      plots += std::string(plots.empty() ? "" : ", ") + "$ev" + n + " w lp pt 7 ps 0.8 dt 2 lw 1.5 lc rgb '" + c +
+               "' t " + gp_string(name + " eval");
+  }
+  if (plots.empty()) throw Error("none of these runs has a train/loss or eval/loss metric to draw");
+  draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
+             "set grid\nset key outside right top\nplot " + plots,
+       base_path, formats, f);
+  return f;
+}
+
 bool gnuplot_available() { return !find_program({"gnuplot"}).empty(); }
 
 std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o) {

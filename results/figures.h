@@ -31,6 +31,11 @@ std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o
 // Writes every figure the data allows; returns what was written, in figure order.
 std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& opts);
 
+// `gpas runs compare`: the loss curves of several runs in one figure (train solid, eval dashed
+// with points), one colour per run. base_path: without extension.
+FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
+                           const std::string& base_path, const std::vector<std::string>& formats);
+
 bool gnuplot_available();
 
 // Whether per-layer values get a log y axis: all positive and spanning more than a factor of 10

@@ -1,9 +1,12 @@
 // Renderers of ReportTable. Markdown has no underline, so the second best is <u>...</u>, which
-// GitHub and most viewers show; LaTeX uses \textbf and \underline inside a booktabs table.
+// GitHub and most viewers show; LaTeX uses \textbf and \underline inside a booktabs table; a
+// terminal gets aligned text, bold and underlined by escapes ("ansi") or marked * and † ("text").
 #include "results/report_table.h"
 
 #include <algorithm>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
 #include "results/text_output.h"
@@ -58,6 +61,80 @@ std::string html_cell(const Cell& c) {
   return c.kind.empty() ? "<td>" + t + "</td>" : "<td class=\"" + c.kind + "\">" + t + "</td>";
 }
 
+size_t width(const std::string& s) {  // UTF-8 code points, not bytes
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string wrap(const std::string& text, size_t cols) {
+  std::string out, line, word;
+  std::istringstream in(text);
+  while (in >> word) {
+    if (!line.empty() && width(line) + 1 + width(word) > cols) out += line + "\n", line.clear();
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line + "\n";
+}
+
+// Columns padded to their widest cell (first left, the rest right aligned), a rule under the
+// header; emphasis is added around the padded text so escapes do not count as width.
+std::string render_text(const ReportTable& t, bool ansi) {
+  auto plain = [&](const Cell& c) {
+    if (ansi || c.em == Emphasis::kNone) return c.text;
+    return c.text + (c.em == Emphasis::kBest ? "*" : "†");
+  };
+  std::vector<size_t> w(t.header.size(), 0);
+  for (size_t i = 0; i < t.header.size(); ++i) w[i] = width(t.header[i]);
+  for (const auto& r : t.rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], width(plain(r[i])));
+  auto pad = [&](const std::string& s, size_t i) {
+    std::string fill(w[i] - std::min(w[i], width(s)), ' ');
+    return i == 0 ? s + fill : fill + s;
+  };
+  std::ostringstream out;
+  out << wrap(t.title + ". " + t.caption, 100) << "\n";
+  std::string line;
+  for (size_t i = 0; i < t.header.size(); ++i) line += (i ? "  " : "") + pad(t.header[i], i);
+  out << line << "\n";
+  line.clear();
+  for (size_t i = 0; i < w.size(); ++i) line += (i ? "  " : "") + std::string(w[i], '-');
+  out << line << "\n";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    if (r > 0 && std::count(t.rule_before.begin(), t.rule_before.end(), r)) out << "\n";
+    line.clear();
+    for (size_t i = 0; i < t.rows[r].size() && i < w.size(); ++i) {
+      const Cell& c = t.rows[r][i];
+      std::string s = pad(plain(c), i);
+      if (ansi && c.em != Emphasis::kNone) {
+        size_t lead = s.find_first_not_of(' ');
+        s = s.substr(0, lead) + (c.em == Emphasis::kBest ? "\033[1m" : "\033[4m") + s.substr(lead) + "\033[0m";
+      }
+      line += (i ? "  " : "") + s;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+  bool any_em = false;
+  for (const auto& r : t.rows)
+    for (const auto& c : r) any_em |= c.em != Emphasis::kNone;
+  if (any_em) out << (ansi ? "bold: best, underlined: second best\n" : "*: best, †: second best\n");
+  for (const auto& n : t.notes) out << wrap("- " + n, 100);
+  return out.str();
+}
+
+std::string render_json(const ReportTable& t) {
+  nlohmann::ordered_json j = {{"title", t.title}, {"caption", t.caption}, {"header", t.header}};
+  j["rows"] = nlohmann::ordered_json::array();
+  for (const auto& r : t.rows) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::array();
+    for (const auto& c : r) row.push_back(c.text);
+    j["rows"].push_back(row);
+  }
+  j["notes"] = t.notes;
+  return j.dump(2) + "\n";
+}
+
 }  // namespace
 
 std::string html_escape(const std::string& s) {
@@ -75,6 +152,8 @@ std::string html_escape(const std::string& s) {
 }
 
 std::string render(const ReportTable& t, const std::string& format) {
+  if (format == "text" || format == "ansi") return render_text(t, format == "ansi");
+  if (format == "json") return render_json(t);
   std::ostringstream out;
   if (format == "md") {
     out << "**" << t.title << ".** " << t.caption << "\n\n|";
@@ -132,7 +211,7 @@ std::string render(const ReportTable& t, const std::string& format) {
       out << "</ul>\n";
     }
   } else {
-    throw Error("unknown table format '" + format + "' (md | latex | csv | html)", kExitUsage);
+    throw Error("unknown table format '" + format + "' (text | md | latex | csv | html | json)", kExitUsage);
   }
   return out.str();
 }

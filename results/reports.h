@@ -42,6 +42,9 @@ struct Table2Data {
   std::vector<std::string> notes;
 };
 Table2Data collect_table2(const Store& store, const ReportOptions& opts);
+// With --compare-paper: "" when the paper has Table 2 numbers for every size given, else a
+// sentence naming the sizes without them and the sizes the paper has.
+std::string compare_paper_gap(const std::vector<std::string>& sizes);
 ReportTable table2_table(const Table2Data& data, const ReportOptions& opts);
 // Long CSV for scripts: method,size,mean,std,n,diverged,unfinished,delta_vs_base[,paper]
 std::string table2_csv(const Table2Data& data, const ReportOptions& opts);

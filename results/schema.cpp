@@ -81,6 +81,16 @@ CREATE INDEX runs_by_sweep ON runs(sweep, status);
 CREATE INDEX params_by_key ON params(key, value);
 CREATE INDEX metrics_by_key ON metrics(key, run_id);
 )sql"},
+      {3, "tags and notes on runs and sweeps (gpas runs tag / note)",
+       R"sql(
+CREATE TABLE tags (
+  kind   TEXT NOT NULL,              -- run | sweep
+  target TEXT NOT NULL,              -- run id or sweep name
+  key    TEXT NOT NULL,              -- the tag, or "note"
+  value  TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (kind, target, key)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

@@ -103,6 +103,16 @@ Table2Data collect_table2(const Store& store, const ReportOptions& opts) {
   return d;
 }
 
+std::string compare_paper_gap(const std::vector<std::string>& sizes) {
+  std::string missing, have;
+  for (const auto& s : sizes)
+    if (!paper_table2("Pre-LN", s)) missing += (missing.empty() ? "" : ", ") + s;
+  for (const auto& s : paper_table2_sizes()) have += (have.empty() ? "" : ", ") + s;
+  if (missing.empty()) return "";
+  return "--compare-paper: the paper's Table 2 has no numbers for " + missing +
+         " (it reports " + have + ")";
+}
+
 static std::optional<double> delta_of(const Table2Data& d, const std::string& method,
                                       const std::string& size) {
   std::string base = base_method(method);
@@ -153,6 +163,8 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
   }
   mark_best_two(t, values, measured_cols);
   t.notes = d.notes;
+  if (opts.compare_paper)
+    if (std::string gap = compare_paper_gap(d.sizes); !gap.empty()) t.notes.push_back(gap);
   return t;
 }
 

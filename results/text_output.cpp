@@ -3,9 +3,11 @@
 #include "results/text_output.h"
 
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "results/methods.h"
+#include "results/run_admin.h"
 
 namespace gpas::results {
 
@@ -92,7 +94,15 @@ static std::string final_ppl(const Store& store, const RunRow& r) {
   return v ? fixed(*v) : "";
 }
 
+static nlohmann::ordered_json tags_json(const std::vector<Tag>& tags) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& t : tags) j[t.key] = t.value;
+  return j;
+}
+
 std::string format_runs(const Store& store, const std::vector<RunRow>& runs, bool json) {
+  std::map<std::string, std::vector<Tag>> tags;
+  for (auto& t : tags_of(store, "run")) tags[t.target].push_back(t);
   if (json) {
     nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const auto& r : runs) {
@@ -101,17 +111,22 @@ std::string format_runs(const Store& store, const std::vector<RunRow>& runs, boo
                      {"size", config_text(r.config, "model.size")}, {"method", method_of(r.config)},
                      {"seed", config_text(r.config, "train.seed")}, {"last_step", r.last_step},
                      {"eval_ppl", ppl ? nlohmann::ordered_json(*ppl) : nlohmann::ordered_json()},
-                     {"run_dir", r.run_dir}, {"error", r.error}});
+                     {"run_dir", r.run_dir}, {"error", r.error}, {"tags", tags_json(tags[r.id])}});
     }
     return arr.dump(2) + "\n";
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& r : runs)
+  bool any_tags = false;
+  for (const auto& r : runs) {
     rows.push_back({r.id, r.name, r.sweep, r.status, config_text(r.config, "model.size"),
                     method_of(r.config), config_text(r.config, "train.seed"),
-                    r.last_step < 0 ? "" : std::to_string(r.last_step), final_ppl(store, r)});
-  return aligned_table({"ID", "NAME", "SWEEP", "STATUS", "SIZE", "METHOD", "SEED", "STEP", "EVAL PPL"},
-                       rows);
+                    r.last_step < 0 ? "" : std::to_string(r.last_step), final_ppl(store, r),
+                    tags_text(tags[r.id])});
+    any_tags |= !rows.back().back().empty();
+  }
+  std::vector<std::string> header = {"ID", "NAME", "SWEEP", "STATUS", "SIZE", "METHOD", "SEED", "STEP", "EVAL PPL"};
+  if (any_tags) header.push_back("TAGS");
+  return aligned_table(header, rows);
 }
 
 std::string format_run(const Store& store, const RunRow& r, bool json) {
@@ -128,12 +143,19 @@ std::string format_run(const Store& store, const RunRow& r, bool json) {
   std::vector<std::pair<std::string, std::optional<double>>> finals;
   for (const auto& k : store.metric_keys(r.id)) finals.emplace_back(k, store.final_metric(r.id, k));
   auto arts = store.artifacts(r.id);
+  auto tags = tags_of(store, "run", r.id);
+  std::string note;
+  for (const auto& t : tags)
+    if (t.key == "note") note = t.value;
+  fields.push_back({"tags", tags_text(tags)});
+  fields.push_back({"note", note});
   if (json) {
     nlohmann::ordered_json o;
     for (const auto& [k, v] : fields) o[k] = v;
     o["attempt"] = r.attempt;  // numbers for scripts (the text above is for the table)
     o["pid"] = r.pid;
     o["last_step"] = r.last_step;
+    o["tags"] = tags_json(tags);
     o["config"] = r.config;
     nlohmann::ordered_json m = nlohmann::ordered_json::object();
     for (const auto& [k, v] : finals) m[k] = v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();

@@ -187,6 +187,12 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   else model->to(dev);
   res.parameters = count_parameters(cfg.model).total;
   res.world_size = coll->world();
+  if (lead && !opts.quiet)  // what is trained where, before the first step (cli/train.cpp's promise)
+    spdlog::info("training {} ({}{}): {} parameters, data {}{}, {} on {}{}, {} steps; run dir {}", cfg.name,
+                 cfg.model.size, cfg.model.gpas.enabled ? " " + cfg.model.norm + " + GPAS" : " " + cfg.model.norm,
+                 res.parameters, cfg.data.source, cfg.data.path.empty() ? "" : " " + cfg.data.path, t.precision,
+                 dev.str(), coll->world() > 1 ? " x " + std::to_string(coll->world()) + " ranks" : "", t.steps,
+                 run_dir);
 
   std::vector<torch::Tensor> trainable, gates, others;
   for (auto& p : model->parameters())

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The command line's conventions with the real binary: help for a command without its subcommand,
+# `gpas: error:` + exit 2 + a suggestion for typos, -w/--workdir and GPAS_WORKDIR everywhere, no
+# silent empty answers (unknown metric, --where key, --compare-paper without paper numbers), the
+# terminal table format, runs compare / tag / note / delete (refusing a live run), sweep list,
+# completion and the man page. Runs on hand-written journals: seconds, no training.
+# Usage: cli_test.sh GPAS SOURCE_DIR
+set -euo pipefail
+gpas=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect CODE CMD...: runs CMD, checks its exit code, keeps stdout in out.txt and stderr in err.txt
+expect() {
+  local want=$1; shift
+  set +e; "$@" > out.txt 2> err.txt; local rc=$?; set -e
+  [ "$rc" = "$want" ] || { cat out.txt err.txt; fail "exit $rc, not $want: $*"; }
+}
+
+# ---- help, usage errors, exit codes ----
+expect 0 "$gpas"
+grep -q "Exit codes: 0 success, 1 error" out.txt || fail "bare gpas does not print its help with the exit codes"
+for sub in runs report sweep model data; do
+  expect 0 "$gpas" $sub
+  grep -q "Usage: gpas $sub" out.txt || fail "gpas $sub does not print its help"
+done
+expect 2 "$gpas" runs lst
+grep -qx 'gpas: error: gpas runs: unknown command `lst`; did you mean `list`?' <(head -1 err.txt) || fail "no suggestion: $(cat err.txt)"
+expect 2 "$gpas" rnus
+grep -q 'did you mean `runs`' err.txt || fail "no suggestion for a top-level typo"
+expect 2 "$gpas" runs list --wokdir x
+grep -q '^gpas: error: .*unknown option `--wokdir`; did you mean `--workdir`' err.txt || fail "unknown option: $(cat err.txt)"
+expect 2 "$gpas" runs show
+grep -q "^gpas: error: gpas runs show: run is required" err.txt || fail "missing argument: $(cat err.txt)"
+expect 2 "$gpas" report table2 --format docx
+grep -q "^gpas: error:" err.txt || fail "bad --format value"
+expect 1 "$gpas" runs list -w "$tmp/nowhere"
+grep -q "^gpas: error: .*nowhere/gpas.db" err.txt || fail "a missing store"
+
+# Every command that reads or writes a workdir takes -w/--workdir and GPAS_WORKDIR.
+for c in "ingest" "query" "runs list" "runs show" "runs compare" "runs delete" "runs tag" "runs note" \
+         "report table2" "report ablations" "report pivot" "report figures" "report html" \
+         "sweep plan" "sweep run" "sweep status" "sweep cancel" "sweep list" "ablate" "train" "analyze importance"; do
+  "$gpas" $c --help > help.txt
+  grep -q -- "-w,--workdir.*(Env:GPAS_WORKDIR)" help.txt || fail "gpas $c has no -w/--workdir with GPAS_WORKDIR"
+done
+for c in "query" "runs list" "runs show" "runs compare" "report table2" "report pivot" "sweep list" "sweep plan" \
+         "train" "model info" "ingest"; do
+  "$gpas" $c --help | grep -q -- "--json" || fail "gpas $c has no --json"
+done
+
+# ---- a store of three runs ----
+write_run() {  # id norm gpas ppl status [host pid]
+  local dir="w/runs/$1"
+  mkdir -p "$dir"
+  local cfg="{\"name\":\"r-$1\",\"model\":{\"size\":\"9m\",\"norm\":\"$2\",\"gpas\":{\"enabled\":$3}},\"train\":{\"seed\":0}}"
+  {
+    echo "{\"seq\":0,\"type\":\"start\",\"time\":1.0,\"run_id\":\"$1\",\"attempt\":1,\"host\":\"${6:-h}\",\"pid\":${7:-1},\"config\":$cfg}"
+    local s=1
+    for step in 10 20 30 40; do
+      echo "{\"seq\":$s,\"type\":\"metric\",\"time\":2.0,\"step\":$step,\"key\":\"train/loss\",\"value\":$(awk "BEGIN{print 5 - $step / 20 + $4 / 100}")}"
+      s=$((s + 1))
+    done
+    echo "{\"seq\":10,\"type\":\"metric\",\"time\":3.0,\"step\":40,\"key\":\"eval/loss\",\"value\":3.4}"
+    echo "{\"seq\":11,\"type\":\"metric\",\"time\":3.0,\"step\":40,\"key\":\"eval/ppl\",\"value\":$4}"
+    [ "$5" = running ] || echo "{\"seq\":90,\"type\":\"status\",\"time\":4.0,\"status\":\"$5\",\"step\":40}"
+  } > "$dir/journal.jsonl"
+}
+write_run aaaaaaaaaaa1 pre false 30.5 completed
+write_run bbbbbbbbbbb2 pre true 29.5 completed
+write_run ccccccccccc3 post false 0 running "$(hostname)" $$
+export GPAS_WORKDIR="$tmp/w"   # from here on, no command names the workdir
+"$gpas" ingest > /dev/null
+
+# ---- no silent empty answers ----
+expect 2 "$gpas" report table2 --metric eval/pplx
+grep -q "unknown metric 'eval/pplx'; did you mean \`eval/ppl\`" err.txt || fail "unknown metric: $(cat err.txt)"
+expect 2 "$gpas" runs list --where model.nrom=pre
+grep -q "did you mean \`model.norm\`" err.txt || fail "unknown --where key: $(cat err.txt)"
+expect 0 "$gpas" runs list --where model.norm=pree
+grep -q "no run has model.norm=pree (values in the store: post, pre)" err.txt || fail "empty --where answer not explained"
+expect 2 "$gpas" report pivot --rows method --cols model.sise
+grep -q "did you mean \`model.size\`" err.txt || fail "unknown pivot key"
+expect 0 "$gpas" report table2 --compare-paper
+grep -q "warning: --compare-paper: the paper's Table 2 has no numbers for 9m" err.txt || fail "no paper-column warning"
+grep -q "has no numbers for 9m" out.txt || fail "the table does not state the missing paper column"
+
+# ---- formats: md in a pipe, aligned text on a terminal, by --out's extension ----
+"$gpas" report table2 | grep -q '| Pre + GPAS | \*\*29.50 (-1.00)\*\* |' || fail "md in a pipe"
+"$gpas" report table2 --format text | grep -q '^Pre + GPAS  *29.50 (-1.00)\*$' || fail "text format"
+if command -v script > /dev/null; then
+  script -qec "$gpas report table2" /dev/null > tty.txt
+  grep -q '<u>' tty.txt && fail "a terminal gets <u> tags"
+  grep -q $'\033\\[1m29.50 (-1.00)' tty.txt || fail "a terminal does not get an aligned, emphasised table"
+fi
+"$gpas" report table2 --out t.tex 2> /dev/null && grep -q 'begin{tabular}' t.tex || fail "--out t.tex is not LaTeX"
+"$gpas" report table2 --json | python3 -c "import json,sys; t=json.load(sys.stdin); assert t['title']=='Table 2'"
+"$gpas" query "SELECT id FROM runs ORDER BY id" --json | python3 -c "import json,sys; assert len(json.load(sys.stdin))==3"
+
+# ---- compare, tags, notes, delete, sweep list ----
+expect 0 "$gpas" runs compare aaaaaaaaaaa1 bbbbbbbbbbb2 --out cmp
+grep -q "^model.gpas.enabled  *false  *true$" out.txt || fail "compare does not show the differing key"
+grep -q "^model.size" out.txt && fail "compare shows a key that does not differ"
+grep -q "^eval/ppl  *30.5 / 30.5 @40  *29.5 / 29.5 @40$" out.txt || fail "compare metrics: $(cat out.txt)"
+[ -s cmp/compare_loss.png ] && [ -s cmp/compare_loss.svg ] || fail "no comparison figure"
+"$gpas" runs tag aaaaaaaaaaa1 baseline owner=me > /dev/null
+"$gpas" runs note aaaaaaaaaaa1 "first try" > /dev/null
+[ "$("$gpas" runs list --tag baseline --json | python3 -c "import json,sys; r=json.load(sys.stdin); print(len(r), r[0]['tags']['owner'])")" = "1 me" ] \
+  || fail "tag filter"
+"$gpas" runs show aaaaaaaaaaa1 | grep -q "^note  *first try$" || fail "the note is not shown"
+"$gpas" runs tag aaaaaaaaaaa1 owner --remove | grep -qx "run aaaaaaaaaaa1: baseline" || fail "tag removal"
+expect 1 "$gpas" runs delete ccccccccccc3
+grep -q "is running" err.txt || fail "a live run was not refused"
+[ -d w/runs/ccccccccccc3 ] || fail "the refused run lost its files"
+expect 0 "$gpas" runs delete bbbbbbbbbbb2
+[ ! -e w/runs/bbbbbbbbbbb2 ] || fail "delete left the run directory"
+[ "$("$gpas" query "SELECT COUNT(*) FROM metrics WHERE run_id = 'bbbbbbbbbbb2'" --format csv | tail -1)" = 0 ] || fail "delete left metrics"
+"$gpas" ingest > /dev/null
+"$gpas" runs list | grep -q bbbbbbbbbbb2 && fail "a deleted run came back on ingest"
+expect 0 "$gpas" sweep list
+grep -q "no sweeps" err.txt || fail "sweep list of a store without sweeps is silent"
+
+# ---- completion and man page from the same tables ----
+"$gpas" completion bash > gpas.bash
+bash -c "source gpas.bash; COMP_WORDS=(gpas runs l); COMP_CWORD=2; _gpas; echo \${COMPREPLY[*]}" | grep -qx list \
+  || fail "bash completion of gpas runs l"
+bash -c "source gpas.bash; COMP_WORDS=(gpas report table2 --comp); COMP_CWORD=3; _gpas; echo \${COMPREPLY[*]}" \
+  | grep -qx -- --compare-paper || fail "bash completion of an option"
+"$gpas" completion zsh | sed -n 1p | grep -qx "#compdef gpas" || fail "zsh completion"
+"$gpas" man --out gpas.1 2> /dev/null
+grep -q '^\.SS "gpas runs compare"' gpas.1 || fail "man page lacks a command"
+grep -q '^\.SH EXIT STATUS' gpas.1 || fail "man page lacks exit codes"
+if command -v groff > /dev/null; then groff -man -Tutf8 gpas.1 2>&1 >/dev/null | grep -q . && fail "groff warns"; fi
+echo "cli_test: ok"
