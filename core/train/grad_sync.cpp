@@ -57,8 +57,11 @@ GradSync::GradSync(Collective& coll, std::vector<torch::Tensor> params, int64_t 
 
 GradSync::~GradSync() {
   *alive_ = false;
-  for (auto& b : buckets_)
-    if (b.launched && b.wait) b.wait();
+  // Unwinding after a failed collective: the group's error is already on its way up.
+  for (auto& b : buckets_) try {
+      if (b.launched && b.wait) b.wait();
+    } catch (const std::exception&) {
+    }
 }
 
 void GradSync::zero() {

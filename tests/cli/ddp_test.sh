@@ -63,6 +63,21 @@ for k in a:
 print("ddp_test: ok,", len(a), "losses equal within 1e-4")
 PY
 
+# A rank that dies (SIGKILL, no word to the others) fails the other with an error, not a hang.
+GPAS_DIST_TIMEOUT_S=20 start_ranks "$tmp/dead" --set train.steps=100000 --set train.checkpoint_every=0
+for _ in $(seq 1 200); do
+  grep -q '"key":"train/loss"' "$tmp/dead/journal.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+pkill -KILL -P "${pids[1]}"  # the gpas under rank 1's `timeout`
+rc=0
+wait "${pids[0]}" || rc=$?
+wait "${pids[1]}" 2>/dev/null || true
+case $rc in
+  1) echo "ddp_test: rank 0 failed with exit 1 after rank 1 was killed" ;;
+  *) echo "rank 0 exited with $rc after rank 1 died (want 1: an error; 124 = it hung until timeout)"; exit 1 ;;
+esac
+
 # A stop signal that reaches one rank only stops both at the same step (they agree through the
 # all-reduce); neither waits alone in a collective until the timeout.
 start_ranks "$tmp/stop" --set train.steps=100000 --set train.checkpoint_every=0

@@ -162,6 +162,26 @@ TEST(Step, PrecisionsTrainCloseToFp32AndResumeBitwise) {
   EXPECT_NEAR(final_loss["bf16-mixed"], final_loss["fp32"], 0.05 * final_loss["fp32"]);
 }
 
+TEST(Step, ADivergenceSeenLateIsRecordedAtItsStepAndNothingAfterItIsCheckpointed) {
+  // The loop reads the loss only at sync points (log or checkpoint: steps 4, 8, 12 here): a NaN at
+  // step 5 is seen at step 8, the run records step 5, and the checkpoint of step 8 is not written.
+  RunConfig c = tiny_cfg(12);
+  c.train.log_every = 8;
+  c.train.checkpoint_every = 4;
+  c.train.keep_checkpoints = 10;
+  TrainHooks hooks;
+  hooks.on_loss = [](int64_t step, torch::Tensor& loss) {
+    if (step == 4) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  };
+  std::string dir = fresh("late_nan");
+  auto r = train_run(c, dir, quiet(), hooks);
+  EXPECT_EQ(r.status, "diverged");
+  EXPECT_EQ(r.diverged_step, 5);
+  auto ckpts = list_checkpoints(dir);
+  ASSERT_FALSE(ckpts.empty());
+  EXPECT_EQ(fs::path(ckpts.back()).filename().string(), "step_00000004.pt");
+}
+
 TEST(Step, DeepNormGpasInitIsAChoice) {
   RunConfig c = tiny_cfg(1);
   c.model.norm = "deepnorm";
