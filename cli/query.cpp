@@ -18,11 +18,12 @@ struct QueryOptions {
   std::string format = "table";
   std::string workdir = ".";
   bool json = false;
+  double timeout = 60;
 };
 
 void run_query(const QueryOptions& o) {
   auto store = open_store(o.workdir, /*read_only=*/true);
-  std::cout << results::format_query(store->query(o.sql), o.json ? "json" : o.format);
+  std::cout << results::format_query(store->query(o.sql, o.timeout), o.json ? "json" : o.format);
 }
 
 }  // namespace
@@ -33,6 +34,8 @@ void setup_query(CLI::App& app) {
       "query", "run one read-only SQL statement on the results store "
                "(tables: sweeps runs params metrics layer_stats artifacts)");
   cmd->add_option("sql", o->sql, "the SQL statement")->required();
+  cmd->add_option("--timeout", o->timeout, "stop the statement after this many seconds (0 = no limit)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--format", o->format, "table | csv | json")
       ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
   add_workdir(cmd, o->workdir, "workdir holding gpas.db");

@@ -93,6 +93,15 @@ std::string identify_run(const std::string& dir, const std::string& journal,
   return fs::path(dir).filename().string();
 }
 
+// The sweep named by the orchestrator's record <run_dir>/sweep.json ("" if none): a store rebuilt
+// from the run dirs keeps each run's sweep.
+std::string sweep_of_record(const fs::path& dir) {
+  std::ifstream in(dir / "sweep.json");
+  if (!in) return "";
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.contains("sweep") && j["sweep"].is_string() ? j["sweep"].get<std::string>() : "";
+}
+
 }  // namespace
 
 std::string iso_from_seconds(const nlohmann::json& t) {
@@ -288,7 +297,7 @@ IngestStats Store::ingest_workdir(const std::string& workdir) {
   std::sort(dirs.begin(), dirs.end());
   for (const auto& d : dirs) {
     try {
-      IngestStats s = ingest_run_dir(d.string());
+      IngestStats s = ingest_run_dir(d.string(), sweep_of_record(d));
       total.runs += s.runs;
       total.lines += s.lines;
     } catch (const Error& e) {

@@ -14,6 +14,7 @@
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "results/schema.h"
+#include "results/store_detail.h"
 
 namespace gpas::results {
 
@@ -32,6 +33,14 @@ std::string db_path_for(const std::string& workdir) {
 
 static constexpr int kBusyTimeoutMs = 60000;
 
+bool is_damaged_code(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
+
+std::string rebuild_hint(const std::string& db_path) {
+  std::string dir = fs::path(db_path).has_parent_path() ? fs::path(db_path).parent_path().string() : ".";
+  return "; the store is only an index of the run journals: rebuild it with `gpas ingest --rebuild --workdir " +
+         dir + "` (the damaged file is kept beside it)";
+}
+
 std::unique_ptr<Store> Store::open(const std::string& db_path, bool read_only) {
   std::unique_ptr<Store> s(new Store());
   s->path_ = db_path;
@@ -40,6 +49,9 @@ std::unique_ptr<Store> Store::open(const std::string& db_path, bool read_only) {
     if (read_only) {
       if (!fs::exists(db_path))
         throw Error(db_path + ": no results database here; run `gpas ingest --workdir DIR` first");
+      std::error_code ec;
+      if (fs::file_size(db_path, ec) == 0 && !ec)
+        throw Error(db_path + ": the file is empty (0 bytes), not a results database" + rebuild_hint(db_path));
       s->db_ = std::make_unique<SQLite::Database>(db_path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
       s->db_->exec("PRAGMA query_only = 1");
       int v = user_version(*s->db_);
@@ -78,9 +90,23 @@ std::unique_ptr<Store> Store::open(const std::string& db_path, bool read_only) {
     s->db_->exec("PRAGMA foreign_keys = ON");
     migrate(*s->db_);
   } catch (const SQLite::Exception& e) {
-    throw Error(db_path + ": " + e.what());
+    throw Error(db_path + ": " + e.what() + (is_damaged_code(e.getErrorCode()) ? rebuild_hint(db_path) : ""));
   }
   return s;
+}
+
+IngestStats Store::rebuild(const std::string& workdir, std::string* moved_to) {
+  std::string db = db_path_for(workdir);
+  if (fs::exists(db)) {
+    std::string aside = db + ".broken-" + now_iso8601();
+    for (const char* ext : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      if (fs::exists(db + ext)) fs::rename(db + ext, aside + ext, ec);
+      if (ec) throw Error(db + ext + ": cannot move it aside to " + aside + ext + " (" + ec.message() + ")");
+    }
+    if (moved_to) *moved_to = aside;
+  }
+  return open(db)->ingest_workdir(workdir);
 }
 
 Store::~Store() = default;

@@ -119,8 +119,12 @@ class Store {
   std::vector<std::string> layer_kinds(const std::string& run_id) const;
   std::vector<LayerPoint> layer_series(const std::string& run_id, const std::string& kind) const;
   std::vector<Artifact> artifacts(const std::string& run_id) const;
-  // One SQL statement on a read-only store; a statement that would write throws gpas::Error.
-  QueryResult query(const std::string& sql) const;
+  // One SQL statement on a read-only store; a statement that would write throws gpas::Error, and
+  // so does one still running after timeout_s seconds (0 = no limit).
+  QueryResult query(const std::string& sql, double timeout_s = 0) const;
+  // Moves a damaged <workdir>/gpas.db aside (to gpas.db.broken-<time>, with its -wal/-shm) and
+  // builds a new one from the run directories' journals. Returns what was ingested.
+  static IngestStats rebuild(const std::string& workdir, std::string* moved_to = nullptr);
 
   SQLite::Database& db() { return *db_; }
 

@@ -6,6 +6,8 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <memory>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -13,6 +15,7 @@
 #include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "results/store.h"
+#include "results/store_detail.h"
 
 namespace gpas::results {
 
@@ -190,8 +193,16 @@ std::vector<Artifact> Store::artifacts(const std::string& run_id) const {
   return out;
 }
 
-QueryResult Store::query(const std::string& sql) const {
+namespace {
+// sqlite3_progress_handler: a non-zero answer interrupts the statement.
+int past_deadline(void* deadline) { return now_seconds() > *static_cast<double*>(deadline); }
+}  // namespace
+
+QueryResult Store::query(const std::string& sql, double timeout_s) const {
   sqlite3* h = db_->getHandle();
+  double deadline = now_seconds() + timeout_s;
+  if (timeout_s > 0) sqlite3_progress_handler(h, 10000, past_deadline, &deadline);
+  std::unique_ptr<sqlite3, void (*)(sqlite3*)> unset(h, [](sqlite3* d) { sqlite3_progress_handler(d, 0, nullptr, nullptr); });
   sqlite3_stmt* st = nullptr;
   const char* tail = nullptr;
   if (sqlite3_prepare_v2(h, sql.c_str(), static_cast<int>(sql.size() + 1), &st, &tail) !=
@@ -225,7 +236,14 @@ QueryResult Store::query(const std::string& sql) const {
   }
   if ((rc & 0xff) == SQLITE_READONLY)
     throw Error("query: refused: the statement tried to write, and `gpas query` is read-only");
-  if (rc != SQLITE_DONE) throw Error("query: " + std::string(sqlite3_errmsg(h)));
+  if ((rc & 0xff) == SQLITE_INTERRUPT) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", timeout_s);
+    throw Error(std::string("query: stopped after ") + buf + " s (--timeout " + buf +
+                "): narrow the statement (a LIMIT, a WHERE), or give a longer --timeout (0 = none)");
+  }
+  if (rc != SQLITE_DONE)
+    throw Error("query: " + std::string(sqlite3_errmsg(h)) + (is_damaged_code(rc) ? rebuild_hint(path_) : ""));
   return r;
 }
 

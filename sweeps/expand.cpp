@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/error.h"
 #include "sweeps/sweep_spec.h"
 
@@ -65,6 +67,12 @@ bool matches(const Match& m, const Assignment& axes, const RunConfig& cfg) {
 std::string job_name(const std::string& sweep, const Assignment& axes) {
   std::string n = sweep;
   for (const auto& [axis, v] : axes) {
+    // Job names reach file headers, logs and Slurm job names: no control characters in them.
+    for (unsigned char c : v.label)
+      if (c < 0x20 || c == 0x7f)
+        throw Error("sweep " + sweep + ": grid axis " + axis + ": the value " +
+                    nlohmann::json(v.label).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                    " holds a control character, and job names are made of axis values; remove it");
     std::string part = v.label;
     if (axis.find('.') != std::string::npos) part = axis.substr(axis.rfind('.') + 1) + "=" + v.label;
     n += "/" + part;

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/config/config_yaml.h"
@@ -31,7 +33,12 @@ std::vector<std::string> worker_argv(const std::string& worker, const Sweep& s, 
 void write_job_config(const Sweep& s, const Job& j) {
   std::string dir = run_dir_of(s.workdir, j.id);
   make_dirs(dir);
-  write_file_atomic(dir + "/job.yaml", "# written by gpas sweep " + s.name + ": job " + j.name + "\n" + to_yaml(j.cfg));
+  // Names are quoted and escaped (JSON string syntax): a newline in one cannot start a YAML key.
+  auto quoted = [](const std::string& t) {
+    return nlohmann::json(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  write_file_atomic(dir + "/job.yaml", "# written by gpas sweep " + quoted(s.name) + ": job " + quoted(j.name) +
+                                           "\n" + to_yaml(j.cfg));
 }
 
 namespace {

@@ -3,11 +3,13 @@
 // Expansion into jobs (cartesian product, matching, references) is expand.cpp's.
 #include "sweeps/sweep_file.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "core/common/error.h"
+#include "core/config/yaml_load.h"
 #include "sweeps/shorthands.h"
 #include "sweeps/sweep_spec.h"
 
@@ -147,8 +149,10 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
                        "define, overrides, include, exclude, options)");
   }
   if (root["sweep"]) spec.name = root["sweep"].as<std::string>();
-  if (spec.name.empty() || spec.name.find_first_of("/ \t") != std::string::npos)
-    r.fail(root["sweep"] ? root["sweep"] : root, "sweep: the name must be non-empty without '/' or spaces");
+  bool control = std::any_of(spec.name.begin(), spec.name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (spec.name.empty() || control || spec.name.find_first_of("/ \t") != std::string::npos)
+    r.fail(root["sweep"] ? root["sweep"] : root,
+           "sweep: the name must be non-empty without '/', spaces or control characters");
 
   // extends: run-config files (relative to the sweep file) applied before base:.
   if (YAML::Node ext = root["extends"]) {
@@ -157,14 +161,10 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
     else paths.push_back(ext);
     for (const auto& p : paths) {
       fs::path path = fs::path(base_dir) / p.as<std::string>();
-      YAML::Node cfg;
-      try {
-        cfg = YAML::LoadFile(path.string());
-      } catch (const YAML::BadFile&) {
-        r.fail(p, "extends: cannot open " + path.string());
-      } catch (const YAML::ParserException& e) {
-        throw Error(at(path.string(), e.mark.line + 1, "invalid YAML: " + e.msg));
-      }
+      if (!fs::is_regular_file(path))
+        r.fail(p, "extends: " + path.string() +
+                      (fs::is_directory(path) ? " is a directory; name a run-config YAML file" : " does not exist"));
+      YAML::Node cfg = load_yaml_file(path.string(), "run config");
       Reader sub{path.string(), path.parent_path().string(), {}};
       auto s = sub.settings_of(cfg, "the run config");
       spec.base.insert(spec.base.end(), s.begin(), s.end());
@@ -282,12 +282,7 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
 
 Sweep load_sweep_text(const std::string& yaml, const std::string& label, const std::string& base_dir,
                       const std::string& workdir, const std::vector<std::string>& sets) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    throw Error(at(label, e.mark.line + 1, "invalid YAML: " + e.msg));
-  }
+  YAML::Node root = load_yaml_text(yaml, label);
   Sweep s = expand(parse_spec(root, label, base_dir, sets), workdir);
   s.file = label;
   return s;
@@ -295,14 +290,7 @@ Sweep load_sweep_text(const std::string& yaml, const std::string& label, const s
 
 Sweep load_sweep(const std::string& path, const std::string& workdir,
                  const std::vector<std::string>& sets) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw Error(path + ": cannot open the sweep file");
-  } catch (const YAML::ParserException& e) {
-    throw Error(at(path, e.mark.line + 1, "invalid YAML: " + e.msg));
-  }
+  YAML::Node root = load_yaml_file(path, "sweep file");
   Sweep s = expand(parse_spec(root, path, fs::path(path).parent_path().string(), sets), workdir);
   s.file = path;
   return s;

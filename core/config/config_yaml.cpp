@@ -1,4 +1,5 @@
 #include "core/config/config_yaml.h"
+#include "core/config/yaml_load.h"
 
 #include <functional>
 #include <map>
@@ -152,14 +153,7 @@ RunConfig build_config(const std::vector<Setting>& settings) {
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& sets) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw Error(path + ": cannot open the config file");
-  } catch (const YAML::ParserException& e) {
-    throw Error(at(path, e.mark.line + 1, "invalid YAML: " + e.msg));
-  }
+  YAML::Node root = load_yaml_file(path, "config file");
   auto settings = collect_settings(root, path);
   for (const auto& s : sets) settings.push_back(parse_set(s));
   return build_config(settings);
