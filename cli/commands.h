@@ -18,6 +18,7 @@ void setup_data_encode(CLI::App& data);  // data_encode.cpp: `data encode`, call
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
 void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
 void setup_eval(CLI::App& app);    // eval.cpp: zero-shot multiple-choice evaluation (Table 3)
+void setup_finetune(CLI::App& app);  // finetune.cpp: instruction finetuning (Table 3)
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
 void setup_completion(CLI::App& app);  // completion.cpp: completion bash|zsh, man
 
@@ -27,6 +28,7 @@ inline constexpr Setup kCommands[] = {
     setup_model,
     setup_train,
     setup_export,
+    setup_finetune,
     setup_eval,
     setup_bench,
     setup_data,

@@ -14,6 +14,7 @@
 #include "core/config/config_yaml.h"
 #include "core/config/fields.h"
 #include "core/train/signals.h"
+#include "core/train/mc_eval.h"
 #include "core/train/trainer.h"
 #include "results/store.h"
 
@@ -63,6 +64,7 @@ int run_train(const TrainArgs& a) {
   opts.progress = !a.json && ::isatty(2);
   RunResult r = train_run(cfg, run_dir, opts);
   bool lead = std::getenv("RANK") == nullptr || std::string(std::getenv("RANK")) == "0";
+  if (lead && r.status == "completed") downstream_after_training(cfg, run_dir);  // downstream.*
   if (lead && !a.no_index) {
     std::string db = (std::filesystem::path(a.workdir) / "gpas.db").string();
     results::Store::open(db)->ingest_run_dir(run_dir);

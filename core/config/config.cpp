@@ -96,7 +96,21 @@ void validate(const RunConfig& cfg) {
   require(t.heartbeat_every >= 1, "train.heartbeat_every", "must be at least 1");
   require(t.diverge_loss > 0, "train.diverge_loss", "must be positive");
 
-  one_of(d.source, {"synthetic", "prepared", "brown"}, "data.source");
+  one_of(d.source, {"synthetic", "prepared", "brown", "instruct"}, "data.source");
+  if (d.source == "instruct") {
+    require(!d.path.empty(), "data.path", "is required when data.source is instruct (a JSON/JSONL file)");
+    require(!d.tokenizer.empty(), "data.tokenizer", "is required when data.source is instruct");
+  }
+  require(d.val_examples >= 0, "data.val_examples", "must be >= 0");
+  one_of(t.optimizer, {"adam", "adamw", "lisa"}, "train.optimizer");
+  require(t.lisa_layers >= 1, "train.lisa_layers", "must be at least 1");
+  require(t.optimizer != "lisa" || t.lisa_layers <= m.layers, "train.lisa_layers",
+          "exceeds model.layers (" + std::to_string(m.layers) + ")");
+  require(t.lisa_interval >= 1, "train.lisa_interval", "must be at least 1");
+  require(t.epochs >= 0, "train.epochs", "must be >= 0 (0 = use train.steps)");
+  require(t.epochs == 0 || d.source == "instruct", "train.epochs", "needs data.source instruct");
+  require(cfg.downstream.limit >= 0, "downstream.limit", "must be >= 0");
+  require(cfg.downstream.batch >= 1, "downstream.batch", "must be at least 1");
   one_of(d.mode, {"pad", "pack"}, "data.mode");
   if (d.source == "prepared")
     require(!d.path.empty(), "data.path", "is required when data.source is prepared");

@@ -67,7 +67,14 @@ struct TrainConfig {
   int64_t probe_every = 0;         // layer statistics every N steps; 0 = off
   int64_t heartbeat_every = 1;     // journal heartbeat every N steps
   double diverge_loss = 1e4;       // a loss above this (or NaN/Inf) ends the run as diverged
-  std::string init_from;           // safetensors weights to start from (export format)
+  std::string init_from;           // weights to start from: an export, checkpoint, run dir or run:<id>
+  // Optimizer: adam (L2 weight decay, the pretraining default) | adamw (decoupled decay) | lisa
+  // (AdamW on the embeddings, head and final norm plus lisa_layers random layers, resampled every
+  // lisa_interval updates; finetuning, Table 3).
+  std::string optimizer = "adam";
+  int64_t lisa_layers = 2;
+  int64_t lisa_interval = 20;
+  double epochs = 0;               // > 0: steps = ceil(epochs x training examples / batch_size)
   std::string fixed_gates_from;    // run dir whose learned gates become fixed gates (ablation)
 };
 
@@ -79,6 +86,15 @@ struct DataConfig {
   int64_t seed = 32;                 // shuffle seed of the training stream (paper: 32)
   int64_t eval_seed = 42;            // shuffle seed of the validation stream (paper: 42)
   int64_t synthetic_vocab = 256;     // synthetic: vocabulary of the random-token stream
+  int64_t val_examples = 120;        // instruct: rows held out for eval/loss (LLM-Adapters: 120)
+};
+
+// Zero-shot multiple-choice evaluation at the end of a run (gpas eval; Table 3).
+struct DownstreamConfig {
+  std::string dir;    // "" = none; the directory with <task>.jsonl files
+  std::string tasks;  // comma-separated task names; "" = every task file in dir
+  int64_t limit = 0;  // > 0: first N rows per task
+  int64_t batch = 16;
 };
 
 struct RunConfig {
@@ -86,6 +102,7 @@ struct RunConfig {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
+  DownstreamConfig downstream;
 };
 
 // Checks ranges and combinations; throws gpas::Error naming the key (no file:line: the YAML reader

@@ -60,18 +60,29 @@ void visit_fields(Cfg& c, F&& f) {
   f("train.probe_every", c.train.probe_every, "layer statistics every N steps; 0 = off");
   f("train.heartbeat_every", c.train.heartbeat_every, "journal heartbeat every N steps");
   f("train.diverge_loss", c.train.diverge_loss, "loss above this ends the run as diverged");
-  f("train.init_from", c.train.init_from, "safetensors weights to start from");
+  f("train.init_from", c.train.init_from,
+    "weights to start from: an export (dir or .safetensors), a checkpoint (.pt), a run directory, "
+    "or run:<id> beside this run (finetuning)");
+  f("train.optimizer", c.train.optimizer, "adam | adamw | lisa");
+  f("train.lisa_layers", c.train.lisa_layers, "lisa: layers trained at a time (gamma)");
+  f("train.lisa_interval", c.train.lisa_interval, "lisa: updates between resampling (K)");
+  f("train.epochs", c.train.epochs, "> 0: train.steps from the instruction data's size");
   f("train.fixed_gates_from", c.train.fixed_gates_from,
     "run whose final gates become fixed gates: a run directory, or run:<id> for the run <id> "
     "beside this run's directory (<workdir>/runs/<id>: what sweeps write, so a job id does not "
     "depend on how the workdir is spelled)");
-  f("data.source", c.data.source, "synthetic | prepared | brown");
+  f("data.source", c.data.source, "synthetic | prepared | brown | instruct");
   f("data.path", c.data.path, "prepared data directory");
   f("data.tokenizer", c.data.tokenizer, "tokenizer the prepared data must have been made with");
   f("data.mode", c.data.mode, "pad | pack");
   f("data.seed", c.data.seed, "training-stream shuffle seed");
   f("data.eval_seed", c.data.eval_seed, "validation-stream shuffle seed");
   f("data.synthetic_vocab", c.data.synthetic_vocab, "synthetic: vocabulary size");
+  f("data.val_examples", c.data.val_examples, "instruct: examples held out for evaluation");
+  f("downstream.dir", c.downstream.dir, "zero-shot tasks (<task>.jsonl) evaluated at the end; '' = none");
+  f("downstream.tasks", c.downstream.tasks, "comma-separated tasks; '' = every file in downstream.dir");
+  f("downstream.limit", c.downstream.limit, "> 0: first N rows per task");
+  f("downstream.batch", c.downstream.batch, "sequences per forward in the evaluation");
 }
 
 }  // namespace gpas

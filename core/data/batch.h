@@ -34,6 +34,7 @@ class BatchSource {
   virtual nlohmann::json state() const = 0;  // position, part of every checkpoint
   virtual void restore(const nlohmann::json& state) = 0;
   virtual int64_t vocab_size() const = 0;
+  virtual int64_t examples() const { return -1; }  // training examples per epoch; -1 = unknown
 };
 
 struct StreamSpec {

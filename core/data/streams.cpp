@@ -3,6 +3,7 @@
 #include "core/common/error.h"
 #include "core/data/batch.h"
 #include "core/data/brown.h"
+#include "core/data/instruct.h"
 #include "core/data/loader.h"
 #include "core/data/tokenizer.h"
 
@@ -18,7 +19,7 @@ std::shared_ptr<PreparedData> open_prepared_data(const DataConfig& cfg) {
                   "`gpas data prepare`)");
     dir = cfg.path;
   } else {
-    throw Error("data.source: '" + cfg.source + "' is not one of synthetic, prepared, brown");
+    throw Error("data.source: '" + cfg.source + "' is not one of synthetic, prepared, brown, instruct");
   }
   auto data = PreparedData::open(dir);
   if (!cfg.tokenizer.empty()) {
@@ -35,6 +36,7 @@ std::shared_ptr<PreparedData> open_prepared_data(const DataConfig& cfg) {
 
 int64_t data_vocab_size(const DataConfig& cfg) {
   if (cfg.source == "synthetic") return cfg.synthetic_vocab;
+  if (cfg.source == "instruct") return Tokenizer::load(cfg.tokenizer).vocab_size();
   return open_prepared_data(cfg)->vocab_size();
 }
 
@@ -42,6 +44,7 @@ static std::unique_ptr<BatchSource> open_stream(const DataConfig& cfg, const Str
                                                 bool eval) {
   if (cfg.source == "synthetic")
     return make_synthetic_stream(cfg.synthetic_vocab, eval ? cfg.eval_seed : cfg.seed, spec, eval);
+  if (cfg.source == "instruct") return make_instruct_stream(cfg, spec, eval);
   LoaderOptions o;
   o.split = eval ? Split::kValidation : Split::kTrain;
   o.mode = cfg.mode;

@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "core/train/model_source.h"
 
 namespace gpas {
 
@@ -119,6 +120,31 @@ std::vector<TaskResult> evaluate_downstream(Transformer& model, const Tokenizer&
   }
   if (results.empty()) throw Error(o.dir + ": no task files (<task>.jsonl for mmlu, winogrande, piqa, openbookqa, hellaswag, boolq, arc_easy)");
   return results;
+}
+
+bool downstream_after_training(const RunConfig& cfg, const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  if (cfg.downstream.dir.empty()) return false;
+  ModelSource src = resolve_model_source(run_dir);
+  const std::string jpath = (fs::path(run_dir) / "journal.jsonl").string();
+  for (const auto& j : read_journal(jpath))
+    if (j.value("type", "") == "metric" && j.value("key", "") == "downstream/average/acc" &&
+        j.value("step", int64_t(-1)) == src.step)
+      return false;  // evaluated already (a rerun of a finished run)
+  Tokenizer tok = Tokenizer::load(tokenizer_for(src.cfg));
+  Transformer model(src.cfg.model);
+  load_source_weights(src, model);
+  const bool gpu = cfg.train.device == "cuda" || (cfg.train.device == "auto" && torch::cuda::is_available());
+  model->to(gpu ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  DownstreamOptions o;
+  o.dir = cfg.downstream.dir;
+  o.tasks = cfg.downstream.tasks.empty() ? std::vector<std::string>{} : parse_task_list(cfg.downstream.tasks);
+  o.limit = cfg.downstream.limit;
+  o.batch = cfg.downstream.batch;
+  auto rs = evaluate_downstream(model, tok, o);
+  Journal j(jpath);
+  journal_downstream(j, src.step, rs);
+  return true;
 }
 
 double downstream_average(const std::vector<TaskResult>& results) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/common/journal.h"
+#include "core/config/config.h"
 #include "core/data/mc_tasks.h"
 #include "core/data/tokenizer.h"
 #include "core/model/model.h"
@@ -40,6 +41,10 @@ std::vector<TaskResult> evaluate_downstream(
 
 // Mean acc over the tasks (the paper's Average column); NaN when empty.
 double downstream_average(const std::vector<TaskResult>& results);
+// downstream.* of a finished run: evaluates its latest checkpoint and journals the results,
+// unless the journal already has them for that step. Returns false when there was nothing to do.
+bool downstream_after_training(const RunConfig& cfg, const std::string& run_dir);
+
 void journal_downstream(Journal& journal, int64_t step, const std::vector<TaskResult>& results,
                         const std::string& prefix = "downstream/");
 

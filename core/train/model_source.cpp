@@ -1,10 +1,12 @@
 // Resolving and loading a model source (model_source.h).
 #include "core/train/model_source.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "core/common/journal.h"
 #include "core/config/config_yaml.h"
 #include "core/data/batch.h"
 #include "core/data/prepared.h"
@@ -80,6 +82,33 @@ void load_source_weights(const ModelSource& src, Transformer& model) {
                   ", the model expects " + c10::str(p.value().sizes()));
     p.value().copy_(t);
   }
+}
+
+static std::string arch_of(const ModelConfig& m) {
+  return "hidden " + std::to_string(m.hidden) + ", intermediate " + std::to_string(m.intermediate) +
+         ", heads " + std::to_string(m.heads) + ", layers " + std::to_string(m.layers) + ", vocab " +
+         std::to_string(m.vocab_size) + ", norm " + m.norm +
+         (m.norm == "mix" ? " (post_layers " + std::to_string(m.post_layers) + ")" : "") +
+         ", gpas " + (m.gpas.enabled ? "on (" + m.gpas.site + ", " + m.gpas.activation + ")" : "off");
+}
+
+void load_init_weights(Transformer& model, const std::string& spec, const std::string& run_dir) {
+  std::string runs = fs::path(run_dir + "/.").lexically_normal().parent_path().parent_path().string();
+  ModelSource src = resolve_model_source(spec, runs);
+  if (src.kind == "run" && !journal_tail((fs::path(src.run_dir) / "journal.jsonl").string()).finished())
+    throw Error("train.init_from " + spec + ": run " + src.run_dir +
+                " has not finished training; finetune it once it has");
+  ModelConfig want = src.cfg.model, have = model->cfg;
+  if (want.vocab_size == 0) want.vocab_size = have.vocab_size;
+  if (arch_of(want) != arch_of(have))
+    throw Error("train.init_from " + spec + ": the weights are of another model (" + arch_of(want) +
+                ") than this run's (" + arch_of(have) + "); give the run the source's model settings");
+  load_source_weights(src, model);
+}
+
+int64_t steps_for_epochs(const TrainConfig& t, int64_t examples) {
+  if (examples < 0) throw Error("train.epochs: the data source has no fixed number of examples (use train.steps)");
+  return std::max<int64_t>(1, int64_t(std::ceil(t.epochs * double(examples) / double(t.batch_size))));
 }
 
 std::string tokenizer_for(const RunConfig& cfg, const std::string& explicit_path) {

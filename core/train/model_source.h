@@ -23,6 +23,12 @@ struct ModelSource {
 ModelSource resolve_model_source(const std::string& spec, const std::string& runs_dir = "runs");
 void load_source_weights(const ModelSource& src, Transformer& model);
 
+// train.init_from: the weights `spec` names (run:<id> beside run_dir) into `model`, whose
+// architecture must be the source's. A source run must have finished (completed or diverged).
+void load_init_weights(Transformer& model, const std::string& spec, const std::string& run_dir);
+// train.epochs: ceil(epochs x examples / batch_size); examples < 0 (unknown) throws.
+int64_t steps_for_epochs(const TrainConfig& t, int64_t examples);
+
 // The SentencePiece model for text tasks: explicit, else data.tokenizer, else the prepared data's
 // copy (data.source prepared/brown). Throws gpas::Error asking for --tokenizer otherwise.
 std::string tokenizer_for(const RunConfig& cfg, const std::string& explicit_path = "");

@@ -21,6 +21,7 @@
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
+#include "core/train/model_source.h"
 #include "core/train/distributed.h"
 #include "core/train/probes.h"
 #include "core/train/runtime.h"
@@ -116,7 +117,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   const torch::Device dev = pick_device(cfg_in.train);
   auto coll = make_collective_from_env(dev);
   const bool lead = coll->rank() == 0;
-  const TrainConfig& t = cfg_in.train;
+  TrainConfig train_cfg = cfg_in.train;  // train.epochs sets steps once the data is open
+  const TrainConfig& t = train_cfg;
   if (t.batch_size % (t.micro_batch * coll->world()) != 0)
     throw Error("train.batch_size: " + std::to_string(t.batch_size) +
                 " is not a multiple of micro_batch x ranks (" + std::to_string(t.micro_batch) +
@@ -125,6 +127,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
 
   // Data first: a bad data config fails before the run dir is touched.
   auto train_stream = open_train_stream(cfg_in.data, stream_spec(t, *coll, 0));
+  if (t.epochs > 0) train_cfg.steps = steps_for_epochs(t, train_stream->examples());
   RunConfig cfg = cfg_in;
   if (cfg.model.vocab_size == 0) cfg.model.vocab_size = train_stream->vocab_size();
   if (cfg.model.vocab_size < train_stream->vocab_size())
@@ -174,7 +177,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
 
   Transformer model(cfg.model);
   model->init_weights(static_cast<uint64_t>(t.seed));
-  if (!t.init_from.empty()) model->load_exported(load_safetensors(t.init_from));
+  if (!t.init_from.empty()) load_init_weights(model, t.init_from, run_dir);  // model_source.h
   if (!t.fixed_gates_from.empty()) {
     // run:<id> names a run beside this one (<workdir>/runs/<id>); anything else is a directory.
     const std::string& from = t.fixed_gates_from;
