@@ -23,15 +23,16 @@ struct ReportOptions {
 // The runs of one table cell, reduced: finished values, diverged and unfinished counts.
 struct CellRuns {
   std::vector<double> values;                 // completed runs' final metric
+  std::map<int64_t, double> by_seed;          // the same, by train.seed (paired comparisons)
   int diverged = 0;
   std::map<std::string, int> unfinished;      // status -> count (running, failed, ...)
   Stats stats() const { return stats_of(values); }
 };
 CellRuns collect_cell(const Store& store, const std::vector<RunRow>& runs, const std::string& metric);
-// "33.50 ± 0.14 (-0.80) [n=2]", "diverged", "missing"; delta: against the base method.
+// "33.50 ± 0.14 (-0.80) [n=2]", "diverged", "missing"; change: against the base method, as text.
 // any_scale: a mean below 1 is written with 4 significant digits ("0.0001 ± 2e-05", for metrics
 // like the learning rate) instead of 2 decimals; the paper's tables keep 2 decimals.
-Cell cell_of(const CellRuns& c, std::optional<double> delta = std::nullopt, bool any_scale = false);
+Cell cell_of(const CellRuns& c, std::optional<std::string> change = std::nullopt, bool any_scale = false);
 
 // Table 2 as data, then as a table: rows = the paper's eleven methods then any others present,
 // columns = sizes present (preset order).

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "results/paired.h"
 #include "results/paper_tables.h"
 #include "results/reports.h"
 
@@ -19,8 +20,11 @@ CellRuns collect_cell(const Store& store, const std::vector<RunRow>& runs, const
       ++c.diverged;
     } else if (r.status == "completed") {
       auto v = store.final_metric(r.id, metric);
-      if (v)
+      if (v) {
         c.values.push_back(*v);
+        std::string seed = config_text(r.config, "train.seed");
+        c.by_seed[seed.empty() ? 0 : std::stoll(seed)] = *v;
+      }
       else
         ++c.unfinished["completed without " + metric];
     } else {
@@ -30,14 +34,14 @@ CellRuns collect_cell(const Store& store, const std::vector<RunRow>& runs, const
   return c;
 }
 
-Cell cell_of(const CellRuns& c, std::optional<double> delta, bool any_scale) {
+Cell cell_of(const CellRuns& c, std::optional<std::string> change, bool any_scale) {
   if (c.values.empty()) return c.diverged > 0 ? Cell{"diverged", Emphasis::kNone, "diverged"}
                                               : Cell{"missing", Emphasis::kNone, "missing"};
   Stats s = c.stats();
   auto num = [&](double x) { return any_scale && std::abs(s.mean) < 1 ? general(x) : fixed(x); };
   std::string t = num(s.mean);
   if (s.n > 1) t += " ± " + num(s.std <= 1e-9 * std::abs(s.mean) ? 0.0 : s.std);  // rounding noise reads 0
-  if (delta) t += " (" + signed_fixed(*delta) + ")";
+  if (change) t += " (" + *change + ")";
   std::vector<std::string> info;
   if (s.n > 1) info.push_back("n=" + std::to_string(s.n));
   if (c.diverged > 0) info.push_back(std::to_string(c.diverged) + " diverged");
@@ -113,15 +117,29 @@ std::string compare_paper_gap(const std::vector<std::string>& sizes) {
          " (it reports " + have + ")";
 }
 
-static std::optional<double> delta_of(const Table2Data& d, const std::string& method,
-                                      const std::string& size) {
+// A GPAS row against its base method: paired by seed where they share seeds, else the difference
+// of the means (marked unpaired).
+struct Change {
+  PairedChange paired;
+  double unpaired = 0;
+};
+static std::optional<Change> change_of(const Table2Data& d, const std::string& method,
+                                       const std::string& size) {
   std::string base = base_method(method);
   if (base.empty()) return std::nullopt;
   auto a = d.cells.find({method, size}), b = d.cells.find({base, size});
   if (a == d.cells.end() || b == d.cells.end() || a->second.values.empty() ||
       b->second.values.empty())
     return std::nullopt;
-  return a->second.stats().mean - b->second.stats().mean;
+  return Change{paired_change(a->second.by_seed, b->second.by_seed),
+                a->second.stats().mean - b->second.stats().mean};
+}
+
+std::string change_text(const PairedChange& p, double unpaired) {
+  if (p.n == 0) return signed_fixed(unpaired) + " unpaired";
+  if (p.n == 1) return signed_fixed(p.mean);
+  return signed_fixed(p.mean) + " [" + signed_fixed(p.lo) + ", " + signed_fixed(p.hi) + "]" +
+         (p.excludes_zero() ? "*" : "");
 }
 
 ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
@@ -130,8 +148,10 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
   t.label = "tab:gpas-ppl";
   t.caption = "Final " + opts.metric + " (lower is better) by method and model size" +
               (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
-              ". Mean ± std over seeds [n runs]; GPAS rows show in parentheses the change against "
-              "the same scheme without GPAS. Best per size in bold, second underlined." +
+              ". Mean ± std over seeds [n runs]. GPAS rows show in parentheses the mean paired change "
+              "against the same scheme without GPAS (seed k against seed k, over the n seeds both "
+              "have) and, where n >= 2, its 95 % t-interval, mean ± t(0.975, n-1) s/sqrt(n); * marks "
+              "an interval that excludes zero. Best per size in bold, second underlined." +
               (opts.compare_paper ? " Columns marked (paper): the published numbers." : "");
   t.header = {"Method"};
   std::vector<size_t> measured_cols;
@@ -150,7 +170,9 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
     for (const auto& s : d.sizes) {
       auto it = d.cells.find({method, s});
       CellRuns c = it == d.cells.end() ? CellRuns{} : it->second;
-      row.push_back(cell_of(c, delta_of(d, method, s)));
+      auto ch = change_of(d, method, s);
+      row.push_back(cell_of(c, ch ? std::optional<std::string>(change_text(ch->paired, ch->unpaired))
+                                  : std::nullopt));
       vals.push_back(c.values.empty() ? -1 : c.stats().mean);
       if (opts.compare_paper && paper_table2("Pre-LN", s)) {
         auto p = paper_table2(method, s);
@@ -170,7 +192,8 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
 
 std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
   std::ostringstream out;
-  out << "method,size,mean,std,n,diverged,unfinished,delta_vs_base" << (opts.compare_paper ? ",paper" : "")
+  out << "method,size,mean,std,n,diverged,unfinished,delta_vs_base,paired_n,paired_lo,paired_hi"
+      << (opts.compare_paper ? ",paper" : "")
       << "\n";
   for (const auto& m : d.methods)
     for (const auto& s : d.sizes) {
@@ -179,10 +202,15 @@ std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
       Stats st = c.stats();
       int unfinished = 0;
       for (const auto& [k, n] : c.unfinished) unfinished += n;
-      auto delta = delta_of(d, m, s);
+      auto ch = change_of(d, m, s);
       out << m << "," << s << "," << (st.n ? fixed(st.mean, 4) : "") << ","
           << (st.n > 1 ? fixed(st.std, 4) : "") << "," << st.n << "," << c.diverged << ","
-          << unfinished << "," << (delta ? signed_fixed(*delta, 4) : "");
+          << unfinished << ",";
+      if (ch && ch->paired.n > 0)
+        out << signed_fixed(ch->paired.mean, 4) << "," << ch->paired.n << ","
+            << (ch->paired.n > 1 ? signed_fixed(ch->paired.lo, 4) + "," + signed_fixed(ch->paired.hi, 4) : ",");
+      else
+        out << (ch ? signed_fixed(ch->unpaired, 4) : "") << ",0,,";
       if (opts.compare_paper) {
         auto p = paper_table2(m, s);
         out << "," << (p ? fixed(*p) : "");

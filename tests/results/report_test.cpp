@@ -59,7 +59,8 @@ TEST_F(Table2Test, CellsSayWhatTheyAre) {
     return Cell{};
   };
   EXPECT_EQ(cell("Pre-LN", 1).text, "34.30 ± 0.20 [n=3]");
-  EXPECT_EQ(cell("Pre + GPAS", 1).text, "33.50 ± 0.14 (-0.80) [n=2]");
+  // Seeds 0 and 1 of both arms: paired changes -0.70 and -0.70 (the unpaired means differ by -0.80).
+  EXPECT_EQ(cell("Pre + GPAS", 1).text, "33.50 ± 0.14 (-0.70 [-0.70, -0.70]*) [n=2]");
   EXPECT_EQ(cell("Post-LN", 2).text, "diverged");
   EXPECT_EQ(cell("Mix + GPAS", 2).text, "missing");  // its only run is still running
   EXPECT_EQ(cell("Sandwich-LN", 1).em, Emphasis::kBest);
@@ -72,9 +73,10 @@ TEST_F(Table2Test, CsvAndPaperComparison) {
   ReportOptions o;
   o.compare_paper = true;
   std::string csv = report_table2(*store(), o, "csv");
-  EXPECT_NE(csv.find("method,size,mean,std,n,diverged,unfinished,delta_vs_base,paper\n"), std::string::npos);
-  EXPECT_NE(csv.find("Pre + GPAS,71m,33.5000,0.1414,2,0,0,-0.8000,33.49\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("Post-LN,130m,,,0,1,0,,26.62\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("method,size,mean,std,n,diverged,unfinished,delta_vs_base,paired_n,paired_lo,paired_hi,paper\n"),
+            std::string::npos);
+  EXPECT_NE(csv.find("Pre + GPAS,71m,33.5000,0.1414,2,0,0,-0.7000,2,-0.7000,-0.7000,33.49\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("Post-LN,130m,,,0,1,0,,0,,,26.62\n"), std::string::npos) << csv;
   std::string md = report_table2(*store(), o, "md");
   EXPECT_NE(md.find("| Method | 71m | 71m (paper) | 130m | 130m (paper) |"), std::string::npos) << md;
   EXPECT_NE(report_table2(*store(), o, "html").find("<td class=\"paper\">34.23</td>"), std::string::npos);
