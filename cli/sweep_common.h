@@ -29,6 +29,7 @@ struct SweepRunArgs {
   int cpus_per_task = 0;     // slurm: --cpus-per-task; 0 = Slurm's default
   int gpus_per_node = 0;     // slurm: a job with more GPUs spans nodes; 0 = one node per job
   bool quiet = false;
+  double progress_every = 30;  // outside a terminal: a progress line at least this often (s)
 };
 
 void add_run_options(CLI::App& cmd, SweepRunArgs& a);  // everything but the sweep itself

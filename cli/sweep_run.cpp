@@ -72,6 +72,9 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
                "slurm: GPUs of one node; a job with more GPUs (--gpus-per-job) spans several nodes")
       ->check(CLI::PositiveNumber);
   c.add_flag("-q,--quiet", a.quiet, "no progress display");
+  c.add_option("--progress-every", a.progress_every,
+               "outside a terminal: a progress line every this many seconds (and at every job change)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
 }
 
 int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
@@ -138,7 +141,10 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     } else {
       std::string s = sweeps::summary_line(p);
       std::string key = s.substr(0, s.find(" | elapsed"));
-      if (key != last_summary || now_seconds() - last_print > 60) {
+      for (const auto& j : p.jobs)  // where the running jobs are, so a log shows steady progress
+        if (j.state == sweeps::State::Running && j.step >= 0)
+          s += " | " + j.job->name + " " + std::to_string(j.step) + "/" + std::to_string(j.job->cfg.train.steps);
+      if (key != last_summary || now_seconds() - last_print >= a.progress_every) {
         std::printf("%s\n", s.c_str());
         last_summary = key;
         last_print = now_seconds();
