@@ -1,4 +1,4 @@
-// `gpas report table2 | ablations | pivot`: the paper's tables from <workdir>/gpas.db, printed
+// `gpas report table2 | table3 | ablations | pivot`: the paper's tables from <workdir>/gpas.db, printed
 // to stdout (aligned text on a terminal, Markdown through a pipe) or written with --out (format
 // from the extension), or --format text|md|latex|csv|html|json. Figures: report_figures.cpp.
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "results/reports.h"
+#include "results/table3.h"
 #include "results/store.h"
 
 namespace gpas::cli {
@@ -123,6 +124,19 @@ void setup_report(CLI::App& app) {
       std::cerr << "gpas: warning: --compare-paper: the paper's ablations (Tables 4-5) are at 350m only; "
                 << o->report.size << " has no paper column values\n";
     emit(*o, results::report_ablations(*store, o->report, format_of(*o)));
+  });
+
+  auto t3o = std::make_shared<results::Table3Options>();
+  auto* t3 = report->add_subcommand("table3", "Table 3: zero-shot accuracy after finetuning, by method");
+  add_common(t3, *o);
+  t3->add_flag("--compare-paper", t3o->compare_paper, "the published 1B numbers beside ours");
+  t3->add_option("--size", t3o->size, "model.size (default: the largest with results)");
+  t3->add_flag("--acc-norm", t3o->acc_norm, "acc_norm for PIQA, OBQA, HellaSwag and ARC-e (default acc)");
+  t3->add_flag("--all-runs", [t3o](int64_t) { t3o->finetuned_only = false; },
+               "also runs that were not finetuned (e.g. `gpas eval` of a pretrained run)");
+  t3->callback([o, t3o] {
+    t3o->sweep = o->report.sweep;
+    emit(*o, results::render(results::table3_table(*open_checked(*o), *t3o), format_of(*o)));
   });
 
   auto* pv = report->add_subcommand("pivot", "any metric, one config key down, another across");
