@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/sweep_common.h"
+#include "cli/sweep_invocation.h"
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/train/runtime.h"
@@ -69,7 +70,8 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
   c.add_option("--cpus-per-task", a.cpus_per_task, "slurm: CPU cores per rank (default: Slurm's)")
       ->check(CLI::PositiveNumber);
   c.add_option("--gpus-per-node", a.gpus_per_node,
-               "slurm: GPUs of one node; a job with more GPUs (--gpus-per-job) spans several nodes")
+               "slurm: GPUs of one node (with --cpu: ranks per node); a job with more (--gpus-per-job) "
+               "spans several full nodes")
       ->check(CLI::PositiveNumber);
   c.add_flag("-q,--quiet", a.quiet, "no progress display");
   c.add_option("--progress-every", a.progress_every,
@@ -81,7 +83,8 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   if (a.cpu && !a.gpus.empty()) throw Error("--cpu and --gpus exclude each other", kExitUsage);
   if (a.cpus_per_task > 0 && a.backend != "slurm") throw Error("--cpus-per-task needs --backend slurm", kExitUsage);
   if (a.gpus_per_node > 0 && a.backend != "slurm") throw Error("--gpus-per-node needs --backend slurm", kExitUsage);
-  sweeps::SweepLock lock(sweeps::lock_path(a.workdir, sweep.name));
+  sweeps::SweepLock lock(sweeps::lock_path(a.workdir, sweep.name), sweep_command("status", sweep.file, a.workdir),
+                         sweep_command("cancel", sweep.file, a.workdir));
   sweeps::SchedulerOptions o;
   o.worker = self_exe();
   o.gpus_per_job = a.gpus_per_job;
@@ -162,7 +165,9 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   std::printf("sweep %s: %d completed, %d diverged, %d failed, %d cancelled, %d pending%s\n", sweep.name.c_str(),
               out.completed, out.diverged, out.failed, out.cancelled, out.pending,
               out.stopped ? " (stopped; run the same command to resume)" : "");
-  if (out.failed > 0) std::printf("see `gpas sweep status` and <run_dir>/worker.log of the failed jobs\n");
+  if (out.failed > 0)
+    std::printf("see `%s` and <run_dir>/worker.log of the failed jobs\n",
+                sweep_command("status", sweep.file, a.workdir).c_str());
   return out.exit_code();
 }
 

@@ -91,8 +91,9 @@ std::vector<std::string> SlurmBackend::sbatch_argv(int n, int k, const std::stri
                                 "--open-mode=append", "--signal=B:USR1@" + std::to_string(o_.signal_lead),
                                 "--output=" + task_dir + "/%A_%a.log", "--chdir=" + fs::current_path().string()};
   const int per_node = o_.gpus_per_node;
-  if (!o_.cpu && per_node > 0 && k > per_node) {
-    // Several nodes, full ones: ranks = nodes x GPUs per node, one rank per GPU.
+  if (per_node > 0 && k > per_node) {
+    // Several nodes, full ones: ranks = nodes x GPUs per node, one rank per GPU (on the CPU:
+    // per_node ranks on each node).
     if (k % per_node != 0)
       throw Error("a job of " + std::to_string(k) + " ranks does not fill nodes of " +
                       std::to_string(per_node) + " GPUs (--gpus-per-node); use a multiple of " +
@@ -100,7 +101,7 @@ std::vector<std::string> SlurmBackend::sbatch_argv(int n, int k, const std::stri
                   kExitUsage);
     a.push_back("--nodes=" + std::to_string(k / per_node));
     a.push_back("--ntasks-per-node=" + std::to_string(per_node));
-    a.push_back("--gpus-per-node=" + std::to_string(per_node));
+    if (!o_.cpu) a.push_back("--gpus-per-node=" + std::to_string(per_node));
   } else {
     a.push_back("--nodes=1");  // the ranks of a job fit one node
     if (!o_.cpu) a.push_back("--gres=gpu:" + std::to_string(k));

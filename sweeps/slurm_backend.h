@@ -21,8 +21,8 @@ struct SlurmOptions {
   int signal_lead = 120;   // seconds before the time limit: USR1 -> checkpoint -> requeue
   bool cpu = false;        // no --gres
   int cpus_per_task = 0;   // 0 = Slurm's default
-  // GPUs of one node. A job with more ranks spans ceil(ranks / gpus_per_node) nodes
-  // (--nodes, --ntasks-per-node, --gpus-per-node); 0 = every job on one node.
+  // GPUs of one node (CPU sweeps: ranks per node). A job with more ranks spans ranks / gpus_per_node
+  // full nodes (--nodes, --ntasks-per-node, --gpus-per-node); 0 = every job on one node.
   int gpus_per_node = 0;
   std::string state_dir;   // batch scripts, task argument files, logs
   std::string record;      // JSON list of submitted arrays and their jobs (sweep cancel, adopt)
