@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/sweep_common.h"
+#include "cli/sweep_invocation.h"
 #include "core/common/error.h"
 #include "sweeps/lock.h"
 #include "sweeps/plan.h"
@@ -32,7 +33,18 @@ struct PlanArgs {
   int gpus_per_job = 0;
 };
 
-int run_plan(const PlanArgs& a, bool status) {
+// The --set overrides and device of the sweep's last `sweep run`, where none are given here.
+PlanArgs with_invocation(PlanArgs a) {
+  SweepRunArgs rec;
+  rec.workdir = a.workdir;
+  if (!apply_invocation(sweeps::sweep_name_of(a.file), rec, [](const char*) { return false; })) return a;
+  if (a.sets.empty()) a.sets = rec.sets;
+  if (!a.cpu && a.gpus_per_job == 0) a.cpu = rec.cpu, a.gpus_per_job = rec.gpus_per_job;
+  return a;
+}
+
+int run_plan(const PlanArgs& given, bool status) {
+  PlanArgs a = with_invocation(given);
   sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
   int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
   sweeps::Plan p = sweeps::make_plan(s, k);
@@ -45,13 +57,14 @@ int run_plan(const PlanArgs& a, bool status) {
     std::cout << sweeps::render_plan(p);
     if (status)
       std::cout << (holder > 0 ? "orchestrator running (pid " + std::to_string(holder) + ")\n"
-                               : "no orchestrator running; `gpas sweep run " + a.file + "` continues it\n");
+                               : "no orchestrator running; `" + rerun_hint(a.file, a.workdir) + "` continues it\n");
   }
   if (!status) return 0;
   return p.count(sweeps::State::Failed) > 0 ? kExitError : kExitOk;
 }
 
-int run_cancel(const PlanArgs& a, double wait) {
+int run_cancel(const PlanArgs& given, double wait) {
+  PlanArgs a = with_invocation(given);
   sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
   std::string lock = sweeps::lock_path(a.workdir, s.name);
   long pid = sweeps::lock_holder(lock);
@@ -65,7 +78,7 @@ int run_cancel(const PlanArgs& a, double wait) {
   std::cout << "asked the orchestrator (pid " << pid << ") to stop; workers checkpoint first" << std::endl;
   for (double t = 0; t < wait; t += 0.5) {
     if (sweeps::lock_holder(lock) <= 0) {
-      std::cout << "stopped; `gpas sweep run " << a.file << "` resumes it\n";
+      std::cout << "stopped; `" << rerun_hint(a.file, a.workdir) << "` resumes it\n";
       return 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -118,8 +131,13 @@ void setup_sweep(CLI::App& app) {
   run->add_option("file", *file, "sweep file (YAML)")->required()->check(CLI::ExistingFile);
   add_run_options(*run, *ra);
   run->footer("Exit codes: 0 every job completed or diverged, 1 some failed, 130 stopped (rerun resumes).");
-  run->callback([ra, file] {
-    int code = run_sweep_cli(sweeps::load_sweep(*file, ra->workdir, ra->sets), *ra);
+  run->callback([ra, file, run] {
+    // A plain rerun takes the sets, device and backend of the last run of this sweep.
+    std::string name = sweeps::sweep_name_of(*file);
+    apply_invocation(name, *ra, [run](const char* opt) { return run->count(opt) > 0; });
+    sweeps::Sweep s = sweeps::load_sweep(*file, ra->workdir, ra->sets);
+    save_invocation(name, *ra);
+    int code = run_sweep_cli(s, *ra);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 

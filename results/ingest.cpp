@@ -248,6 +248,7 @@ IngestStats Store::ingest_run_dir(const std::string& run_dir, const std::string&
       q.bind(2, sweep);
       q.bind(3, dir.string());
       q.exec();
+      add_membership(*db_, id, sweep);
       SQLite::Statement pos(*db_, "SELECT journal_bytes, config IS NULL FROM runs WHERE id = ?");
       pos.bind(1, id);
       pos.executeStep();

@@ -91,6 +91,16 @@ CREATE TABLE tags (
   PRIMARY KEY (kind, target, key)
 ) WITHOUT ROWID;
 )sql"},
+      {4, "a run in many sweeps: run_sweeps membership (runs.sweep stays the latest sweep)",
+       R"sql(
+CREATE TABLE run_sweeps (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  sweep  TEXT NOT NULL,
+  PRIMARY KEY (run_id, sweep)
+) WITHOUT ROWID;
+CREATE INDEX run_sweeps_by_sweep ON run_sweeps(sweep, run_id);
+INSERT OR IGNORE INTO run_sweeps(run_id, sweep) SELECT id, sweep FROM runs WHERE sweep != '';
+)sql"},
   };
   return kMigrations;
 }

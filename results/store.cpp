@@ -33,6 +33,14 @@ std::string db_path_for(const std::string& workdir) {
 
 static constexpr int kBusyTimeoutMs = 60000;
 
+void add_membership(SQLite::Database& db, const std::string& run_id, const std::string& sweep) {
+  if (sweep.empty()) return;
+  SQLite::Statement m(db, "INSERT OR IGNORE INTO run_sweeps(run_id, sweep) VALUES (?, ?)");
+  m.bind(1, run_id);
+  m.bind(2, sweep);
+  m.exec();
+}
+
 bool is_damaged_code(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
 
 std::string rebuild_hint(const std::string& db_path) {
@@ -187,6 +195,7 @@ void Store::register_run(const std::string& run_id, const std::string& run_dir,
     else
       q.bind(5, config.dump());
     q.exec();
+    add_membership(*db_, run_id, sweep);
     if (config.is_object()) {
       SQLite::Statement has(*db_, "SELECT 1 FROM params WHERE run_id = ? LIMIT 1");
       has.bind(1, run_id);

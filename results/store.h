@@ -79,7 +79,7 @@ struct QueryResult {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (read-write: creating and migrating) the database. read_only: SQLITE_OPEN_READONLY and
   // PRAGMA query_only; the file must exist. Throws gpas::Error naming the path.

@@ -22,6 +22,8 @@ void flatten_json(const nlohmann::json& j, const std::string& prefix,
 void write_params(SQLite::Database& db, const std::string& run_id, const nlohmann::json& config);
 // Seconds since the epoch -> "2025-01-31T12:00:00Z"; "" for a missing time.
 std::string iso_from_seconds(const nlohmann::json& t);
+// Records that run_id belongs to sweep (a run may be in many). Call inside a write transaction.
+void add_membership(SQLite::Database& db, const std::string& run_id, const std::string& sweep);
 // For a damaged database (SQLITE_CORRUPT, SQLITE_NOTADB): what to run to rebuild it.
 std::string rebuild_hint(const std::string& db_path);
 bool is_damaged_code(int sqlite_code);

@@ -71,7 +71,8 @@ std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
     throw Error("unknown run status '" + f.status + "': use one of " + all + ", interrupted", kExitUsage);
   }
   std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
-  if (!f.sweep.empty()) sql += " AND sweep = ?";
+  if (!f.sweep.empty())  // a run shared by several sweeps is listed in each
+    sql += " AND (sweep = ? OR EXISTS (SELECT 1 FROM run_sweeps m WHERE m.run_id = runs.id AND m.sweep = ?))";
   if (!f.status.empty()) sql += " AND status = ?";
   for (size_t i = 0; i < f.where.size(); ++i)
     sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = ? "
@@ -79,7 +80,10 @@ std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
   sql += " ORDER BY sweep, name, id";
   SQLite::Statement q(*db_, sql);
   int k = 1;
-  if (!f.sweep.empty()) q.bind(k++, f.sweep);
+  if (!f.sweep.empty()) {
+    q.bind(k++, f.sweep);
+    q.bind(k++, f.sweep);
+  }
   if (!f.status.empty()) q.bind(k++, derived ? "running" : f.status);
   for (const auto& [key, value] : f.where) {
     q.bind(k++, key);

@@ -11,10 +11,11 @@ std::string lock_path(const std::string& workdir, const std::string& sweep) {
   return (std::filesystem::path(workdir.empty() ? "." : workdir) / "sweeps" / (sweep + ".lock")).string();
 }
 
-SweepLock::SweepLock(const std::string& path) : lock_(FileLock::try_take(path)) {
+SweepLock::SweepLock(const std::string& path, const std::string& status_cmd, const std::string& cancel_cmd)
+    : lock_(FileLock::try_take(path)) {
   if (!lock_)
     throw Error("this sweep is already running (orchestrator " + describe(lock_holder_of(path)) + ", lock " +
-                path + "); watch it with `gpas sweep status`, stop it with `gpas sweep cancel`");
+                path + "); watch it with `" + status_cmd + "`, stop it with `" + cancel_cmd + "`");
 }
 
 long lock_holder(const std::string& path) {

@@ -13,8 +13,10 @@ std::string lock_path(const std::string& workdir, const std::string& sweep);
 
 class SweepLock {
  public:
-  // Takes the lock or throws gpas::Error naming the pid that holds it.
-  explicit SweepLock(const std::string& path);
+  // Takes the lock or throws gpas::Error naming the pid that holds it; status_cmd/cancel_cmd:
+  // the pasteable commands the error suggests (default: bare `gpas sweep status/cancel`).
+  explicit SweepLock(const std::string& path, const std::string& status_cmd = "gpas sweep status",
+                     const std::string& cancel_cmd = "gpas sweep cancel");
 
  private:
   std::unique_ptr<FileLock> lock_;

@@ -137,6 +137,8 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
       t.state = State::Pending;
       if (info.started) t.note = "resumes from its checkpoint";
       index.queued(sweep, j);
+    } else {
+      index.ingest(sweep, j);  // finished, maybe by another sweep sharing the cell: now in this one too
     }
     tracks.push_back(t);
   }

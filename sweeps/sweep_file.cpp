@@ -288,6 +288,12 @@ Sweep load_sweep_text(const std::string& yaml, const std::string& label, const s
   return s;
 }
 
+std::string sweep_name_of(const std::string& path) {
+  YAML::Node root = load_yaml_file(path, "sweep file");
+  if (root.IsMap() && root["sweep"] && root["sweep"].IsScalar()) return root["sweep"].Scalar();
+  return fs::path(path).stem().string();
+}
+
 Sweep load_sweep(const std::string& path, const std::string& workdir,
                  const std::vector<std::string>& sets) {
   YAML::Node root = load_yaml_file(path, "sweep file");

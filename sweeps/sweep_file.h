@@ -13,6 +13,8 @@ namespace gpas::sweeps {
 // <workdir>/runs/<id>). sets: `key=value` overrides applied to every job, after everything else.
 Sweep load_sweep(const std::string& path, const std::string& workdir,
                  const std::vector<std::string>& sets = {});
+// The sweep's name (its `sweep:` key, else the file's stem) without expanding it.
+std::string sweep_name_of(const std::string& path);
 // The same from YAML text; `label` names it in errors, relative `extends:` paths use base_dir.
 Sweep load_sweep_text(const std::string& yaml, const std::string& label, const std::string& base_dir,
                       const std::string& workdir, const std::vector<std::string>& sets = {});

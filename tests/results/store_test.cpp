@@ -53,7 +53,7 @@ TEST(Store, MigratesFromVersionOne) {
     }
   }
   auto s = Store::open(path);
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), Store::kSchemaVersion);
   auto r = s->find_run("aaaa");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->name, "old");

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sweep state with the real binary: the sweep record keeps the invocation (sets, device), so
+# `sweep status`, `sweep cancel` and a plain rerun need only the file and the workdir, and the
+# hints they print work when pasted; a cell shared by two sweeps is trained once and listed,
+# reported and planned in both (many-to-many membership in gpas.db).
+# Usage: sweep_state_test.sh GPAS SOURCE_DIR
+set -euo pipefail
+gpas=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export GPAS_THREADS=1
+mkdir -p bin && ln -s "$gpas" bin/gpas && export PATH="$tmp/bin:$PATH"  # hints say `gpas ...`
+for name in q other; do
+  cat > $name.yaml <<YAML
+sweep: $name
+base:
+  model: {size: tiny}
+  data: {source: synthetic}
+  train: {steps: 6, warmup_steps: 1, batch_size: 4, micro_batch: 4, seq_len: 16, eval_tokens: 256}
+grid:
+  method: [pre, pre+gpas]
+YAML
+done
+starts() { cat w2/runs/*/journal.jsonl | grep -c '"type":"start"'; }
+
+# 6. Run with --set and --cpu into a workdir; status needs only the file and the workdir.
+gpas sweep run q.yaml --set train.steps=3 --cpu --workdir w2 -q > run1.txt || { cat run1.txt; fail "sweep run failed"; }
+gpas sweep status q.yaml --workdir w2 > status.txt || { cat status.txt; fail "sweep status failed"; }
+[ "$(grep -c ' completed ' status.txt)" = 2 ] || { cat status.txt; fail "status without the flags does not show the 2 finished jobs"; }
+grep -q " 3/3 " status.txt || { cat status.txt; fail "status does not see the --set train.steps=3 jobs"; }
+hint=$(grep -o 'no orchestrator running; `[^`]*`' status.txt | sed 's/.*`\(.*\)`/\1/')
+[ "$hint" = "gpas sweep run q.yaml --workdir w2" ] || { cat status.txt; fail "status hint is '$hint'"; }
+eval "$hint" > rerun.txt || { cat rerun.txt; fail "the pasted hint failed"; }
+grep -q "2 completed" rerun.txt || { cat rerun.txt; fail "the pasted rerun did not find the finished jobs"; }
+grep -q "on the CPU" rerun.txt || { cat rerun.txt; fail "the pasted rerun did not keep --cpu"; }
+[ "$(starts)" = 2 ] || fail "the plain rerun trained again"
+gpas sweep cancel q.yaml --workdir w2 | grep -q "not running" || fail "cancel with only the file and workdir"
+
+# 3. A second sweep with the same cells: nothing trained again, the runs are listed in both.
+gpas sweep run other.yaml --set train.steps=3 --cpu --workdir w2 -q > run2.txt || { cat run2.txt; fail "second sweep failed"; }
+grep -q "2 completed" run2.txt || { cat run2.txt; fail "the second sweep did not find the shared cells completed"; }
+[ "$(starts)" = 2 ] || fail "a cell shared by two sweeps was trained twice"
+for s in q other; do
+  n=$(gpas runs list --workdir w2 --sweep $s --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+  [ "$n" = 2 ] || fail "runs list --sweep $s shows $n runs (want 2)"
+done
+gpas sweep plan other.yaml --workdir w2 | grep -c ' completed ' | grep -qx 2 || fail "plan of the second sweep"
+echo "sweep_state_test: ok"
