@@ -27,6 +27,7 @@
 #include "core/train/runtime.h"
 #include "core/train/schedule.h"
 #include "core/train/signals.h"
+#include "core/train/step.h"
 
 namespace gpas {
 
@@ -57,13 +58,6 @@ StreamSpec stream_spec(const TrainConfig& t, const Collective& c, int64_t budget
   return s;
 }
 
-std::pair<torch::Tensor, torch::Tensor> to_tensors(const TokenBatch& b, const torch::Device& dev) {
-  auto opts = torch::TensorOptions().dtype(torch::kInt32);
-  auto in = torch::from_blob(const_cast<int32_t*>(b.inputs.data()), {b.rows, b.seq}, opts);
-  auto tg = torch::from_blob(const_cast<int32_t*>(b.targets.data()), {b.rows, b.seq}, opts);
-  return {in.to(dev, torch::kInt64), tg.to(dev, torch::kInt64)};
-}
-
 // Token-weighted mean loss over the validation stream, summed across ranks.
 std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Collective& coll,
                                    const torch::Device& dev) {
@@ -74,8 +68,8 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
   auto sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
   int64_t tokens = 0;
   while (stream->next(b)) {
-    auto [in, tg] = to_tensors(b, dev);
-    sum += TransformerImpl::loss_sum(model(in), tg).to(torch::kFloat64);
+    auto d = to_device(b, dev);
+    sum += TransformerImpl::loss_sum(model(d.inputs), d.targets).to(torch::kFloat64);
     tokens += b.loss_tokens();
   }
   std::vector<torch::Tensor> red = {sum, torch::full({}, double(tokens), torch::dtype(torch::kFloat64).device(dev))};
@@ -85,10 +79,6 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
   if (n <= 0) throw Error("evaluation: the validation split gave no tokens");
   double loss = red[0].item<double>() / n;
   return {loss, std::exp(loss)};
-}
-
-void clip_grads(const std::vector<torch::Tensor>& params, double max_norm) {
-  if (max_norm > 0 && !params.empty()) torch::nn::utils::clip_grad_norm_(params, max_norm);
 }
 
 std::string fmt_eta(double seconds) {
@@ -197,20 +187,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                  dev.str(), coll->world() > 1 ? " x " + std::to_string(coll->world()) + " ranks" : "", t.steps,
                  run_dir);
 
-  std::vector<torch::Tensor> trainable, gates, others;
-  for (auto& p : model->parameters())
-    if (p.requires_grad()) trainable.push_back(p);
-  for (auto& g : model->gates())
-    if (g.requires_grad()) gates.push_back(g);
-  for (auto& p : trainable) {
-    bool is_gate = false;
-    for (auto& g : gates) is_gate |= p.is_same(g);
-    if (!is_gate) others.push_back(p);
-  }
-  torch::optim::Adam opt(trainable, torch::optim::AdamOptions(t.lr)
-                                        .betas({t.adam_beta1, t.adam_beta2})
-                                        .eps(t.adam_eps)
-                                        .weight_decay(t.weight_decay));
+  TrainStep step_fn(model, t, *coll);
+  torch::optim::Adam& opt = step_fn.optimizer();
 
   TrainState state;
   // The newest checkpoint that verifies (SHA-256) and loads; newer damaged ones are named and kept.
@@ -235,10 +213,10 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     journal.status("running", state.step);
   }
 
-  auto checkpoint = [&](int64_t step) {
+  auto checkpoint = [&](int64_t step, const nlohmann::json& position) {
     if (!lead) return;
     state.step = step;
-    state.data = train_stream->state();
+    state.data = position;
     std::string path = checkpoint_path(run_dir, step);
     save_checkpoint(path, cfg, model, &opt, state);
     journal.artifact(step, "checkpoint", path, int64_t(fs::file_size(path)));
@@ -253,7 +231,10 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                      {"final_train_loss", res.final_train_loss},
                      {"final_eval_loss", res.final_eval_loss}, {"final_eval_ppl", res.final_eval_ppl},
                      {"tokens_per_second", res.tokens_per_second},
-                     {"diverged_step", res.diverged_step}});
+                     {"diverged_step", res.diverged_step},
+                     {"dist", {{"backend", coll->backend()}, {"world", coll->world()},
+                               {"grad_buckets", step_fn.grad_buckets()},
+                               {"buckets_sent_during_backward", step_fn.buckets_overlapped()}}}});
       journal.status(status, step, err);
     }
     return res;
@@ -265,96 +246,93 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
     return finish("completed", state.step);
   }
 
-  const bool mixed = t.precision == "bf16-mixed";
+  // The loop never waits for the device except at a sync point: a step that logs, evaluates,
+  // checkpoints or ends the run. Loss, token count, divergence and stop votes stay on the device
+  // in between, so a divergence is seen at most log_every steps late (the run still records the
+  // step where it happened) and no checkpoint is written after it.
   const double start_time = now_seconds();
   const int64_t start_step = state.step;
+  const auto f64 = torch::dtype(torch::kFloat64).device(dev);
+  auto session_tokens = torch::zeros({}, f64);            // loss tokens of all ranks, this session
+  auto first_bad = torch::full({}, -1.0, f64);            // step whose loss diverged, -1 = none
+  auto bad_loss = torch::zeros({}, f64);
   int64_t tokens_this_session = 0;
-  std::vector<TokenBatch> micro(accum);
+  torch::Tensor loss;                                      // () the last step's mean loss
+  TokenBatch host_batch;
+  auto fetch = [&] {  // the next update's micro-batches, copied ahead while the device computes
+    std::vector<DeviceBatch> v(accum);
+    for (auto& b : v) {
+      train_stream->next(host_batch);
+      b = to_device(host_batch, dev);
+    }
+    return v;
+  };
+  std::vector<DeviceBatch> batches = fetch();
   model->train();
   for (int64_t step = state.step; step < t.steps; ++step) {
-    const double lr = lr_at(step, t);
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
-
-    // The whole update's micro-batches first: the loss is a token-weighted mean over all of them.
-    int64_t local_tokens = 0;
-    for (auto& b : micro) {
-      train_stream->next(b);
-      local_tokens += b.loss_tokens();
-    }
-    double step_tokens = double(local_tokens);
-    if (coll->world() > 1) {  // alone, no device tensor and no sync
-      std::vector<torch::Tensor> count = {torch::full({}, step_tokens, torch::dtype(torch::kFloat64).device(dev))};
-      coll->allreduce_sum(count);
-      step_tokens = count[0].item<double>();
-    }
-
-    // A stop signal is sampled once per step; with several ranks they agree on it through the
-    // gradient all-reduce, so no rank waits in a collective that the others have left.
-    bool stop_seen = stop_requested();
-    const bool probing = t.probe_every > 0 && (step + 1) % t.probe_every == 0 && lead;
-    opt.zero_grad();
-    auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
-    for (int64_t m = 0; m < accum; ++m) {
-      auto [in, tg] = to_tensors(micro[m], dev);
-      model->probe = probing && m == 0;
-      if (mixed) compat::set_bf16_autocast(dev, true);
-      auto logits = model(in);                                  // (B, T, V)
-      if (mixed) compat::set_bf16_autocast(dev, false);
-      auto l = TransformerImpl::loss_sum(logits, tg);           // ()
-      (l / step_tokens).backward();
-      loss_sum += l.detach().to(torch::kFloat64);
-    }
-    model->probe = false;
-    if (coll->world() > 1) {
-      std::vector<torch::Tensor> grads;
-      for (auto& p : trainable) {
-        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-        grads.push_back(p.grad());
-      }
-      grads.push_back(loss_sum);
-      auto stop_votes = torch::full({}, stop_seen ? 1.0 : 0.0, torch::dtype(torch::kFloat64).device(dev));
-      grads.push_back(stop_votes);
-      coll->allreduce_sum(grads);
-      stop_seen = stop_votes.item<double>() > 0;
-    }
-    torch::Tensor loss = loss_sum / step_tokens;
-    if (hooks.on_loss) hooks.on_loss(step, loss);
-    const double loss_v = loss.item<double>();
-    tokens_this_session += int64_t(step_tokens);
-    state.tokens_seen += int64_t(step_tokens);
-    if (!std::isfinite(loss_v) || loss_v > t.diverge_loss) {
-      res.diverged_step = step + 1;
-      res.final_train_loss = loss_v;
-      if (lead) {
-        journal.metric(step + 1, "train/loss", loss_v);
-        spdlog::warn("run {} diverged at step {} (loss {})", res.run_id, step + 1, loss_v);
-      }
-      return finish("diverged", step + 1, "loss " + std::to_string(loss_v) + " at step " +
-                                              std::to_string(step + 1));
-    }
-    if (probing) record_grad_probes(model, journal, step + 1);
-    // The logged norm is the one before clipping, over all trainable parameters.
-    double gnorm = NAN;
-    if ((step + 1) % t.log_every == 0 || step + 1 == t.steps) gnorm = grad_norm(trainable);
-    if (!gates.empty() && t.gate_grad_clip > 0) {
-      clip_grads(gates, t.gate_grad_clip);
-      clip_grads(others, t.grad_clip);
-    } else {
-      clip_grads(trainable, t.grad_clip);
-    }
-    opt.step();
     const int64_t done = step + 1;
+    const bool log_now = done % t.log_every == 0 || done == t.steps;
+    const bool eval_now = (t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps;
+    const bool ckpt_now = (t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || done == t.steps ||
+                          done == opts.stop_at_step;
+    const bool probe_now = t.probe_every > 0 && done % t.probe_every == 0;
+    const bool probing = probe_now && lead;
+
+    StepOptions so;
+    so.probe = probing;
+    so.stop_vote = stop_requested();
+    so.need_grad_norm = log_now;
+    if (probing) so.after_reduce = [&] { record_grad_probes(model, journal, done); };
+    StepResult r = step_fn.run(step, batches, so);
+    const nlohmann::json position = train_stream->state();
+    if (done < t.steps) batches = fetch();
+
+    loss = r.loss_sum / r.tokens.clamp_min(1.0);
+    if (hooks.on_loss) hooks.on_loss(step, loss);
+    session_tokens += r.tokens;
+    {
+      torch::NoGradGuard no_grad;
+      auto bad = loss.isnan() | loss.isinf() | (loss > t.diverge_loss);
+      auto first = bad & (first_bad < 0);
+      first_bad = torch::where(first, torch::full({}, double(done), f64), first_bad);
+      bad_loss = torch::where(first, loss, bad_loss);
+    }
+    // A stop signal is voted on every step; with several ranks the votes are summed with the
+    // gradients and read at sync points, so every rank stops at the same step.
+    // Sync points depend on the step alone, never on the rank: every rank reads the summed stop
+    // votes at the same steps and so stops at the same one.
+    const bool sync_point = log_now || eval_now || ckpt_now || probe_now ||
+                            (coll->world() == 1 && stop_requested());
+    if (!sync_point) continue;
+
+    const double diverged_at = first_bad.item<double>();
+    const double tokens_now = session_tokens.item<double>();
+    state.tokens_seen += int64_t(tokens_now) - tokens_this_session;
+    tokens_this_session = int64_t(tokens_now);
+    if (diverged_at > 0) {
+      const double bl = bad_loss.item<double>();
+      res.diverged_step = int64_t(diverged_at);
+      res.final_train_loss = bl;
+      if (lead) {
+        journal.metric(res.diverged_step, "train/loss", bl);
+        spdlog::warn("run {} diverged at step {} (loss {})", res.run_id, res.diverged_step, bl);
+      }
+      return finish("diverged", res.diverged_step,
+                    "loss " + std::to_string(bl) + " at step " + std::to_string(res.diverged_step));
+    }
+    const double loss_v = loss.item<double>();
+    const bool stop_seen = r.stop_votes.defined() ? r.stop_votes.item<double>() > 0 : stop_requested();
     state.train_loss = loss_v;
     res.final_train_loss = loss_v;
-
     const double elapsed = now_seconds() - start_time;
     res.tokens_per_second = elapsed > 0 ? tokens_this_session / elapsed : 0;
     if (lead) {
       if (done % t.heartbeat_every == 0) journal.heartbeat(done);
-      if (done % t.log_every == 0 || done == t.steps) {
+      if (log_now) {
+        const double lr = lr_at(step, t);
         journal.metric(done, "train/loss", loss_v);
         journal.metric(done, "train/lr", lr);
-        journal.metric(done, "train/grad_norm", gnorm);
+        journal.metric(done, "train/grad_norm", r.grad_norm.item<double>());
         journal.metric(done, "train/tokens_per_s", res.tokens_per_second);
         const double eta = elapsed / double(done - start_step) * double(t.steps - done);
         char line[256];
@@ -366,7 +344,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
       }
       if (probing) record_model_probes(model, journal, done);
     }
-    if ((t.eval_every > 0 && done % t.eval_every == 0) || done == t.steps) {
+    if (eval_now) {
       auto [eloss, eppl] = evaluate(model, cfg, *coll, dev);
       res.final_eval_loss = eloss;
       res.final_eval_ppl = eppl;
@@ -377,10 +355,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
         if (!opts.quiet) spdlog::info("{} step {}: eval loss {:.4f}  ppl {:.2f}", cfg.name, done, eloss, eppl);
       }
     }
-    if (coll->world() == 1) stop_seen = stop_requested();  // alone: as late as possible
     const bool stop_now = stop_seen || done == opts.stop_at_step;
-    if ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || done == t.steps || stop_now)
-      checkpoint(done);
+    if (ckpt_now || stop_now) checkpoint(done, position);
     if (stop_now && done < t.steps) {
       if (opts.progress && lead) std::fprintf(stderr, "\n");
       return finish("cancelled", done,
