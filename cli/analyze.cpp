@@ -9,6 +9,7 @@
 #include "cli/results_commands.h"
 #include "core/common/error.h"
 #include "core/train/importance.h"
+#include "core/train/mc_eval.h"
 #include "results/store.h"
 #include "sweeps/run_state.h"
 
@@ -20,7 +21,22 @@ struct AnalyzeArgs {
   std::string run, workdir = ".";
   int64_t eval_tokens = 0;
   bool json = false;
+  DownstreamOptions downstream;  // --tasks-dir: importance by zero-shot accuracy (Fig 7)
+  std::string tasks, tokenizer;
 };
+
+void print_acc_importance(const std::string& dir, double acc0, const std::vector<LayerAccImportance>& rows,
+                          bool json) {
+  if (json) {
+    nlohmann::json j = {{"run_dir", dir}, {"average_acc", acc0}, {"layers", nlohmann::json::array()}};
+    for (const auto& r : rows)
+      j["layers"].push_back({{"layer", r.layer}, {"average_acc", r.average_acc}, {"drop", r.drop}});
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::printf("full model: average accuracy %.2f%%\nlayer  acc without  drop\n", 100 * acc0);
+  for (const auto& r : rows) std::printf("%5d  %10.2f%%  %+6.2f\n", r.layer, 100 * r.average_acc, 100 * r.drop);
+}
 
 void run_importance(const AnalyzeArgs& a) {
   namespace fs = std::filesystem;
@@ -40,6 +56,15 @@ void run_importance(const AnalyzeArgs& a) {
   if (auto info = sweeps::read_run(dir, 600); info.state == sweeps::State::Running)
     throw Error(dir + ": the run is still training (" + info.host + ", pid " +
                 std::to_string(info.pid) + "); analyse it when it has finished");
+  if (!a.downstream.dir.empty()) {
+    DownstreamOptions o = a.downstream;
+    o.tasks = parse_task_list(a.tasks);
+    double acc0 = 0;
+    auto rows = analyze_importance_downstream(dir, o, a.tokenizer, &acc0);
+    store->ingest_run_dir(dir);
+    print_acc_importance(dir, acc0, rows, a.json);
+    return;
+  }
   double loss0 = 0, ppl0 = 0;
   auto rows = analyze_importance(dir, a.eval_tokens, &loss0, &ppl0);
   store->ingest_run_dir(dir);
@@ -70,6 +95,13 @@ void setup_analyze(CLI::App& app) {
   imp->add_option("-w,--workdir", a->workdir, "where runs/ and gpas.db live")->capture_default_str();
   imp->add_option("--eval-tokens", a->eval_tokens, "tokens per evaluation (default: the run's)");
   imp->add_flag("--json", a->json, "one JSON object");
+  imp->add_option("--tasks-dir", a->downstream.dir,
+                  "measure the drop in average zero-shot accuracy on these <task>.jsonl files instead "
+                  "(the paper's Fig 7 definition; layer kind importance_acc)");
+  imp->add_option("--tasks", a->tasks, "with --tasks-dir: comma-separated tasks (default: every file)");
+  imp->add_option("--limit", a->downstream.limit, "with --tasks-dir: first N rows per task");
+  imp->add_option("--batch", a->downstream.batch, "with --tasks-dir: sequences per forward")->capture_default_str();
+  imp->add_option("--tokenizer", a->tokenizer, "with --tasks-dir: SentencePiece model (default: the run's)");
   imp->callback([a] { run_importance(*a); });
 }
 

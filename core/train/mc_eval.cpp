@@ -69,7 +69,8 @@ std::vector<double> loglikelihoods(Transformer& model, const std::vector<McToken
 
 std::vector<std::string> parse_task_list(const std::string& list) {
   const auto& all = mc_task_names();
-  if (list.empty() || list == "all") return all;
+  if (list.empty()) return {};  // every task whose file exists
+  if (list == "all") return all;  // all seven, each file required
   std::vector<std::string> out;
   std::stringstream ss(list);
   for (std::string t; std::getline(ss, t, ',');) {
@@ -138,7 +139,7 @@ bool downstream_after_training(const RunConfig& cfg, const std::string& run_dir)
   model->to(gpu ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
   DownstreamOptions o;
   o.dir = cfg.downstream.dir;
-  o.tasks = cfg.downstream.tasks.empty() ? std::vector<std::string>{} : parse_task_list(cfg.downstream.tasks);
+  o.tasks = parse_task_list(cfg.downstream.tasks);
   o.limit = cfg.downstream.limit;
   o.batch = cfg.downstream.batch;
   auto rs = evaluate_downstream(model, tok, o);

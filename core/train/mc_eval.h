@@ -32,7 +32,8 @@ struct TaskResult {
 std::vector<double> loglikelihoods(Transformer& model, const std::vector<McTokens>& reqs,
                                    int64_t batch);
 
-// Tasks of "mmlu,piqa" / "all" (empty = all) checked against the names; throws on an unknown one.
+// Tasks of "mmlu,piqa" checked against the names (throws on an unknown one); "all" = the seven,
+// each required; "" = none named (evaluate_downstream then takes every task file present).
 std::vector<std::string> parse_task_list(const std::string& list);
 
 std::vector<TaskResult> evaluate_downstream(
