@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/sweep_checks.h"
 #include "cli/sweep_common.h"
 #include "cli/sweep_invocation.h"
 #include "core/common/error.h"
@@ -48,6 +49,11 @@ int run_plan(const PlanArgs& given, bool status) {
   sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
   int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
   sweeps::Plan p = sweeps::make_plan(s, k);
+  if (!status) {  // what `sweep run` would refuse, as warnings
+    SweepRunArgs ra;
+    ra.cpu = a.cpu;
+    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "warning: " << w << "\n";
+  }
   long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, s.name));
   if (a.json) {
     auto j = sweeps::plan_json(p);
@@ -136,6 +142,12 @@ void setup_sweep(CLI::App& app) {
     std::string name = sweeps::sweep_name_of(*file);
     apply_invocation(name, *ra, [run](const char* opt) { return run->count(opt) > 0; });
     sweeps::Sweep s = sweeps::load_sweep(*file, ra->workdir, ra->sets);
+    if (auto problems = prelaunch_problems(s, *ra); !problems.empty()) {
+      std::string all;
+      for (const auto& p : problems) all += "\n  " + p;
+      throw Error("sweep " + name + " was not started:" + all + "\nfix these, then run `" +
+                  rerun_hint(*file, ra->workdir) + "` again");
+    }
     save_invocation(name, *ra);
     int code = run_sweep_cli(s, *ra);
     if (code != 0) throw CLI::RuntimeError(code);

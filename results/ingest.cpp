@@ -93,6 +93,25 @@ std::string identify_run(const std::string& dir, const std::string& journal,
   return fs::path(dir).filename().string();
 }
 
+// Checkpoints pruned by keep_checkpoints (or deleted by hand) leave the store too.
+void forget_pruned(SQLite::Database& db, const std::string& id) {
+  std::vector<std::string> gone;
+  SQLite::Statement q(db, "SELECT path FROM artifacts WHERE run_id = ? AND kind = 'checkpoint'");
+  q.bind(1, id);
+  while (q.executeStep())
+    if (!fs::exists(q.getColumn(0).getString())) gone.push_back(q.getColumn(0).getString());
+  if (gone.empty()) return;
+  write_transaction(db, [&] {
+    SQLite::Statement d(db, "DELETE FROM artifacts WHERE run_id = ? AND kind = 'checkpoint' AND path = ?");
+    for (const auto& p : gone) {
+      d.bind(1, id);
+      d.bind(2, p);
+      d.exec();
+      d.reset();
+    }
+  });
+}
+
 // The sweep named by the orchestrator's record <run_dir>/sweep.json ("" if none): a store rebuilt
 // from the run dirs keeps each run's sweep.
 std::string sweep_of_record(const fs::path& dir) {
@@ -122,7 +141,7 @@ void bind_number(SQLite::Statement& q, int index, const nlohmann::json& v) {
 }
 
 // Applies one batch of lines in one transaction; returns how many were new.
-static int64_t apply_batch(SQLite::Database& db, const std::string& id,
+static int64_t apply_batch(SQLite::Database& db, const std::string& id, const fs::path& dir,
                            const std::vector<Line>& lines, size_t begin, size_t end) {
   int64_t applied = 0;
   write_transaction(db, [&] {
@@ -164,9 +183,14 @@ static int64_t apply_batch(SQLite::Database& db, const std::string& id,
       } else if (type == "artifact") {
         SQLite::Statement q(db, "INSERT OR REPLACE INTO artifacts(run_id, kind, path, step, bytes) "
                                 "VALUES (?, ?, ?, ?, ?)");
+        // A checkpoint's path as the trainer gave it may be relative to its working directory:
+        // the store keeps it absolute, inside the run dir as it is now.
+        std::string path = text_of(j, "path");
+        if (text_of(j, "kind") == "checkpoint" && !path.empty())
+          path = (dir / "checkpoints" / fs::path(path).filename()).string();
         q.bind(1, id);
         q.bind(2, text_of(j, "kind"));
-        q.bind(3, text_of(j, "path"));
+        q.bind(3, path);
         q.bind(4, step);
         q.bind(5, int_of(j, "bytes", 0));
         q.exec();
@@ -278,7 +302,8 @@ IngestStats Store::ingest_run_dir(const std::string& run_dir, const std::string&
     });
     std::vector<Line> lines = read_lines_from(journal, offset);
     for (size_t b = 0; b < lines.size(); b += kBatchLines)
-      stats.lines += apply_batch(*db_, id, lines, b, std::min(lines.size(), b + kBatchLines));
+      stats.lines += apply_batch(*db_, id, dir, lines, b, std::min(lines.size(), b + kBatchLines));
+    forget_pruned(*db_, id);
   } catch (const SQLite::Exception& e) {
     throw Error(path_ + ": ingesting " + dir.string() + ": " + e.what());
   }

@@ -3,6 +3,7 @@
 // the matching job, whose run dir becomes the value), identities and de-duplication.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -130,6 +131,16 @@ std::vector<Ref> find_refs(const std::vector<Setting>& settings) {
 }  // namespace
 
 Sweep expand(const SweepSpec& spec, const std::string& workdir) {
+  // 0. Its size first: a grid above options.max_jobs is refused before anything is expanded.
+  double size = 1;
+  for (const auto& dim : spec.dims) size *= double(dim.points.size());
+  if (!spec.dims.empty() && size + double(spec.includes.size()) > double(spec.options.max_jobs)) {
+    char n[32];
+    std::snprintf(n, sizeof n, "%.0f", size);
+    throw Error(spec.file + ": the grid expands to " + n + " jobs, more than options.max_jobs (" +
+                std::to_string(spec.options.max_jobs) + "); shrink the grid, or raise options.max_jobs "
+                "in the sweep file if you mean it");
+  }
   // 1. The cartesian product of the dimensions (first dimension varies slowest), then includes.
   std::vector<Cell> cells;
   std::vector<Assignment> product = {{}};

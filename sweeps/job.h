@@ -16,6 +16,7 @@ struct SweepOptions {
   int gpus_per_job = 1;             // ranks (GPUs) per job unless the command line says otherwise
   double gpu_tflops = 100;          // effective throughput per GPU, for device-hour estimates
   double cpu_gflops = 20;           // effective throughput of one CPU job, same
+  int64_t max_jobs = 100000;        // a larger grid is refused before it is expanded
 };
 
 struct Job {

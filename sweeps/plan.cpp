@@ -1,7 +1,10 @@
 // Plans: states, progress and cost estimates of every job of a sweep, as a table or JSON.
 #include "sweeps/plan.h"
 
+#include <algorithm>
 #include <cstdio>
+
+#include "core/config/flops.h"
 
 namespace gpas::sweeps {
 
@@ -15,8 +18,11 @@ int64_t parameter_count(const RunConfig& cfg) {
 }
 
 double train_flops(const RunConfig& cfg) {
+  // The one formula (core/config/flops.h), with the vocabulary the run will have.
+  ModelConfig m = cfg.model;
+  if (m.vocab_size <= 0) m.vocab_size = cfg.data.source == "synthetic" ? cfg.data.synthetic_vocab : 32000;
   double tokens = static_cast<double>(cfg.train.steps) * cfg.train.batch_size * cfg.train.seq_len;
-  return 6.0 * static_cast<double>(parameter_count(cfg)) * tokens;
+  return flops_per_token(m, cfg.train.seq_len) * tokens;
 }
 
 double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus) {
@@ -64,6 +70,23 @@ Plan make_plan(const Sweep& sweep, int gpus_per_job) {
       r.left_hours = r.est_hours * (1.0 - std::min(1.0, done));
     }
     p.rows.push_back(r);
+  }
+  // Jobs still to run are priced at the rate this sweep's finished jobs measured, per device kind
+  // (CPU, or per GPU), where there are any: the options' nominal rates are only a first guess.
+  for (bool cpu : {true, false}) {
+    double flops = 0, device_hours = 0;
+    for (const auto& r : p.rows)
+      if (r.cpu == cpu && is_final(r.info.state) && r.info.end_time > r.info.first_start && r.info.first_start > 0) {
+        flops += train_flops(r.job->cfg);
+        device_hours += r.est_hours;
+      }
+    if (flops <= 0 || device_hours <= 0) continue;
+    for (auto& r : p.rows) {
+      if (r.cpu != cpu || is_final(r.info.state)) continue;
+      double done = r.left_hours / std::max(r.est_hours, 1e-12);
+      r.est_hours = train_flops(r.job->cfg) / flops * device_hours;
+      r.left_hours = r.est_hours * done;
+    }
   }
   return p;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,12 @@ void write_job_config(const Sweep& s, const Job& j) {
 
 namespace {
 
+int64_t journal_bytes(const std::string& dir) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(dir + "/journal.jsonl", ec);
+  return ec ? 0 : static_cast<int64_t>(n);
+}
+
 struct Track {
   const Job* job = nullptr;
   std::string dir;
@@ -57,6 +64,7 @@ struct Track {
   bool hung = false;
   int attempt = 0;        // launches by this orchestrator
   int failures = 0;       // crashes, hangs and failures counted against max_retries
+  int64_t journal_before = -1;  // journal bytes when launched (-1: adopted, unknown)
   int64_t step = -1;
   std::string note;
 };
@@ -260,8 +268,20 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         std::string said = info.error.empty() ? last_log_line(t.dir + "/worker.log") : info.error;
         std::string why = t.hung ? "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) + " s, killed"
                                  : p.detail + (said.empty() ? "" : ": " + said);
+        // An error exit before the attempt wrote one journal line (a config or data error, a run
+        // locked by another trainer, no readable checkpoint) fails the same way again: no retry.
+        bool before_training = !t.hung && p.exit_code == 1 && t.journal_before >= 0 &&
+                               journal_bytes(t.dir) == t.journal_before;
         t.hung = false;
-        count_failure(t, rec, why);
+        if (before_training) {
+          ++t.failures;
+          t.state = State::Failed;
+          t.note = why + " (before training began: not retried)";
+          rec.state = "failed";
+          rec.error = why;
+        } else {
+          count_failure(t, rec, why);
+        }
       }
       write_record(t.dir, rec);
       index.ingest(sweep, *t.job);
@@ -337,6 +357,7 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         ++running;
       }
       if (!batch.empty()) {
+        for (Track* t : batch_tracks) t->journal_before = journal_bytes(t->dir);
         std::vector<std::string> handles = backend.submit(batch);
         for (size_t i = 0; i < batch_tracks.size(); ++i) {
           Track& t = *batch_tracks[i];

@@ -118,9 +118,11 @@ void read_options(const Reader& r, const YAML::Node& n, SweepOptions& o) {
       else if (k == "gpus_per_job") o.gpus_per_job = kv.second.as<int>();
       else if (k == "gpu_tflops") o.gpu_tflops = kv.second.as<double>();
       else if (k == "cpu_gflops") o.cpu_gflops = kv.second.as<double>();
+      else if (k == "max_jobs") o.max_jobs = kv.second.as<int64_t>();
       else
         r.fail(kv.first, "unknown option '" + k +
-                             "' (one of max_retries, heartbeat_timeout, gpus_per_job, gpu_tflops, cpu_gflops)");
+                             "' (one of max_retries, heartbeat_timeout, gpus_per_job, gpu_tflops, cpu_gflops, "
+                             "max_jobs)");
     } catch (const YAML::Exception&) {
       r.fail(kv.second, "options." + k + ": expected a number");
     }
@@ -128,6 +130,7 @@ void read_options(const Reader& r, const YAML::Node& n, SweepOptions& o) {
   if (o.max_retries < 0) r.fail(n, "options.max_retries must be >= 0");
   if (o.heartbeat_timeout <= 0) r.fail(n, "options.heartbeat_timeout must be positive (seconds)");
   if (o.gpus_per_job < 1) r.fail(n, "options.gpus_per_job must be at least 1");
+  if (o.max_jobs < 1) r.fail(n, "options.max_jobs must be at least 1");
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 # Damaged and unwritable checkpoints, with the real binary: a killed run whose newest checkpoint
 # is truncated and whose next one has a flipped byte resumes from the newest that verifies (saying
 # which it skipped) to the same final weights as an uninterrupted run; a completed run with a
-# damaged checkpoint stays completed; a full disk (a small tmpfs, or RLIMIT_FSIZE where mounting
+# damaged checkpoint stays completed; the store lists only the checkpoints on disk, by absolute
+# path; a full disk (a small tmpfs, or RLIMIT_FSIZE where mounting
 # is not allowed, or GPAS_TEST_NO_MOUNT=1) is a clear error naming the path and the space, exit 1, no temp file left.
 # Usage: checkpoint_test.sh GPAS SOURCE_DIR
 set -euo pipefail
@@ -30,6 +31,14 @@ final_weights() {  # workdir -> exported weights of its run's final checkpoint
 
 "$gpas" "${run[@]}" --workdir a > a.txt 2>&1 || { cat a.txt; fail "the uninterrupted run failed"; }
 ref=$(final_weights a)
+# 9. The store lists the checkpoints on disk (keep_checkpoints pruned the rest), by absolute path.
+"$gpas" query --workdir a --format csv "SELECT path FROM artifacts WHERE kind = 'checkpoint' ORDER BY path" \
+  | tail -n +2 > listed.txt
+[ "$(wc -l < listed.txt)" = 4 ] || { cat listed.txt; fail "the store lists $(wc -l < listed.txt) checkpoints, 4 are on disk"; }
+while read -r p; do
+  case "$p" in /*) ;; *) fail "checkpoint path $p in the store is not absolute" ;; esac
+  [ -f "$p" ] || fail "the store lists $p, which is not on disk"
+done < listed.txt
 
 # Kill a run once it has 4 checkpoints, then damage the newest two.
 "$gpas" "${run[@]}" --workdir b > b1.txt 2>&1 &

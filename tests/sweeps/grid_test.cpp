@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "core/common/error.h"
 #include "core/config/config_yaml.h"
 #include "sweeps/sweep_file.h"
 #include "test_util.h"
@@ -22,6 +23,27 @@ std::vector<std::string> names(const Sweep& s) {
   std::vector<std::string> out;
   for (const auto& j : s.jobs) out.push_back(j.name);
   return out;
+}
+
+// A grid of 10^6 cells is refused with its size before it is expanded (it used to grow past 7 GB);
+// options.max_jobs raises the bound for a sweep that means it.
+TEST(Grid, AGridAboveMaxJobsIsRefusedBeforeExpanding) {
+  std::string axis = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]";
+  std::string grid = "grid:\n";
+  for (const char* k : {"train.seed", "data.seed", "data.eval_seed", "train.steps", "train.log_every", "train.eval_every"})
+    grid += std::string("  ") + k + ": " + axis + "\n";
+  try {
+    load("sweep: big\nbase: {model: {size: tiny}}\n" + grid);
+    FAIL() << "a 10^6-cell grid was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expands to 1000000 jobs, more than options.max_jobs (100000)"),
+              std::string::npos) << e.what();
+  }
+  Sweep small = load("sweep: s\nbase: {model: {size: tiny}}\ngrid:\n  train.seed: [0, 1, 2]\n"
+                     "options: {max_jobs: 3}\n");
+  EXPECT_EQ(small.jobs.size(), 3u);
+  EXPECT_THROW(load("sweep: s\nbase: {model: {size: tiny}}\ngrid:\n  train.seed: [0, 1, 2]\n"
+                    "options: {max_jobs: 2}\n"), Error);
 }
 
 TEST(Grid, CartesianProductInAxisOrder) {

@@ -25,6 +25,7 @@ struct Attempt {
   int code = 0;
   std::string status = "completed";
   bool hang = false;
+  bool silent = false;  // exits without a journal line (a config or data error before training)
 };
 
 class FakeBackend : public JobBackend {
@@ -47,7 +48,7 @@ class FakeBackend : public JobBackend {
       std::string h = "h" + std::to_string(launched.size());
       launched.push_back(l);
       running_[h] = {l, a, 0, false};
-      journal(l.run_dir, R"({"type":"start","time":1,"host":"elsewhere","pid":1})");
+      if (!a.silent) journal(l.run_dir, R"({"type":"start","time":1,"host":"elsewhere","pid":1})");
       hs.push_back(h);
     }
     max_running = std::max<int>(max_running, static_cast<int>(running_.size()));
@@ -168,6 +169,22 @@ TEST(Scheduler, CrashesAreRetriedUpToMaxRetries) {
   EXPECT_EQ(rec.attempts, 3);
   EXPECT_NE(rec.error.find("signal 9"), std::string::npos);
   EXPECT_EQ(read_run(run_dir_of(f.wd, s.jobs[1].id), 60).state, State::Failed);
+}
+
+TEST(Scheduler, AnErrorBeforeTrainingIsNotRetried) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2]}", "options: {max_retries: 2}");
+  FakeBackend b;
+  b.script[s.jobs[0].id] = {Attempt{1, 1, "", false, true}};   // fails before any journal line
+  b.script[s.jobs[1].id] = {Attempt{1, 1, "failed", false}};   // fails while training: retried
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.failed, 1);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);
+  EXPECT_EQ(b.launches_of(s.jobs[1].id), 2);
+  RunRecord rec = read_record(run_dir_of(f.wd, s.jobs[0].id));
+  EXPECT_EQ(rec.state, "failed");
+  EXPECT_EQ(rec.attempts, 1);
 }
 
 TEST(Scheduler, DivergedIsRecordedNotRetried) {

@@ -1,0 +1,59 @@
+// prelaunch_problems (sweep_checks.h). The data checks open each distinct data config once, as a
+// worker would (gpas_data); the Brown corpus is left out (opening it may fetch it).
+#include "cli/sweep_checks.h"
+
+#include <map>
+#include <sstream>
+
+#include "core/common/error.h"
+#include "core/data/batch.h"
+#include "core/train/runtime.h"
+#include "sweeps/job.h"
+
+namespace gpas::cli {
+
+std::vector<std::string> prelaunch_problems(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
+  std::vector<std::string> out;
+  if (a.backend != "slurm")
+    for (const auto& [opt, v] : std::vector<std::pair<std::string, std::string>>{
+             {"--partition", a.partition}, {"--time", a.time}, {"--account", a.account}})
+      if (!v.empty()) out.push_back(opt + " " + v + ": a Slurm option; add --backend slurm, or drop it");
+  if (a.backend == "local" && !a.cpu && !a.gpus.empty()) {
+    int n = cuda_device_count();
+    std::stringstream ss(a.gpus);
+    for (std::string g; std::getline(ss, g, ',');)
+      if (g.empty() || g.find_first_not_of("0123456789") != std::string::npos || std::stoi(g) >= n)
+        out.push_back("--gpus " + a.gpus + ": there is no CUDA device " + g + " here (LibTorch sees " +
+                      std::to_string(n) + (n == 0 ? "; use --cpu" : "") + ")");
+  }
+  // Each distinct data config once; the problem names the first job and how many share it.
+  struct Seen {
+    std::string first_job;
+    int jobs = 0;
+    std::string error;
+  };
+  std::map<std::string, Seen> seen;
+  for (const auto& j : sweep.jobs) {
+    const DataConfig& d = j.cfg.data;
+    if (d.source != "prepared" && d.source != "instruct") continue;
+    std::string key = d.source + "\n" + d.path + "\n" + d.tokenizer + "\n" + std::to_string(j.cfg.model.vocab_size);
+    auto [it, fresh] = seen.try_emplace(key, Seen{j.name, 0, ""});
+    ++it->second.jobs;
+    if (!fresh) continue;
+    try {
+      int64_t vocab = data_vocab_size(d);
+      if (j.cfg.model.vocab_size != 0 && j.cfg.model.vocab_size < vocab)
+        it->second.error = "model.vocab_size " + std::to_string(j.cfg.model.vocab_size) + " is smaller than the " +
+                           std::to_string(vocab) + " token ids of the data";
+    } catch (const std::exception& e) {
+      it->second.error = e.what();
+    }
+  }
+  for (const auto& [key, s] : seen)
+    if (!s.error.empty())
+      out.push_back("job " + s.first_job + (s.jobs > 1 ? " and " + std::to_string(s.jobs - 1) + " more" : "") +
+                    ": " + s.error);
+  return out;
+}
+
+}  // namespace gpas::cli
