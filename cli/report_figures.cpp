@@ -33,14 +33,18 @@ void run_figures(FiguresCliOptions& o) {
   results::FigureOptions f = o.html.figures;
   f.out_dir = o.out;
   if (o.format != "both") f.formats = {o.format};
-  for (const auto& fig : results::make_figures(*store, f))
+  f.workdir = o.workdir;
+  for (const auto& fig : results::make_figures(*store, f)) {
     for (const auto& p : fig.paths) std::cout << p << "\n";
+    if (fig.paths.empty()) std::cerr << "gpas: " << fig.name << " not drawn: " << fig.missing << "\n";
+  }
 }
 
 void run_html(FiguresCliOptions& o) {
   auto store = open_store(o.workdir, true);
   o.html.report.sweep = o.html.figures.sweep;
   o.html.with_figures = !o.no_figures;
+  o.html.figures.workdir = o.workdir;
   write_file_atomic(o.out, results::html_report(*store, o.html));
   std::cerr << "wrote " << o.out << "\n";
 }

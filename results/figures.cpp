@@ -3,6 +3,7 @@
 #include "results/figures.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -46,7 +47,7 @@ std::string points_block(const std::string& name, const std::vector<Point>& pts)
 std::string layer_block(const std::string& name, const std::vector<LayerPoint>& pts) {
   std::string s = "$" + name + " << EOD\n";
   for (size_t i = 0; i < pts.size(); ++i) {
-    if (i > 0 && pts[i].layer != pts[i - 1].layer) s += "\n";
+    if (i > 0 && pts[i].layer != pts[i - 1].layer) s += "\n\n";  // a new data set (index) per layer
     s += std::to_string(pts[i].step) + " " + std::to_string(pts[i].layer) + " " + num(pts[i].value) + "\n";
   }
   return s + "EOD\n";
@@ -99,31 +100,60 @@ void draw(const std::string& data, const std::string& body, const std::string& b
 const char* kLayerPalette =
     "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n";
 
-// A per-layer series over steps: one panel per run given, coloured by layer.
-// Panels share one y range, so the runs compare at a glance.
-std::string layer_panels(const std::vector<std::pair<std::string, std::string>>& panels,
+int layers_of(const RunRow& r) {
+  std::string l = config_text(r.config, "model.layers");
+  return l.empty() ? 0 : std::stoi(l);
+}
+
+// Integer layer ticks on x: every layer up to 24 layers, then every 4th.
+std::string layer_ticks(int layers) {
+  if (layers <= 0) return "set format x '%.0f'\n";
+  return "set xrange [-0.5:" + num(layers - 0.5) + "]\nset xtics 0, " + std::to_string(layers <= 24 ? 1 : 4) +
+         "\nset format x '%.0f'\n";
+}
+
+// Log-axis ticks at 1, 2 and 5 per decade when the range spans few decades (gnuplot's own put
+// one label per decade, or none within one), else gnuplot's.
+std::string log_ticks(double lo, double hi) {
+  if (!(lo > 0) || hi / lo > 1e4) return "set format y '%g'\n";
+  std::string t;
+  for (double d = std::pow(10.0, std::floor(std::log10(lo))); d <= hi * 10; d *= 10)
+    for (double m : {1.0, 2.0, 5.0})
+      if (m * d >= lo / 1.2 && m * d <= hi * 1.2) t += (t.empty() ? "" : ", ") + num(m * d);
+  return t.empty() ? "set format y '%g'\n" : "set ytics (" + t + ")\nset mytics 10\n";
+}
+
+// A per-layer series over steps: one panel per run given. A handful of layers get a discrete
+// legend (one colour per layer, "layer N"); many get a colour bar. Panels share one y range and
+// y scale, so the runs compare at a glance. Blocks hold one layer per data set (index).
+std::string layer_panels(const std::string& title, const std::vector<std::pair<std::string, std::string>>& panels,
                          const std::string& ylabel, int layers, bool log_y,
                          const std::vector<LayerPoint>& a = {}, const std::vector<LayerPoint>& b2 = {}) {
+  const bool discrete = layers + 1 <= 8;
   std::ostringstream b;
-  b << kLayerPalette << "set cbrange [0:" << std::max(1, layers) << "]\nset cblabel 'layer'\n"
-    << (layers <= 12 ? "set cbtics 1\n" : "");
-  if (panels.size() > 1 && (!a.empty() || !b2.empty())) {
-    double lo = 1e300, hi = -1e300;
-    for (const auto* v : {&a, &b2})
-      for (const auto& p : *v) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
-    if (log_y)
-      b << "set yrange [" << num(lo / 1.2) << ":" << num(hi * 1.2) << "]\n";
-    else if (hi > lo)
-      b << "set yrange [" << num(lo - 0.05 * (hi - lo)) << ":" << num(hi + 0.05 * (hi - lo)) << "]\n";
+  b << kLayerPalette << "set cbrange [0:" << std::max(1, layers) << "]\n";
+  double lo = 1e300, hi = -1e300;
+  for (const auto* v : {&a, &b2})
+    for (const auto& p : *v) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
+  if (hi >= lo) {
+    if (log_y) b << "set yrange [" << num(lo / 1.2) << ":" << num(hi * 1.2) << "]\n" << log_ticks(lo, hi);
+    else if (hi > lo) b << "set yrange [" << num(lo - 0.05 * (hi - lo)) << ":" << num(hi + 0.05 * (hi - lo)) << "]\n";
   }
-  b
-    << "set xlabel 'step'\nset ylabel " << gp_string(ylabel) << "\nset grid\nunset key\n"
+  b << "set xlabel 'training step'\nset ylabel " << gp_string(ylabel) << "\nset grid\n"
     << (log_y ? "set logscale y\n" : "");
-  if (panels.size() > 1) b << "set multiplot layout 1," << panels.size() << "\n";
-  for (const auto& [block, title] : panels)
-    b << "set title " << gp_string(title) << "\nplot $" << block
-      << " using 1:3:2 with lines lw 1.5 lc palette\n";
-  if (panels.size() > 1) b << "unset multiplot\n";
+  if (discrete) b << "unset colorbox\nset key outside right top title 'layer' noautotitle\n";
+  else b << "unset key\nset cblabel 'layer'\n" << (layers <= 12 ? "set cbtics 1\n" : "");
+  if (panels.size() > 1 || !title.empty())
+    b << "set multiplot layout 1," << panels.size() << " title " << gp_string(title) << "\n";
+  for (const auto& [block, ptitle] : panels) {
+    b << "set title " << gp_string(panels.size() > 1 ? ptitle : "") << "\n";  // one panel: the figure's title says it
+    if (discrete)
+      b << "plot for [i=0:" << layers << "] $" << block << " using 1:($2 == i ? $3 : 1/0) with lines lw 2 "
+        << "lc palette frac 0.85 * i / " << std::max(1, layers) << ".0 dt 1 + i % 3 title sprintf('%d', i)\n";
+    else
+      b << "plot $" << block << " using 1:3:2 with lines lw 1.5 lc palette\n";
+  }
+  if (panels.size() > 1 || !title.empty()) b << "unset multiplot\n";
   return b.str();
 }
 
@@ -217,46 +247,62 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
   const std::string lb = label(b), lt = label(t);
   std::vector<FigureFile> out;
   auto base_of = [&](const std::string& name) { return (std::filesystem::path(o.out_dir) / name).string(); };
+  const std::string w = o.workdir.empty() || o.workdir == "." ? "" : " -w " + o.workdir;
+  const std::string probes = "no layer probes in these runs: train them with --set train.probe_every=N "
+                             "(e.g. `gpas train ... --set train.probe_every=50`)";
+  auto skip = [&](const std::string& name, const std::string& title, const std::string& why) {
+    out.push_back(FigureFile{name, title, {}, why});
+  };
 
   {  // Fig 2: train and eval loss of both runs.
     auto btr = store.metric_series(b.id, "train/loss"), ttr = store.metric_series(t.id, "train/loss");
     auto bev = store.metric_series(b.id, "eval/loss"), tev = store.metric_series(t.id, "eval/loss");
     if (!btr.empty() || !ttr.empty()) {
-      FigureFile f{"fig2_loss", "Fig. 2: training and evaluation loss, " + lb + " vs " + lt, {}};
+      FigureFile f{"fig2_loss", "Figure 2: Pretrain and evaluation loss of " + lb + " and " + lt, {}};
       std::string data = points_block("btr", btr) + points_block("ttr", ttr) +
                          points_block("bev", bev) + points_block("tev", tev);
       std::vector<std::string> plots;
-      if (!btr.empty()) plots.push_back(std::string("$btr w l lw 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " train"));
+      // The baseline drawn wider underneath, so identical curves still show both colours.
+      if (!btr.empty()) plots.push_back(std::string("$btr w l lw 3.5 lc rgb '") + kBlue + "' t " + gp_string(lb + " train"));
       if (!ttr.empty()) plots.push_back(std::string("$ttr w l lw 2 lc rgb '") + kRed + "' t " + gp_string(lt + " train"));
       if (!bev.empty()) plots.push_back(std::string("$bev w lp pt 7 dt 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " eval"));
       if (!tev.empty()) plots.push_back(std::string("$tev w lp pt 7 dt 2 lc rgb '") + kRed + "' t " + gp_string(lt + " eval"));
-      std::string body = "set title " + gp_string(f.title) + "\nset xlabel 'step'\nset ylabel 'loss'\n"
+      std::string body = "set title " + gp_string(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
                          "set grid\nset key top right\nplot ";
       for (size_t i = 0; i < plots.size(); ++i) body += (i ? ", " : "") + plots[i];
       draw(data, body, base_of(f.name), o.formats, f);
       out.push_back(f);
+    } else {
+      skip("fig2_loss", "Figure 2: Pretrain and evaluation loss", "the runs have no train/loss metric yet (`gpas train`, `gpas sweep run`)");
     }
   }
   {  // Fig 3: the learned gates of the GPAS run.
     auto g = store.layer_series(t.id, "gate");
     if (!g.empty()) {
-      FigureFile f{"fig3_gates", "Fig. 3: gate value per layer over training, " + lt, {}};
-      draw(layer_block("g", g), layer_panels({{"g", f.title}}, "gate", max_layer(g), false),
+      FigureFile f{"fig3_gates", "Figure 3: Learned layerwise gate values, " + lt, {}};
+      draw(layer_block("g", g), layer_panels(f.title, {{"g", lt}}, "gate value (alpha_l)", max_layer(g), false, g),
            base_of(f.name), o.formats, f);
       out.push_back(f);
+    } else {
+      skip("fig3_gates", "Figure 3: Learned layerwise gate values", lt + ": " + probes);
     }
   }
-  struct PerLayer { const char* kind; const char* name; const char* what; };
-  for (const PerLayer& k : {PerLayer{"act_var", "fig4_act_var", "Fig. 4: activation variance per layer"},
-                            PerLayer{"grad_norm", "fig5_grad_norm", "Fig. 5: gradient norm per layer"}}) {
+  struct PerLayer { const char* kind; const char* name; const char* what; const char* ylabel; };
+  for (const PerLayer& k : {PerLayer{"act_var", "fig4_act_var", "Figure 4: Layerwise activation variance with and without GPAS",
+                                     "activation variance"},
+                            PerLayer{"grad_norm", "fig5_grad_norm", "Figure 5: Layerwise gradient norm with and without GPAS",
+                                     "gradient norm (L2)"}}) {
     auto sb = store.layer_series(b.id, k.kind), st = store.layer_series(t.id, k.kind);
-    if (sb.empty() && st.empty()) continue;
-    FigureFile f{k.name, std::string(k.what) + " over training, " + lb + " vs " + lt, {}};
+    if (sb.empty() && st.empty()) {
+      skip(k.name, k.what, probes);
+      continue;
+    }
+    FigureFile f{k.name, std::string(k.what) + " (" + lb + ", " + lt + ")", {}};
     std::vector<std::pair<std::string, std::string>> panels;
     if (!sb.empty()) panels.push_back({"b", lb});
     if (!st.empty()) panels.push_back({"t", lt});
     draw(layer_block("b", sb) + layer_block("t", st),
-         layer_panels(panels, k.kind, max_layer(sb, st), log_y_axis(sb, st), sb, st), base_of(f.name),
+         layer_panels(f.title, panels, k.ylabel, max_layer(sb, st), log_y_axis(sb, st), sb, st), base_of(f.name),
          o.formats, f);
     out.push_back(f);
   }
@@ -274,11 +320,14 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
                (kind[0] == 'a' ? kBlue : kRed) + "' t " + gp_string(kind[0] == 'a' ? "attention" : "FFN");
     }
     if (!plots.empty()) {
-      FigureFile f{"fig6_weight_norm_ratio", "Fig. 6: weight-norm ratio per layer, " + lt + " / " + lb, {}};
-      draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'layer'\nset ylabel 'norm ratio'\n"
+      FigureFile f{"fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios of " + lt + " over " + lb, {}};
+      draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'layer'\nset ylabel 'weight-norm ratio'\n" +
+                 layer_ticks(layers_of(b)) +
                  "set grid\nset key top right\nplot " + plots + ", 1 w l dt 2 lc rgb 'gray' notitle",
            base_of(f.name), o.formats, f);
       out.push_back(f);
+    } else {
+      skip("fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios", probes);
     }
   }
   {  // Fig 7: layer importance (increase in eval perplexity, or loss, without each layer).
@@ -287,7 +336,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     auto vb = last_step_values(store.layer_series(b.id, kind));
     auto vt = last_step_values(store.layer_series(t.id, kind));
     if (!vb.empty() || !vt.empty()) {
-      FigureFile f{"fig7_layer_importance", "Fig. 7: layer importance (" + kind + "), " + lb + " vs " + lt, {}};
+      FigureFile f{"fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal (" + lb + ", " + lt + ")", {}};
       auto block = [&](const char* n, const std::map<int, double>& v) {
         std::string s = std::string("$") + n + " << EOD\n";
         for (const auto& [layer, x] : v) s += std::to_string(layer) + " " + num(x) + "\n";
@@ -297,11 +346,15 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
       if (!vb.empty()) plots += std::string("$ib w lp pt 7 lw 2 lc rgb '") + kBlue + "' t " + gp_string(lb);
       if (!vt.empty()) plots += std::string(plots.empty() ? "" : ", ") + "$it w lp pt 5 lw 2 lc rgb '" + kRed + "' t " + gp_string(lt);
       draw(block("ib", vb) + block("it", vt),
-           "set title " + gp_string(f.title) + "\nset xlabel 'removed layer'\nset ylabel " +
-               gp_string(kind == "importance_ppl" ? "perplexity increase" : "loss increase") +
+           "set title " + gp_string(f.title) + "\nset xlabel 'removed layer'\n" + layer_ticks(layers_of(b)) + "set ylabel " +
+               gp_string(kind == "importance_ppl" ? "eval perplexity increase" : "eval loss increase (nats per token)") +
                "\nset grid\nset key top right\nplot " + plots,
            base_of(f.name), o.formats, f);
       out.push_back(f);
+    } else {
+      skip("fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal",
+           "no layer-importance analysis yet: `gpas analyze importance " + b.id + w + "` and `gpas analyze importance " +
+               t.id + w + "`");
     }
   }
   return out;

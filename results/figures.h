@@ -16,19 +16,22 @@ struct FigureOptions {
   std::string treated;             // "" = picked: the Pre + GPAS run of the same size and seed
   std::string sweep;               // where runs are picked from
   std::vector<std::string> formats = {"png", "svg"};
+  std::string workdir = ".";       // named in the commands that make missing data
 };
 
 struct FigureFile {
   std::string name;   // fig2_loss, fig3_gates, ...
   std::string title;  // a sentence for people
-  std::vector<std::string> paths;  // one per format
+  std::vector<std::string> paths;  // one per format; empty when the figure could not be drawn
+  std::string missing;             // then: why, and the command that makes its data
 };
 
 // The two runs the figures compare. Picks, unless given, the largest size that has both a
 // completed Pre-LN and a completed Pre + GPAS run (lowest seed); throws gpas::Error if none.
 std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& opts);
 
-// Writes every figure the data allows; returns what was written, in figure order.
+// Writes every figure the data allows; returns every figure in order, those not drawn with
+// `missing` saying why and which command makes their data.
 std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& opts);
 
 // `gpas runs compare`: the loss curves of several runs in one figure (train solid, eval dashed

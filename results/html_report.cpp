@@ -9,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "results/methods.h"
 #include "results/subprocess.h"
 
 namespace gpas::results {
@@ -32,6 +33,8 @@ ul.notes { color: #555; font-size: .9em; }
 figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { color: #444; font-size: .95em; }
 p.skipped { color: #777; font-style: italic; }
+details pre { background: #f6f6f6; padding: .5em 1em; font-size: .85em; }
+table.gpas code { font-size: .9em; }
 )css";
 
 std::string inline_svg(const std::string& path) {
@@ -39,6 +42,34 @@ std::string inline_svg(const std::string& path) {
   size_t start = svg.find("<svg");
   if (start == std::string::npos) throw Error(path + ": not an SVG file");
   return svg.substr(start);
+}
+
+// Every run the page draws on, one row each, and its resolved config folded away below.
+std::string runs_section(const Store& store, const std::string& sweep) {
+  auto runs = store.list_runs({sweep, "", {}});
+  std::ostringstream h;
+  h << "<h2>Runs</h2>\n";
+  if (runs.empty()) return h.str() + "<p class=\"skipped\">No runs in the store.</p>\n";
+  h << "<table class=\"gpas\">\n<caption>" << runs.size() << " run" << (runs.size() == 1 ? "" : "s")
+    << (sweep.empty() ? "" : " of sweep " + html_escape(sweep))
+    << "; final metrics at each run's last step.</caption>\n<thead><tr><th>id</th><th>name</th><th>sweep</th>"
+       "<th>status</th><th>method</th><th>size</th><th>seed</th><th>steps</th><th>eval loss</th><th>eval ppl</th>"
+       "</tr></thead>\n<tbody>\n";
+  for (const auto& r : runs) {
+    auto loss = store.final_metric(r.id, "eval/loss"), ppl = store.final_metric(r.id, "eval/ppl");
+    h << "<tr><th><code>" << r.id << "</code></th><td>" << html_escape(r.name) << "</td><td>"
+      << html_escape(r.sweep) << "</td><td>" << html_escape(r.status) << "</td><td>"
+      << html_escape(method_of(r.config)) << "</td><td>" << html_escape(config_text(r.config, "model.size"))
+      << "</td><td>" << html_escape(config_text(r.config, "train.seed")) << "</td><td>" << r.last_step
+      << "</td><td>" << (loss ? fixed(*loss, 4) : "") << "</td><td>" << (ppl ? fixed(*ppl) : "") << "</td></tr>\n";
+  }
+  h << "</tbody>\n</table>\n<h3>Configs</h3>\n";
+  for (const auto& r : runs) {
+    h << "<details><summary><code>" << r.id << "</code> " << html_escape(r.name) << "</summary>\n<pre>";
+    for (const auto& [k, v] : store.params(r.id)) h << html_escape(k) << " = " << html_escape(v) << "\n";
+    h << "</pre></details>\n";
+  }
+  return h.str();
 }
 
 }  // namespace
@@ -68,15 +99,22 @@ std::string html_report(const Store& store, const HtmlOptions& o) {
     f.out_dir = tmpl;
     f.formats = {"svg"};
     try {
-      for (const auto& fig : make_figures(store, f))
+      for (const auto& fig : make_figures(store, f)) {
+        if (fig.paths.empty()) {  // named, with the command that makes its data
+          h << "<p class=\"skipped\" id=\"" << fig.name << "\">" << html_escape(fig.title)
+            << ": not drawn; " << html_escape(fig.missing) << "</p>\n";
+          continue;
+        }
         h << "<figure id=\"" << fig.name << "\">\n" << inline_svg(fig.paths.at(0))
           << "<figcaption>" << html_escape(fig.title) << "</figcaption>\n</figure>\n";
+      }
     } catch (const Error& e) {
       h << "<p class=\"skipped\">Figures: " << html_escape(e.what()) << "</p>\n";
     }
     std::error_code ec;
     std::filesystem::remove_all(tmpl, ec);
   }
+  h << runs_section(store, o.report.sweep);
   h << "</body>\n</html>\n";
   return h.str();
 }

