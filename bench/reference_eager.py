@@ -6,7 +6,17 @@ attention on PyTorch 1.13). Debian's python3-torch runs it on the same LibTorch 
     sudo apt-get install python3-torch
     python3 bench/reference_eager.py --size 9m --gpas --batch 16 --seq 256 --steps 20
 
-It prints the median step time and tokens/s in the same JSON keys as `gpas bench train --json`.
+It prints the median step time, tokens/s and peak memory in the same JSON keys as
+`gpas bench train --json`. On a GPU (`--device cuda --precision bf16`) it is the side of the
+side-by-side benchmark that scripts/gpu-check.sh runs.
+
+Choices kept from the paper's code (HF transformers' LLaMA, which it builds on): separate q/k/v
+projections; RMSNorm computed in fp32 and cast back; rotary embedding applied to q and k as HF
+computes it (rotate-half, cos/sin tables); the loss on the fully materialised logits, upcast to
+fp32, shifted by one; torch.optim.Adam; pure bf16 by casting the whole model (`--precision bf16`).
+Remaining differences: attention is written out (softmax of q k^T) on PyTorch 1.13 and uses
+F.scaled_dot_product_attention where it exists, as HF's "sdpa" attention does in 2.x; random tokens
+stand in for C4; no data loader, no gradient accumulation, no logging.
 """
 import argparse, json, math, os, statistics, time
 
@@ -15,7 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 SIZES = {"tiny": (64, 176, 4, 2), "9m": (128, 352, 4, 4), "20m": (256, 688, 4, 4),
-         "35m": (384, 1024, 8, 6), "60m": (512, 1376, 8, 8), "71m": (512, 1368, 8, 12)}
+         "35m": (384, 1024, 8, 6), "60m": (512, 1376, 8, 8), "71m": (512, 1368, 8, 12),
+         "130m": (768, 2048, 12, 12), "350m": (1024, 2736, 16, 24), "1b": (2048, 5461, 32, 24)}
 
 
 class RMSNorm(nn.Module):
@@ -23,8 +34,11 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.weight, self.eps = nn.Parameter(torch.ones(d)), eps
 
-    def forward(self, x):
-        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+    def forward(self, x):  # as HF's LlamaRMSNorm: in fp32, then back to the input's dtype
+        dtype = x.dtype
+        x = x.to(torch.float32)
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
 
 
 def rotary(x, cos, sin):
@@ -50,10 +64,14 @@ class Block(nn.Module):
     def attn(self, x, cos, sin, mask):
         B, T, D = x.shape
         q, k, v = (p(x).view(B, T, self.h, D // self.h).transpose(1, 2) for p in (self.q, self.k, self.v))
-        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(D // self.h)
-        att = F.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
-        return self.o((att @ v).transpose(1, 2).reshape(B, T, D))
+        q, k = rotary(q, cos.to(q.dtype), sin.to(q.dtype)), rotary(k, cos.to(k.dtype), sin.to(k.dtype))
+        if hasattr(F, "scaled_dot_product_attention"):
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(D // self.h)
+            att = F.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
+            y = att @ v
+        return self.o(y.transpose(1, 2).reshape(B, T, D))
 
     def forward(self, x, cos, sin, mask):
         x = self.scale(x + self.attn(self.n1(x), cos, sin, mask))
@@ -79,7 +97,7 @@ class Model(nn.Module):
         x = self.embed(idx)
         for b in self.blocks:
             x = b(x, self.cos, self.sin, self.mask)
-        logits = self.head(self.norm(x))
+        logits = self.head(self.norm(x)).float()  # (B, T, V), materialised, fp32 as HF does
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
@@ -92,24 +110,41 @@ def main():
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(int(os.environ.get("GPAS_THREADS", os.cpu_count())))
     torch.manual_seed(0)
-    model = Model(a.size, a.vocab, a.gpas, a.seq)
+    dev = torch.device(a.device)
+    model = Model(a.size, a.vocab, a.gpas, a.seq).to(dev)
+    if a.precision == "bf16":
+        model = model.to(torch.bfloat16)  # the paper's script casts the whole model
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    tok = torch.randint(0, a.vocab, (a.batch, a.seq + 1))
+    tok = torch.randint(0, a.vocab, (a.batch, a.seq + 1), device=dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for s in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         model(tok[:, :-1], tok[:, 1:]).backward()
         opt.step()
+        sync()
         if s >= a.warmup:
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
+    if dev.type == "cuda":
+        peak, kind = torch.cuda.max_memory_allocated(), "cuda caching allocator, peak allocated"
+    else:
+        import resource
+        peak, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process max RSS"
     print(json.dumps({"impl": "eager pytorch " + torch.__version__, "size": a.size, "gpas": a.gpas,
+                      "precision": a.precision, "device": a.device, "batch": a.batch, "seq": a.seq,
                       "threads": torch.get_num_threads(), "median_step_s": med,
-                      "tokens_per_second": a.batch * a.seq / med}))
+                      "tokens_per_second": a.batch * a.seq / med,
+                      "peak_memory_bytes": peak, "peak_memory_kind": kind}))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef GPAS_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 namespace gpas::compat {
 
@@ -30,6 +33,24 @@ void set_bf16_autocast(const torch::Device& device, bool enabled) {
   }
 #endif
   if (!enabled) at::autocast::clear_cache();
+}
+
+int64_t cuda_peak_allocated(int device) {
+#ifdef GPAS_WITH_CUDA
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  return stats.allocated_bytes[0].peak;  // [0]: StatType::AGGREGATE (its namespace moved in 2.5)
+#else
+  (void)device;
+  return -1;
+#endif
+}
+
+void cuda_reset_peak(int device) {
+#ifdef GPAS_WITH_CUDA
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
+#else
+  (void)device;
+#endif
 }
 
 c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,

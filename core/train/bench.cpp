@@ -1,5 +1,7 @@
 #include "core/train/bench.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/config/flops.h"
 #include "core/config/presets.h"
+#include "core/model/compat.h"
 #include "core/model/model.h"
 #include "core/train/distributed.h"
 #include "core/train/runtime.h"
@@ -59,6 +62,14 @@ double gpu_bf16_peak(const std::string& name) {
   return 0;
 }
 
+// The step's memory high-water mark: CUDA's allocator peak, or the process's max RSS on the CPU.
+int64_t peak_memory_bytes(const torch::Device& d) {
+  if (d.is_cuda()) return compat::cuda_peak_allocated(d.index());
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
 }  // namespace
 
 nlohmann::json bench_train(const BenchTrainOptions& o) {
@@ -103,6 +114,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   micro[0].targets = tokens.slice(1, 1).contiguous();
   micro[0].loss_tokens = o.batch * o.seq;
   std::vector<double> times;
+  if (dev.is_cuda()) compat::cuda_reset_peak(dev.index());
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
     sync(dev);
     auto t0 = std::chrono::steady_clock::now();
@@ -141,6 +153,8 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
           {"peak_flops", peak},
           {"peak_kind", peak_kind},
           {"mfu", peak > 0 ? tps * fpt / peak : 0.0},
+          {"peak_memory_bytes", peak_memory_bytes(dev)},
+          {"peak_memory_kind", dev.is_cuda() ? "cuda caching allocator, peak allocated" : "process max RSS"},
           {"torch_version", torch_version()}};
 }
 
