@@ -175,7 +175,8 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
                           : x);
       return out;
     };
-    RunConfig pre = build(no_refs(s), name);
+    // The config before overrides, only where there are overrides to match (half the cost of a job).
+    RunConfig pre = spec.overrides.empty() ? RunConfig{} : build(no_refs(s), name);
     for (size_t i = 0; i < spec.overrides.size(); ++i)
       if (matches(spec.overrides[i].when, c.axes, pre)) {
         s.insert(s.end(), spec.overrides[i].set.begin(), spec.overrides[i].set.end());
@@ -255,7 +256,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
       }
       j.cfg = build(s, j.name);
     }
-    j.id = run_id(j.cfg);
+    j.id = refs[i].empty() ? ids[i] : run_id(j.cfg);
     (j.depends_on.empty() ? plain : dependent).push_back(j);
   }
   // 3. Dependencies first; a cell whose config equals an earlier one's is the same job.

@@ -1,6 +1,7 @@
 #include "core/config/config_yaml.h"
 #include "core/config/yaml_load.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -174,10 +175,8 @@ bool is_known_key(const std::string& key) {
 
 namespace {
 nlohmann::json::json_pointer pointer_of(const std::string& key) {
-  std::string p;
-  std::stringstream ss(key);
-  std::string part;
-  while (std::getline(ss, part, '.')) p += "/" + part;
+  std::string p = "/" + key;  // "train.lr" -> "/train/lr"
+  std::replace(p.begin(), p.end(), '.', '/');
   return nlohmann::json::json_pointer(p);
 }
 }  // namespace
@@ -254,7 +253,8 @@ static void drop_defaults(nlohmann::json& j, const nlohmann::json& defaults) {
 std::string run_id(const RunConfig& cfg) {
   nlohmann::json j = to_json(cfg);
   j.erase("name");
-  drop_defaults(j, to_json(RunConfig{}));
+  static const nlohmann::json defaults = to_json(RunConfig{});
+  drop_defaults(j, defaults);
   return sha256_hex(j.dump()).substr(0, 12);
 }
 
