@@ -34,8 +34,10 @@ echo "gpas: task $SLURM_ARRAY_JOB_ID[$SLURM_ARRAY_TASK_ID] on $(hostname), resta
 exits=
 if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
   # Rank 0's host (the allocation's first) serves the rendezvous; ranks on every node connect.
-  MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-  export MASTER_ADDR
+  # Its address is Slurm's NodeAddr for it (the node name where none is set).
+  first=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+  MASTER_ADDR=$(scontrol show node -o "$first" 2>/dev/null | sed -n 's/.* NodeAddr=\([^ ]*\).*/\1/p')
+  export MASTER_ADDR=${MASTER_ADDR:-$first}
   export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))
   # Each rank writes its exit status (its wrapper keeps signals for the worker: a trap, not an
   # ignore, so the worker still receives USR1/TERM).
@@ -46,7 +48,7 @@ if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
     'export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID
      trap : USR1 TERM INT
      "$@"; code=$?
-     echo "$code $(hostname)" > "$GPAS_RANK_EXITS/rank.$SLURM_PROCID"
+     echo "$code ${SLURMD_NODENAME:-$(hostname)}" > "$GPAS_RANK_EXITS/rank.$SLURM_PROCID"
      exit $code' rank "${args[@]}" &
 else
   "${args[@]}" &

@@ -1,8 +1,8 @@
 // Jobs that span nodes on Slurm: the sbatch request (nodes x GPUs per node), and the generated
 // batch script run for real by bash, with stand-ins for srun and scontrol that start the ranks of
-// a 2-node x 2-GPU allocation: each rank sees RANK, WORLD_SIZE, LOCAL_RANK and the first host as
-// MASTER_ADDR, and every rank's exit is collected (a failing rank fails the job, a rank that
-// leaves no status is reported lost).
+// a 2-node x 2-GPU allocation: each rank sees RANK, WORLD_SIZE, LOCAL_RANK and the first node's
+// address (its NodeAddr) as MASTER_ADDR, and every rank's exit is collected (a failing rank fails
+// the job, a rank that leaves no status is reported lost).
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -82,7 +82,10 @@ code=0
 for p in "${pids[@]}"; do wait "$p"; c=$?; [ "$c" -gt "$code" ] && code=$c; done
 exit $code
 )SH");
-  testing::write(bin + "/scontrol", "#!/bin/bash\n[ \"$1 $2\" = \"show hostnames\" ] && printf 'nodeA\\nnodeB\\n'\nexit 0\n");
+  // scontrol: the allocation's hosts, and nodeA's address (NodeAddr) as `show node -o` prints it.
+  testing::write(bin + "/scontrol", "#!/bin/bash\n[ \"$1 $2\" = \"show hostnames\" ] && printf 'nodeA\\nnodeB\\n'\n"
+                                    "[ \"$1 $2 $3 $4\" = \"show node -o nodeA\" ] && "
+                                    "echo 'NodeName=nodeA Arch=x86_64 NodeAddr=10.0.0.7 NodeHostName=nodeA Port=0'\nexit 0\n");
   testing::write(res.dir + "/worker.sh", worker);
   ::chmod((bin + "/srun").c_str(), 0755);
   ::chmod((bin + "/scontrol").c_str(), 0755);
@@ -107,7 +110,7 @@ TEST(SlurmNodes, TheBatchScriptStartsEveryRankAndCollectsTheirExits) {
   EXPECT_EQ(r.code, 0) << r.log;
   for (int rank = 0; rank < 4; ++rank) {
     std::string env = read_file(r.dir + "/rank." + std::to_string(rank) + ".env");
-    EXPECT_EQ(env, std::to_string(rank) + " 4 " + std::to_string(rank % 2) + " nodeA\n") << rank;
+    EXPECT_EQ(env, std::to_string(rank) + " 4 " + std::to_string(rank % 2) + " 10.0.0.7\n") << rank;
   }
   EXPECT_NE(r.log.find("rank exits (rank:code@host): 0:0@"), std::string::npos) << r.log;
 }
