@@ -2,7 +2,10 @@
 // CUDA on GPU hosts). Everything version-specific goes through these few functions.
 #pragma once
 #include <chrono>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -38,5 +41,22 @@ void cuda_reset_peak(int device);
 c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,
                                                int workers, std::chrono::seconds timeout);
 
+
+// The key of a parameter in torch::optim::Optimizer::state(): its TensorImpl's address printed as a
+// string in 1.13 (c10::guts::to_string, gone in 2.6), the address itself (void*) in 2.6. The key
+// type is read from the map, so no version number is guessed.
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+namespace detail {
+inline std::string state_key(c10::TensorImpl* p, std::string*) {
+  std::ostringstream os;
+  os << p;
+  return os.str();
+}
+inline void* state_key(c10::TensorImpl* p, void**) { return p; }
+}  // namespace detail
+inline OptimizerStateKey optimizer_state_key(const torch::Tensor& p) {
+  return detail::state_key(p.unsafeGetTensorImpl(), static_cast<OptimizerStateKey*>(nullptr));
+}
 
 }  // namespace gpas::compat
