@@ -19,6 +19,8 @@ class CommandRunner {
   virtual CommandResult run(const std::vector<std::string>& argv) = 0;
 };
 
-std::unique_ptr<CommandRunner> make_process_runner();  // fork + execvp, stdout/stderr captured
+// fork + execvp, stdout/stderr captured. A command still running after timeout_s seconds (a hung
+// squeue) is killed with its process group: code 124, and err says so; the orchestrator goes on.
+std::unique_ptr<CommandRunner> make_process_runner(double timeout_s = 60);
 
 }  // namespace gpas::sweeps

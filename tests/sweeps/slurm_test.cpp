@@ -4,6 +4,7 @@
 // resumes from its checkpoint.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <deque>
@@ -12,6 +13,7 @@
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
+#include "sweeps/command_runner.h"
 #include "sweeps/scheduler.h"
 #include "sweeps/slurm_backend.h"
 #include "sweeps/sweep_file.h"
@@ -133,6 +135,22 @@ TEST(SlurmFake, ARerunAdoptsTheLiveTasksOfItsRecordedArrays) {
   size_t calls = r.calls.size();
   EXPECT_TRUE(fresh.adopt().empty());
   EXPECT_EQ(r.calls.size(), calls);
+}
+
+// A hung squeue (or anything the runner starts) must not block the orchestrator: it is killed with
+// what it started at the runner's timeout, and the answer says so.
+TEST(CommandRunner, AHungCommandIsKilledAtItsTimeout) {
+  auto runner = make_process_runner(0.5);
+  auto t0 = std::chrono::steady_clock::now();
+  CommandResult r = runner->run({"sh", "-c", "echo started; sleep 30 & sleep 30"});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 124);
+  EXPECT_EQ(r.out, "started\n");
+  EXPECT_NE(r.err.find("sh: no answer after 0.5 s, killed"), std::string::npos) << r.err;
+  EXPECT_LT(took, 10.0);  // not the 30 s of the hung command (or of its child holding the pipe)
+  CommandResult ok = make_process_runner(5)->run({"sh", "-c", "echo fine"});
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out, "fine\n");
 }
 
 TEST(SlurmFake, BadRecordNamesItsFile) {
