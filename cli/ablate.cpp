@@ -37,6 +37,7 @@ void setup_ablate(CLI::App& app) {
   auto size = std::make_shared<std::string>("350m");
   auto presets = std::make_shared<std::string>("auto");
   auto plan = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("ablate", "Run the GPAS ablations of Tables 4-5 (activation, position, stopgrad, gate)");
   cmd->add_option("--suite", *suite, "activation | position | stopgrad | gate | all")
       ->check(CLI::IsMember({"activation", "position", "stopgrad", "gate", "all"}))
@@ -47,6 +48,7 @@ void setup_ablate(CLI::App& app) {
                   "with gpas; '' for none")
       ->capture_default_str();
   cmd->add_flag("--plan", *plan, "list the jobs and their states, run nothing");
+  cmd->add_flag("--json", *json, "with --plan: the plan as one JSON object");
   add_run_options(*cmd, *a);
   cmd->footer("The predefined-gate job waits for the learnable-gate run and trains with its final gates fixed.");
   cmd->callback([=] {
@@ -57,7 +59,8 @@ void setup_ablate(CLI::App& app) {
     if (!dir.empty()) dir = std::filesystem::absolute(dir).string();
     sweeps::Sweep s = sweeps::ablation_sweep(*suite, *size, dir, a->workdir, a->sets);
     if (*plan) {
-      std::cout << sweeps::render_plan(sweeps::make_plan(s, a->cpu ? 0 : 1));
+      auto p = sweeps::make_plan(s, a->cpu ? 0 : 1);
+      std::cout << (*json ? sweeps::plan_json(p).dump(2) + "\n" : sweeps::render_plan(p));
       return;
     }
     int code = run_sweep_cli(s, *a);

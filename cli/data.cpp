@@ -25,6 +25,7 @@ struct TokenizerOptions {
   int64_t max_docs = 1000000;
   double coverage = 0.9995;
   bool skip_bad_lines = false;
+  bool json = false;
 };
 
 void run_tokenizer(const TokenizerOptions& o) {
@@ -44,6 +45,13 @@ void run_tokenizer(const TokenizerOptions& o) {
   to.max_sentences = o.max_sentences;
   train_tokenizer(next, o.out, to);
   auto tok = Tokenizer::load(o.out);
+  if (o.json) {
+    std::cout << nlohmann::json{{"out", o.out}, {"model_type", o.model_type}, {"pieces", tok.vocab_size()},
+                                {"pad_id", tok.pad_id()}, {"eos_id", tok.eos_id()}, {"sha256", tok.sha256()},
+                                {"documents", read}, {"skipped_lines", docs.skipped()}}.dump()
+              << "\n";
+    return;
+  }
   std::printf("wrote %s: %s, %lld pieces, pad %d, eos %d, sha256 %s\n", o.out.c_str(),
               o.model_type.c_str(), (long long)tok.vocab_size(), tok.pad_id(), tok.eos_id(),
               tok.sha256().c_str());
@@ -145,6 +153,7 @@ void setup_data(CLI::App& app) {
                  "sampling --max-sentences lines; 1M C4 documents are plenty); 0 = no limit")
       ->capture_default_str();
   tc->add_flag("--skip-bad-lines", t->skip_bad_lines, "skip (and count) bad JSON lines");
+  tc->add_flag("--json", t->json, "one JSON summary object");
   tc->callback([t] { run_tokenizer(*t); });
 
   auto p = std::make_shared<PrepareCliOptions>();
@@ -180,10 +189,14 @@ void setup_data(CLI::App& app) {
 
   auto* bc = data->add_subcommand("brown", "Build the default corpus (Brown, data.source: brown) "
                                   "now and print its prepared directory");
-  bc->callback([] {
+  auto bjson = std::make_shared<bool>(false);
+  bc->add_flag("--json", *bjson, "{\"prepared\": DIR, \"tokenizer\": DIR/tokenizer.model}");
+  bc->callback([bjson] {
     DataConfig cfg;
     cfg.source = "brown";
-    std::printf("%s\n", ensure_brown_prepared(cfg).c_str());
+    std::string dir = ensure_brown_prepared(cfg);
+    if (*bjson) std::cout << nlohmann::json{{"prepared", dir}, {"tokenizer", dir + "/tokenizer.model"}}.dump() << "\n";
+    else std::printf("%s\n", dir.c_str());
   });
 }
 

@@ -18,6 +18,7 @@ struct FiguresCliOptions {
   std::string out = "figures";
   std::string format = "both";
   bool no_figures = false;
+  bool json = false;
   results::HtmlOptions html;
 };
 
@@ -34,10 +35,14 @@ void run_figures(FiguresCliOptions& o) {
   f.out_dir = o.out;
   if (o.format != "both") f.formats = {o.format};
   f.workdir = o.workdir;
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const auto& fig : results::make_figures(*store, f)) {
+    all.push_back({{"name", fig.name}, {"title", fig.title}, {"paths", fig.paths}, {"missing", fig.missing}});
+    if (o.json) continue;
     for (const auto& p : fig.paths) std::cout << p << "\n";
     if (fig.paths.empty()) std::cerr << "gpas: " << fig.name << " not drawn: " << fig.missing << "\n";
   }
+  if (o.json) std::cout << all.dump(2) << "\n";
 }
 
 void run_html(FiguresCliOptions& o) {
@@ -59,6 +64,7 @@ void setup_report_figures(CLI::App& report) {
   fig->add_option("--out,--out-dir", o->out, "directory for fig*.png / fig*.svg")->capture_default_str();
   fig->add_option("--format", o->format, "png | svg | both")
       ->check(CLI::IsMember({"png", "svg", "both"}))->capture_default_str();
+  add_json(fig, o->json, "every figure: name, title, paths, or why it is missing");
   fig->callback([o] { run_figures(*o); });
 
   auto* html = report.add_subcommand("html", "one self-contained HTML page with tables and figures");

@@ -48,14 +48,18 @@ void run_delete(const ManageOptions& o) {
       throw Error("run " + r.id + (r.name.empty() ? "" : " (" + r.name + ")") + " is running (" + r.host +
                   ", pid " + std::to_string(r.pid) + "); stop it first (`gpas sweep cancel`, or Ctrl-C "
                   "its `gpas train`), then delete it");
+  nlohmann::ordered_json done = nlohmann::ordered_json::array();
   for (const auto& r : runs) {
     bool files = !o.keep_files && looks_like_run_dir(r.run_dir);
-    std::cout << (o.dry_run ? "would delete " : "deleted ") << r.id << (r.name.empty() ? "" : " " + r.name)
+    done.push_back({{"id", r.id}, {"name", r.name}, {"status", r.status}, {"run_dir", files ? r.run_dir : ""},
+                    {"deleted", !o.dry_run}});
+    if (!o.json) std::cout << (o.dry_run ? "would delete " : "deleted ") << r.id << (r.name.empty() ? "" : " " + r.name)
               << " (" << r.status << ")" << (files ? ": store rows and " + r.run_dir : ": store rows") << "\n";
     if (o.dry_run) continue;
     results::delete_run_rows(*store, r.id);
     if (files) std::filesystem::remove_all(r.run_dir);
   }
+  if (o.json) std::cout << done.dump(2) << "\n";
 }
 
 // TAG or KEY=VALUE
@@ -116,6 +120,7 @@ void setup_runs_manage(CLI::App& runs) {
   del->add_option("run", d->runs, "run ids, unique id prefixes or names")->required();
   del->add_flag("--dry-run", d->dry_run, "say what would be deleted, delete nothing");
   del->add_flag("--keep-files", d->keep_files, "remove only the store rows (a later `gpas ingest` brings them back)");
+  add_json(del, d->json, "what was (or with --dry-run would be) deleted, as JSON");
   add_workdir(del, d->workdir);
   del->callback([d] { run_delete(*d); });
 

@@ -45,8 +45,10 @@ for c in "ingest" "query" "runs list" "runs show" "runs compare" "runs delete" "
   "$gpas" $c --help > help.txt
   grep -q -- "-w,--workdir.*(Env:GPAS_WORKDIR)" help.txt || fail "gpas $c has no -w/--workdir with GPAS_WORKDIR"
 done
-for c in "query" "runs list" "runs show" "runs compare" "report table2" "report pivot" "sweep list" "sweep plan" \
-         "train" "model info" "ingest"; do
+for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report pivot" \
+         "report ablations" "report figures" "sweep list" "sweep plan" "sweep status" "ablate" "train" "model info" \
+         "model forward" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
+         "bench train" "analyze importance"; do
   "$gpas" $c --help | grep -q -- "--json" || fail "gpas $c has no --json"
 done
 
