@@ -47,9 +47,10 @@ std::string format_of(const ReportCliOptions& o) {
 }
 
 // Before a table is made: the metric exists, --compare-paper has something to compare with.
-std::unique_ptr<results::Store> open_checked(const ReportCliOptions& o) {
+std::unique_ptr<results::Store> open_checked(const ReportCliOptions& o, bool uses_metric = true) {
   auto store = open_store(o.workdir, true);
-  require_known("metric", o.report.metric,
+  if (uses_metric)
+    require_known("metric", o.report.metric,
                 store_names(*store, "SELECT DISTINCT key FROM metrics ORDER BY key"));
   return store;
 }
@@ -136,7 +137,7 @@ void setup_report(CLI::App& app) {
                "also runs that were not finetuned (e.g. `gpas eval` of a pretrained run)");
   t3->callback([o, t3o] {
     t3o->sweep = o->report.sweep;
-    emit(*o, results::render(results::table3_table(*open_checked(*o), *t3o), format_of(*o)));
+    emit(*o, results::render(results::table3_table(*open_checked(*o, false), *t3o), format_of(*o)));
   });
 
   auto* pv = report->add_subcommand("pivot", "any metric, one config key down, another across");
