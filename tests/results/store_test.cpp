@@ -3,6 +3,7 @@
 // Concurrency with real processes is in concurrency_test.cpp.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -65,6 +66,8 @@ TEST(Store, MigratesFromVersionOne) {
 TEST(Store, IngestsJournalIdempotently) {
   auto wd = temp_dir("ingest");
   std::string dir = write_run(wd, {config_of("71m", "pre", true, 3), 33.5});
+  make_dirs(dir + "/checkpoints");
+  std::ofstream(dir + "/checkpoints/step_100") << "weights";  // the journal's checkpoint, on disk
   auto s = Store::open(db_path_for(wd));
   auto first = s->ingest_run_dir(dir, "main");
   EXPECT_GT(first.lines, 100);
@@ -87,6 +90,10 @@ TEST(Store, IngestsJournalIdempotently) {
   EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "4"}}}).size(), 0u);
   EXPECT_EQ(s->list_runs({"other", "", {}}).size(), 0u);
   EXPECT_EQ(s->sweeps(), std::vector<std::string>{"main"});
+  // The store reflects the disk: a checkpoint pruned from the run dir leaves it at the next ingest.
+  std::filesystem::remove(dir + "/checkpoints/step_100");
+  s->ingest_run_dir(dir);
+  EXPECT_EQ(s->artifacts(r.id).size(), 0u);
 }
 
 TEST(Store, TornLineWaitsAndResumedRunContinues) {
