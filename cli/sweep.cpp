@@ -52,7 +52,7 @@ int run_plan(const PlanArgs& given, bool status) {
   if (!status) {  // what `sweep run` would refuse, as warnings
     SweepRunArgs ra;
     ra.cpu = a.cpu;
-    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "warning: " << w << "\n";
+    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "gpas: warning: " << w << "\n";
   }
   long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, s.name));
   if (a.json) {

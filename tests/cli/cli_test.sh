@@ -134,6 +134,18 @@ expect 0 "$gpas" runs delete bbbbbbbbbbb2
 expect 0 "$gpas" sweep list
 grep -q "no sweeps" err.txt || fail "sweep list of a store without sweeps is silent"
 
+# ---- train says what it trains; a run stopped before its first evaluation prints no nan ----
+"$gpas" train --set train.steps=100000 --set train.eval_every=100000 -w "$tmp/tw" > train.out 2> train.err &
+pid=$!
+for _ in $(seq 100); do grep -q "^.*training run (tiny pre): .* parameters, data synthetic" train.err && break; sleep 0.2; done
+grep -q "training run (tiny pre)" train.err || { kill $pid; cat train.err; fail "train does not say what it trains"; }
+sleep 1
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 130 ] || { cat train.out train.err; fail "a stopped train exited $rc, not 130"; }
+grep -q "cancelled after .* steps, no evaluation yet" train.out || fail "cancelled summary: $(cat train.out)"
+grep -qi "nan" train.out && fail "a cancelled run printed nan: $(cat train.out)"
+
 # ---- completion and man page from the same tables ----
 "$gpas" completion bash > gpas.bash
 bash -c "source gpas.bash; COMP_WORDS=(gpas runs l); COMP_CWORD=2; _gpas; echo \${COMPREPLY[*]}" | grep -qx list \
