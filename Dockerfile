@@ -7,7 +7,8 @@ FROM debian:trixie
 
 # cuDNN. Default (stub, what CI builds): a placeholder package and a stub libcudnn.so.9 stand in for
 # cuDNN, which gpas's models never call. With internet access, `--build-arg GPAS_CUDNN=nvidia` lets
-# Debian's `nvidia-cudnn` installer (contrib) fetch the real cuDNN from NVIDIA at build time.
+# Debian's `nvidia-cudnn` installer (contrib) fetch the real cuDNN from NVIDIA at build time (its
+# licence question defaults to "I Agree" when non-interactive; untried here, NVIDIA is unreachable).
 ARG GPAS_CUDNN=stub
 ARG GPAS_JOBS=2
 ENV GPAS_DATA_HOME=/var/cache/gpas-data
@@ -17,8 +18,9 @@ WORKDIR /opt/gpas
 COPY scripts/ scripts/
 RUN GPAS_CUDNN=$GPAS_CUDNN bash scripts/cuda-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN GPAS_JOBS=$GPAS_JOBS bash scripts/cuda-build.sh /opt/gpas/build \
- && ln -s /opt/gpas/build/cli/gpas /usr/local/bin/gpas
+# (exit 3: built, with compiler warnings that CI reports; the image is still usable)
+RUN { GPAS_JOBS=$GPAS_JOBS bash scripts/cuda-build.sh /opt/gpas/build || [ $? -eq 3 ]; } \
+ && ln -s /opt/gpas/build/cli/gpas /usr/local/bin/gpas && gpas --version
 
 ENTRYPOINT ["gpas"]
 CMD ["--help"]
