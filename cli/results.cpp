@@ -64,6 +64,10 @@ std::string explain_no_match(const results::Store& store,
   return "no run matches all of the conditions together";
 }
 
+void index_run_dir(const std::string& workdir, const std::string& run_dir) {
+  open_store(workdir, false)->ingest_run_dir(run_dir);
+}
+
 namespace {
 
 struct IngestOptions {

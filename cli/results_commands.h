@@ -25,6 +25,9 @@ void setup_report_figures(CLI::App& report);  // report_figures.cpp: report figu
 
 // <workdir>/gpas.db; read_only also refuses a missing database with advice.
 std::unique_ptr<results::Store> open_store(const std::string& workdir, bool read_only);
+// Ingests one run directory into <workdir>/gpas.db (`gpas train` at its end). Here so that the
+// LibTorch subcommands need not include results/store.h.
+void index_run_dir(const std::string& workdir, const std::string& run_dir);
 
 // No silent empty answers: names a query would match nothing on are refused with the valid ones.
 // The first column of a read-only SQL query, as text ("SELECT DISTINCT key FROM metrics").

@@ -16,7 +16,7 @@
 #include "core/train/signals.h"
 #include "core/train/mc_eval.h"
 #include "core/train/trainer.h"
-#include "results/store.h"
+#include "cli/results_commands.h"  // index_run_dir: the store stays out of this LibTorch file
 
 namespace gpas::cli {
 
@@ -65,10 +65,7 @@ int run_train(const TrainArgs& a) {
   RunResult r = train_run(cfg, run_dir, opts);
   bool lead = std::getenv("RANK") == nullptr || std::string(std::getenv("RANK")) == "0";
   if (lead && r.status == "completed") downstream_after_training(cfg, run_dir);  // downstream.*
-  if (lead && !a.no_index) {
-    std::string db = (std::filesystem::path(a.workdir) / "gpas.db").string();
-    results::Store::open(db)->ingest_run_dir(run_dir);
-  }
+  if (lead && !a.no_index) index_run_dir(a.workdir, run_dir);
   if (a.json) {
     nlohmann::json j = {{"run_id", r.run_id},   {"name", cfg.name},
                         {"run_dir", r.run_dir}, {"status", r.status},
