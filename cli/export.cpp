@@ -1,6 +1,9 @@
 // gpas export: a checkpoint to model.safetensors + config.json with HF LLaMA parameter names;
 // --fold-gates folds Pre-LN/LNS GPAS gates into the weights (a plain LlamaForCausalLM).
+#include <iostream>
+
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
@@ -12,6 +15,7 @@ void setup_export(CLI::App& app) {
   auto ckpt = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto fold = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "export", "Write a checkpoint's weights as model.safetensors + config.json (HF LLaMA names)");
   cmd->add_option("checkpoint", *ckpt, "a checkpoint, e.g. runs/<id>/checkpoints/step_00001000.pt")
@@ -21,17 +25,26 @@ void setup_export(CLI::App& app) {
   cmd->add_flag("--fold-gates", *fold,
                 "Pre-LN/LNS + GPAS: fold the gates' inference-time constants into o_proj/down_proj "
                 "and the norms, leaving a plain LlamaForCausalLM (no gpas tensors)");
+  cmd->add_flag("--json", *json, "one JSON object: tensors, paths, plain_llama (and the fold check)");
   cmd->footer(
       "Train from such weights with --set train.init_from=DIR/model.safetensors.\n"
       "--fold-gates prints the largest logit difference between the folded and the unfolded\n"
       "model on a check batch (fp32); RMSNorm's eps is the only source of difference.");
-  cmd->callback([ckpt, out, fold] {
+  cmd->callback([ckpt, out, fold, json] {
     ExportOptions o;
     o.fold_gates = *fold;
     ExportResult r = export_checkpoint(*ckpt, *out, o);
     if (!r.plain_llama)
       spdlog::warn("{}/config.json says LlamaForCausalLM, but this is not a plain LLaMA: {}",
                    *out, r.not_plain_reason);
+    if (*json) {
+      nlohmann::json j = {{"tensors", r.tensors}, {"weights", *out + "/model.safetensors"},
+                          {"config", *out + "/config.json"}, {"plain_llama", r.plain_llama}};
+      if (!r.plain_llama) j["not_plain_reason"] = r.not_plain_reason;
+      if (*fold) j["max_abs_logit_diff"] = r.max_abs_logit_diff, j["min_scale"] = r.min_scale;
+      std::cout << j.dump() << "\n";
+      return;
+    }
     std::printf("wrote %d tensors to %s/model.safetensors and %s/config.json\n", r.tensors,
                 out->c_str(), out->c_str());
     if (*fold)

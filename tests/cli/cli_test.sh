@@ -47,7 +47,7 @@ for c in "ingest" "query" "runs list" "runs show" "runs compare" "runs delete" "
 done
 for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report pivot" \
          "report ablations" "report figures" "sweep list" "sweep plan" "sweep status" "ablate" "train" "model info" \
-         "model forward" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
+         "model forward" "export" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
          "bench train" "analyze importance"; do
   "$gpas" $c --help | grep -q -- "--json" || fail "gpas $c has no --json"
 done
@@ -145,6 +145,9 @@ set +e; wait $pid; rc=$?; set -e
 [ "$rc" = 130 ] || { cat train.out train.err; fail "a stopped train exited $rc, not 130"; }
 grep -q "cancelled after .* steps, no evaluation yet" train.out || fail "cancelled summary: $(cat train.out)"
 grep -qi "nan" train.out && fail "a cancelled run printed nan: $(cat train.out)"
+ckpt=$(ls "$tmp"/tw/runs/*/checkpoints/step_*.pt | tail -1)
+"$gpas" export "$ckpt" --out hfx --json | python3 -c "import json,sys; j=json.load(sys.stdin); assert j['tensors'] > 0, j" \
+  || fail "export --json"
 
 # ---- completion and man page from the same tables ----
 "$gpas" completion bash > gpas.bash
