@@ -175,7 +175,7 @@ FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
   static const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
   FigureFile f{std::filesystem::path(base_path).filename().string(),
-               "Loss of " + std::to_string(runs.size()) + " runs (train solid, eval dashed)", {}};
+               "Loss of " + std::to_string(runs.size()) + " runs (train solid, eval dashed)", {}, {}};
   std::string data, plots;
   for (size_t i = 0; i < runs.size(); ++i) {
     std::string c = kColours[i % 10], n = std::to_string(i);
@@ -258,7 +258,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     auto btr = store.metric_series(b.id, "train/loss"), ttr = store.metric_series(t.id, "train/loss");
     auto bev = store.metric_series(b.id, "eval/loss"), tev = store.metric_series(t.id, "eval/loss");
     if (!btr.empty() || !ttr.empty()) {
-      FigureFile f{"fig2_loss", "Figure 2: Pretrain and evaluation loss of " + lb + " and " + lt, {}};
+      FigureFile f{"fig2_loss", "Figure 2: Pretrain and evaluation loss of " + lb + " and " + lt, {}, {}};
       std::string data = points_block("btr", btr) + points_block("ttr", ttr) +
                          points_block("bev", bev) + points_block("tev", tev);
       std::vector<std::string> plots;
@@ -279,7 +279,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
   {  // Fig 3: the learned gates of the GPAS run.
     auto g = store.layer_series(t.id, "gate");
     if (!g.empty()) {
-      FigureFile f{"fig3_gates", "Figure 3: Learned layerwise gate values, " + lt, {}};
+      FigureFile f{"fig3_gates", "Figure 3: Learned layerwise gate values, " + lt, {}, {}};
       draw(layer_block("g", g), layer_panels(f.title, {{"g", lt}}, "gate value (alpha_l)", max_layer(g), false, g),
            base_of(f.name), o.formats, f);
       out.push_back(f);
@@ -297,7 +297,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
       skip(k.name, k.what, probes);
       continue;
     }
-    FigureFile f{k.name, std::string(k.what) + " (" + lb + ", " + lt + ")", {}};
+    FigureFile f{k.name, std::string(k.what) + " (" + lb + ", " + lt + ")", {}, {}};
     std::vector<std::pair<std::string, std::string>> panels;
     if (!sb.empty()) panels.push_back({"b", lb});
     if (!st.empty()) panels.push_back({"t", lt});
@@ -320,7 +320,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
                (kind[0] == 'a' ? kBlue : kRed) + "' t " + gp_string(kind[0] == 'a' ? "attention" : "FFN");
     }
     if (!plots.empty()) {
-      FigureFile f{"fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios of " + lt + " over " + lb, {}};
+      FigureFile f{"fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios of " + lt + " over " + lb, {}, {}};
       draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'layer'\nset ylabel 'weight-norm ratio'\n" +
                  layer_ticks(layers_of(b)) +
                  "set grid\nset key top right\nplot " + plots + ", 1 w l dt 2 lc rgb 'gray' notitle",
@@ -336,7 +336,7 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     auto vb = last_step_values(store.layer_series(b.id, kind));
     auto vt = last_step_values(store.layer_series(t.id, kind));
     if (!vb.empty() || !vt.empty()) {
-      FigureFile f{"fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal (" + lb + ", " + lt + ")", {}};
+      FigureFile f{"fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal (" + lb + ", " + lt + ")", {}, {}};
       auto block = [&](const char* n, const std::map<int, double>& v) {
         std::string s = std::string("$") + n + " << EOD\n";
         for (const auto& [layer, x] : v) s += std::to_string(layer) + " " + num(x) + "\n";
