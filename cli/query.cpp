@@ -31,8 +31,8 @@ void run_query(const QueryOptions& o) {
 void setup_query(CLI::App& app) {
   auto o = std::make_shared<QueryOptions>();
   auto* cmd = app.add_subcommand(
-      "query", "run one read-only SQL statement on the results store "
-               "(tables: sweeps runs params metrics layer_stats artifacts)");
+      "query", "Run one read-only SQL statement on the results store "
+               "(tables: sweeps runs params metrics layer_stats artifacts tags)");
   cmd->add_option("sql", o->sql, "the SQL statement")->required();
   cmd->add_option("--timeout", o->timeout, "stop the statement after this many seconds (0 = no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -103,7 +103,7 @@ void run_pivot(ReportCliOptions& o) {
 
 void setup_report(CLI::App& app) {
   auto o = std::make_shared<ReportCliOptions>();
-  auto* report = app.add_subcommand("report", "rebuild the paper's tables and figures from the store");
+  auto* report = app.add_subcommand("report", "Rebuild the paper's tables and figures from the store");
   report->require_subcommand(1);
 
   auto* t2 = report->add_subcommand("table2", "Table 2: perplexity by method (rows) and size (columns)");

@@ -102,7 +102,7 @@ void run_ingest(const IngestOptions& o) {
 
 void setup_ingest(CLI::App& app) {
   auto o = std::make_shared<IngestOptions>();
-  auto* cmd = app.add_subcommand("ingest", "index the run journals of a workdir into its gpas.db "
+  auto* cmd = app.add_subcommand("ingest", "Index the run journals of a workdir into its gpas.db "
                                            "(idempotent; safe while runs are writing)");
   add_workdir(cmd, o->workdir);
   add_json(cmd, o->json);

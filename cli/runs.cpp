@@ -61,9 +61,9 @@ void run_runs_show(const RunsOptions& o) {
 
 void setup_runs(CLI::App& app) {
   auto o = std::make_shared<RunsOptions>();
-  auto* runs = app.add_subcommand("runs", "list, inspect, compare, tag and delete runs in the results store");
+  auto* runs = app.add_subcommand("runs", "List, inspect, compare, tag and delete runs in the results store");
   runs->require_subcommand(1);
-  auto* list = runs->add_subcommand("list", "one line per run");
+  auto* list = runs->add_subcommand("list", "One line per run");
   list->add_option("--sweep", o->sweep, "only this sweep");
   list->add_option("--status", o->status, "queued|running|interrupted|completed|failed|diverged|cancelled");
   list->add_option("--where", o->where, "key=value on the resolved config (repeatable)");
@@ -71,7 +71,7 @@ void setup_runs(CLI::App& app) {
   add_json(list, o->json);
   add_workdir(list, o->workdir, "workdir holding gpas.db");
   list->callback([o] { run_runs_list(*o); });
-  auto* show = runs->add_subcommand("show", "everything about one run");
+  auto* show = runs->add_subcommand("show", "Everything about one run");
   show->add_option("run", o->run, "run id, unique id prefix, or name")->required();
   add_json(show, o->json);
   add_workdir(show, o->workdir, "workdir holding gpas.db");
