@@ -155,6 +155,10 @@ bash -c "source gpas.bash; COMP_WORDS=(gpas runs l); COMP_CWORD=2; _gpas; echo \
   || fail "bash completion of gpas runs l"
 bash -c "source gpas.bash; COMP_WORDS=(gpas report table2 --comp); COMP_CWORD=3; _gpas; echo \${COMPREPLY[*]}" \
   | grep -qx -- --compare-paper || fail "bash completion of an option"
+bash -c "source gpas.bash; COMP_WORDS=(gpas report table2 --format l); COMP_CWORD=4; _gpas; echo \${COMPREPLY[*]}" \
+  | grep -qx latex || fail "bash completion of an option's values"
+bash -c "source gpas.bash; COMP_WORDS=(gpas completion z); COMP_CWORD=2; _gpas; echo \${COMPREPLY[*]}" \
+  | grep -qx zsh || fail "bash completion of a positional's values"
 "$gpas" completion zsh | sed -n 1p | grep -qx "#compdef gpas" || fail "zsh completion"
 "$gpas" man --out gpas.1 2> /dev/null
 grep -q '^\.SS "gpas runs compare"' gpas.1 || fail "man page lacks a command"
