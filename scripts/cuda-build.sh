@@ -26,7 +26,8 @@ set -e
 
 # Compiler warnings from gpas's own files (anything not under /usr): exit 3, with gpas built. A
 # rebuild shows the warnings of what it recompiled only: a fresh build directory shows all of them.
-if grep -E '^[^ ]+:[0-9]+(:[0-9]+)?: warning:' "$build/build.log" | grep -v '^/usr/'; then
+# (file:line: warning: ... and the compiler's own, e.g. "cc1plus: warning: ... [-Winvalid-pch]").
+if grep -E '^[^ ]+: warning:|^[^ ]+:[0-9]+(:[0-9]+)?: warning:' "$build/build.log" | grep -v '^/usr/'; then
   echo "gpas: warnings from gpas's own files in the CUDA build (above; $build/build.log)" >&2
   exit 3
 fi
