@@ -194,7 +194,7 @@ FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
   }
   if (plots.empty()) throw Error("none of these runs has a train/loss or eval/loss metric to draw");
   draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
-             "set grid\nset key outside right top\nplot " + plots,
+             "set grid\nset key below Left reverse\nplot " + plots,
        base_path, formats, f);
   return f;
 }
