@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "core/model/compat.h"
 
 namespace gpas {
 
@@ -86,7 +87,7 @@ class Lisa : public AdamW {
       for (auto& p : layers_[l]) {
         p.set_requires_grad(on);
         if (!on) {
-          state_.erase(c10::guts::to_string(p.unsafeGetTensorImpl()));
+          state_.erase(compat::optimizer_state_key(p));
           p.mutable_grad() = torch::Tensor();
         }
       }
