@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "../data/data_fixture.h"
+#include "tests/core/fixture.h"
 #include "core/common/error.h"
 #include "core/model/model.h"
 #include "core/train/checkpoint.h"
@@ -17,19 +18,10 @@
 namespace gpas {
 namespace {
 
+using testing::fresh_dir;
+using testing::quiet;
+
 namespace fs = std::filesystem;
-
-std::string fresh(const std::string& name) {
-  std::string d = ::testing::TempDir() + "gpas_finetune_" + name;
-  fs::remove_all(d);
-  return d;
-}
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.quiet = true;
-  return o;
-}
 
 RunConfig parent_cfg() {
   RunConfig c;
@@ -86,13 +78,13 @@ std::map<std::string, torch::Tensor> weights_of(const std::string& ckpt, const R
 }
 
 TEST(Finetune, LisaFromAParentRunWithFrozenGatesResumesExactly) {
-  std::string pdir = fresh("parent");
+  std::string pdir = fresh_dir("finetune_parent");
   RunConfig p = parent_cfg();
   ASSERT_EQ(train_run(p, pdir, quiet()).status, "completed");
-  std::string data = examples(fresh("data"));
+  std::string data = examples(fresh_dir("finetune_data"));
   RunConfig f = finetune_cfg(p, pdir, data);
 
-  std::string a = fresh("a");
+  std::string a = fresh_dir("finetune_a");
   RunResult ra = train_run(f, a, quiet());
   ASSERT_EQ(ra.status, "completed") << ra.error;
   EXPECT_EQ(ra.steps, 5);  // ceil(2 epochs x 10 training examples / batch 4)
@@ -117,7 +109,7 @@ TEST(Finetune, LisaFromAParentRunWithFrozenGatesResumesExactly) {
   }
 
   // Stopped after update 4 (inside LISA's second interval) and resumed: bitwise the same.
-  std::string b = fresh("b");
+  std::string b = fresh_dir("finetune_b");
   TrainOptions stop = quiet();
   stop.stop_at_step = 4;
   EXPECT_EQ(train_run(f, b, stop).status, "cancelled");
@@ -127,14 +119,14 @@ TEST(Finetune, LisaFromAParentRunWithFrozenGatesResumesExactly) {
 }
 
 TEST(Finetune, ParentOfAnotherArchitectureIsRefused) {
-  std::string pdir = fresh("parent_arch");
+  std::string pdir = fresh_dir("finetune_parent_arch");
   RunConfig p = parent_cfg();
   train_run(p, pdir, quiet());
-  RunConfig f = finetune_cfg(p, pdir, examples(fresh("data_arch")));
+  RunConfig f = finetune_cfg(p, pdir, examples(fresh_dir("finetune_data_arch")));
   f.model.layers = 2;
   f.train.optimizer = "adamw";
   try {
-    train_run(f, fresh("arch"), quiet());
+    train_run(f, fresh_dir("finetune_arch"), quiet());
     ADD_FAILURE() << "trained from weights of another model";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("layers 3"), std::string::npos) << e.what();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "tests/core/fixture.h"
 #include "core/config/config_yaml.h"
 #include "core/model/model.h"
 #include "core/train/checkpoint.h"
@@ -16,6 +17,9 @@
 
 namespace gpas {
 namespace {
+
+using testing::fresh_dir;
+using testing::quiet;
 
 namespace fs = std::filesystem;
 
@@ -34,18 +38,6 @@ RunConfig tiny_cfg(int64_t steps) {
   resolve(c);
   validate(c);
   return c;
-}
-
-std::string fresh(const std::string& name) {
-  std::string d = ::testing::TempDir() + "gpas_step_" + name;
-  fs::remove_all(d);
-  return d;
-}
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.quiet = true;
-  return o;
 }
 
 // Two micro-batches with different numbers of loss tokens (padding as -1 targets).
@@ -139,7 +131,7 @@ TEST(Step, PrecisionsTrainCloseToFp32AndResumeBitwise) {
   for (std::string prec : {"fp32", "bf16", "bf16-mixed"}) {
     RunConfig c = base;
     c.train.precision = prec;
-    std::string straight = fresh("prec_" + prec), split = fresh("prec_split_" + prec);
+    std::string straight = fresh_dir("step_prec_" + prec), split = fresh_dir("step_prec_split_" + prec);
     auto r = train_run(c, straight, quiet());
     ASSERT_EQ(r.status, "completed") << prec << ": " << r.error;
     final_loss[prec] = r.final_train_loss;
@@ -173,7 +165,7 @@ TEST(Step, ADivergenceSeenLateIsRecordedAtItsStepAndNothingAfterItIsCheckpointed
   hooks.on_loss = [](int64_t step, torch::Tensor& loss) {
     if (step == 4) loss = loss * std::numeric_limits<double>::quiet_NaN();
   };
-  std::string dir = fresh("late_nan");
+  std::string dir = fresh_dir("step_late_nan");
   auto r = train_run(c, dir, quiet(), hooks);
   EXPECT_EQ(r.status, "diverged");
   EXPECT_EQ(r.diverged_step, 5);

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "tests/core/fixture.h"
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
 #include "core/model/model.h"
@@ -21,13 +22,10 @@
 namespace gpas {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::fresh_dir;
+using testing::quiet;
 
-std::string fresh_dir(const std::string& name) {
-  std::string d = ::testing::TempDir() + "gpas_trainer_" + name;
-  fs::remove_all(d);
-  return d;
-}
+namespace fs = std::filesystem;
 
 RunConfig tiny(int64_t steps) {
   RunConfig c;
@@ -44,12 +42,6 @@ RunConfig tiny(int64_t steps) {
   resolve(c);
   validate(c);
   return c;
-}
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.quiet = true;
-  return o;
 }
 
 TEST(Schedule, WarmupThenCosineToMin) {
@@ -113,7 +105,7 @@ TEST(Trainer, LearnsTheSyntheticStream) {
   c.train.lr = 3e-3;
   c.train.eval_tokens = 128;
   c.data.synthetic_vocab = c.model.vocab_size = 16;
-  auto r = train_run(c, fresh_dir("overfit"), quiet());
+  auto r = train_run(c, fresh_dir("trainer_overfit"), quiet());
   EXPECT_EQ(r.status, "completed");
   EXPECT_LT(r.final_train_loss, 0.6 * std::log(16.0));
   EXPECT_LT(r.final_eval_loss, 0.6 * std::log(16.0));
@@ -123,8 +115,8 @@ TEST(Trainer, AccumulationEqualsOneMicroBatch) {
   RunConfig a = tiny(3);
   RunConfig b = a;
   b.train.micro_batch = 2;  // 4 x 2 == 1 x 8
-  auto ra = train_run(a, fresh_dir("acc_a"), quiet());
-  auto rb = train_run(b, fresh_dir("acc_b"), quiet());
+  auto ra = train_run(a, fresh_dir("trainer_acc_a"), quiet());
+  auto rb = train_run(b, fresh_dir("trainer_acc_b"), quiet());
   EXPECT_NEAR(ra.final_train_loss, rb.final_train_loss, 1e-5);
   Transformer ma(a.model), mb(b.model);
   load_checkpoint(latest_checkpoint(::testing::TempDir() + "gpas_trainer_acc_a"), ma, nullptr);
@@ -135,7 +127,7 @@ TEST(Trainer, AccumulationEqualsOneMicroBatch) {
 
 TEST(Trainer, ResumeIsBitwiseExact) {
   RunConfig c = tiny(8);
-  std::string straight = fresh_dir("straight"), split = fresh_dir("split");
+  std::string straight = fresh_dir("trainer_straight"), split = fresh_dir("trainer_split");
   train_run(c, straight, quiet());
   TrainOptions stop = quiet();
   stop.stop_at_step = 4;
@@ -161,7 +153,7 @@ TEST(Trainer, InjectedNanEndsTheRunAsDiverged) {
   hooks.on_loss = [](int64_t step, torch::Tensor& loss) {
     if (step == 4) loss = loss * std::numeric_limits<double>::quiet_NaN();
   };
-  std::string dir = fresh_dir("nan");
+  std::string dir = fresh_dir("trainer_nan");
   auto r = train_run(c, dir, quiet(), hooks);
   EXPECT_EQ(r.status, "diverged");
   EXPECT_EQ(r.diverged_step, 5);
@@ -174,7 +166,7 @@ TEST(Trainer, InjectedNanEndsTheRunAsDiverged) {
 TEST(Trainer, LossAboveTheBoundDiverges) {
   RunConfig c = tiny(5);
   c.train.diverge_loss = 0.5;  // below the initial ~log(64) loss
-  auto r = train_run(c, fresh_dir("bound"), quiet());
+  auto r = train_run(c, fresh_dir("trainer_bound"), quiet());
   EXPECT_EQ(r.status, "diverged");
   EXPECT_EQ(r.diverged_step, 1);
 }
@@ -182,7 +174,7 @@ TEST(Trainer, LossAboveTheBoundDiverges) {
 TEST(Export, RoundTripReproducesLogitsBitForBit) {
   RunConfig c = tiny(3);
   c.model.norm = "sandwich";
-  std::string dir = fresh_dir("export");
+  std::string dir = fresh_dir("trainer_export");
   train_run(c, dir, quiet());
   std::string ckpt = latest_checkpoint(dir);
   std::string out = dir + "/export";
@@ -220,7 +212,7 @@ TEST(Trainer, ProbesRecordEveryLayerStatisticAtTheirSteps) {
     c.model.layers = 3;
     c.model.gpas.enabled = with_gpas;
     c.train.probe_every = 3;
-    std::string dir = fresh_dir(with_gpas ? "probes_gpas" : "probes_base");
+    std::string dir = fresh_dir(with_gpas ? "trainer_probes_gpas" : "trainer_probes_base");
     train_run(c, dir, quiet());
     std::map<std::pair<std::string, int64_t>, std::set<int>> seen;  // (kind, step) -> layers
     std::map<int, double> last_gate;
@@ -251,7 +243,7 @@ TEST(Trainer, LoggedGradNormIsTheNormBeforeClipping) {
   RunConfig c = tiny(2);
   c.train.log_every = 1;
   c.train.grad_clip = 1e-3;  // far below the norm of a fresh model's gradients
-  std::string dir = fresh_dir("gradnorm");
+  std::string dir = fresh_dir("trainer_gradnorm");
   train_run(c, dir, quiet());
   int n = 0;
   for (const auto& j : read_journal(dir + "/journal.jsonl"))
@@ -266,7 +258,7 @@ TEST(Importance, RemovingEachLayerIsMeasuredAndJournaled) {
   RunConfig c = tiny(20);
   c.model.layers = 3;
   c.model.gpas.enabled = false;
-  std::string dir = fresh_dir("importance");
+  std::string dir = fresh_dir("trainer_importance");
   train_run(c, dir, quiet());
   double loss0 = 0, ppl0 = 0;
   auto rows = analyze_importance(dir, 0, &loss0, &ppl0);
