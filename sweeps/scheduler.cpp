@@ -265,13 +265,15 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
         rec.state = "cancelled";
         rec.error = "stopped by the user";
       } else {
-        std::string said = info.error.empty() ? last_log_line(t.dir + "/worker.log") : info.error;
+        // The journal's error is this attempt's only if this attempt wrote to it: one that failed
+        // before its first line left the previous attempt's error there (adopted: cannot tell).
+        bool wrote = t.journal_before < 0 || journal_bytes(t.dir) != t.journal_before;
+        std::string said = wrote && !info.error.empty() ? info.error : last_log_line(t.dir + "/worker.log");
         std::string why = t.hung ? "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) + " s, killed"
                                  : p.detail + (said.empty() ? "" : ": " + said);
         // An error exit before the attempt wrote one journal line (a config or data error, a run
         // locked by another trainer, no readable checkpoint) fails the same way again: no retry.
-        bool before_training = !t.hung && p.exit_code == 1 && t.journal_before >= 0 &&
-                               journal_bytes(t.dir) == t.journal_before;
+        bool before_training = !t.hung && p.exit_code == 1 && !wrote;
         t.hung = false;
         if (before_training) {
           ++t.failures;

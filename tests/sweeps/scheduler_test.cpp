@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "core/common/fs.h"
+#include "sweeps/plan.h"
 #include "sweeps/scheduler.h"
 #include "sweeps/sweep_file.h"
 #include "test_util.h"
@@ -26,6 +27,8 @@ struct Attempt {
   std::string status = "completed";
   bool hang = false;
   bool silent = false;  // exits without a journal line (a config or data error before training)
+  std::string error{};  // the status line's error
+  std::string log{};    // the last line it leaves in worker.log
 };
 
 class FakeBackend : public JobBackend {
@@ -62,7 +65,9 @@ class FakeBackend : public JobBackend {
     }
     if (r.attempt.hang || ++r.polls < r.attempt.polls) return {Phase::Running, 0, ""};
     if (!r.attempt.status.empty())
-      journal(r.launch.run_dir, R"({"type":"status","time":2,"status":")" + r.attempt.status + R"(","step":5})");
+      journal(r.launch.run_dir, R"({"type":"status","time":2,"status":")" + r.attempt.status + R"(","step":5)" +
+                                    (r.attempt.error.empty() ? "" : R"(,"error":")" + r.attempt.error + "\"") + "}");
+    if (!r.attempt.log.empty()) testing::write(r.launch.run_dir + "/worker.log", "loading\n" + r.attempt.log + "\n");
     int code = r.attempt.code;
     running_.erase(h);
     return {Phase::Exited, code, describe_exit(code)};
@@ -185,6 +190,35 @@ TEST(Scheduler, AnErrorBeforeTrainingIsNotRetried) {
   RunRecord rec = read_record(run_dir_of(f.wd, s.jobs[0].id));
   EXPECT_EQ(rec.state, "failed");
   EXPECT_EQ(rec.attempts, 1);
+}
+
+// `sweep status` shows the error of the latest attempt, never one an earlier attempt left in the
+// journal: attempt 1 fails with error A, attempt 2 dies after its start line (a crash) or before
+// writing any line (an error before training), saying error B (issue 10, case 5).
+TEST(Scheduler, StatusShowsTheErrorOfTheLatestAttempt) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1, 2]}", "options: {max_retries: 1}");
+  FakeBackend b;
+  Attempt a{1, 1, "failed"};
+  a.error = "error A";
+  Attempt crash{1, 137, ""};
+  crash.log = "error B";
+  Attempt silent{1, 1, "", false, true};
+  silent.log = "error B";
+  b.script[s.jobs[0].id] = {a, crash};
+  b.script[s.jobs[1].id] = {a, silent};
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  EXPECT_EQ(out.failed, 2);
+  EXPECT_EQ(b.launched.size(), 4u);
+  for (const auto& j : s.jobs) {
+    RunInfo info = read_run(run_dir_of(f.wd, j.id), 60);
+    EXPECT_EQ(info.state, State::Failed);
+    EXPECT_NE(info.error.find("error B"), std::string::npos) << info.error;
+    EXPECT_EQ(info.error.find("error A"), std::string::npos) << info.error;
+  }
+  std::string status = render_plan(make_plan(s, 0));  // what `sweep status` prints
+  EXPECT_EQ(status.find("error A"), std::string::npos) << status;
+  EXPECT_NE(status.find("error B"), std::string::npos) << status;
 }
 
 TEST(Scheduler, DivergedIsRecordedNotRetried) {
