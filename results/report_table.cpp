@@ -193,8 +193,10 @@ std::string render(const ReportTable& t, const std::string& format) {
       out << "\n";
     }
   } else if (format == "html") {
-    out << "<table class=\"gpas\">\n<caption><b>" << html_escape(t.title) << ".</b> "
-        << html_escape(t.caption) << "</caption>\n<thead><tr>";
+    // The caption above the table as a figure's caption, not a <caption>: a <caption> is only as
+    // wide as its table, so a table of one or two columns squeezed it into a tall narrow column.
+    out << "<figure class=\"table\">\n<figcaption><b>" << html_escape(t.title) << ".</b> "
+        << html_escape(t.caption) << "</figcaption>\n<table class=\"gpas\">\n<thead><tr>";
     for (const auto& h : t.header) out << "<th>" << html_escape(h) << "</th>";
     out << "</tr></thead>\n<tbody>\n";
     for (size_t r = 0; r < t.rows.size(); ++r) {
@@ -210,6 +212,7 @@ std::string render(const ReportTable& t, const std::string& format) {
       for (const auto& n : t.notes) out << "<li>" << html_escape(n) << "</li>\n";
       out << "</ul>\n";
     }
+    out << "</figure>\n";
   } else {
     throw Error("unknown table format '" + format + "' (text | md | latex | csv | html | json)", kExitUsage);
   }
