@@ -146,6 +146,8 @@ void setup_report(CLI::App& app) {
   pv->add_option("--cols", o->pivot.cols, "config key, or method | sweep | status")->required();
   pv->add_option("--value", o->report.metric, "metric key (same as --metric)");
   pv->add_option("--where", o->where, "key=value on the resolved config (repeatable)");
+  pv->add_option("--paired", o->pivot.paired,
+                 "A,B: two values of --cols; adds B - A paired by seed with its 95 % interval");
   pv->callback([o] { run_pivot(*o); });
 
   setup_report_figures(*report);

@@ -45,6 +45,12 @@ void run_figures(FiguresCliOptions& o) {
   if (o.json) std::cout << all.dump(2) << "\n";
 }
 
+void run_mechanism(FiguresCliOptions& o) {
+  auto store = open_store(o.workdir, true);
+  auto j = results::mechanism_data(*store, o.html.figures);
+  std::cout << (o.json ? j.dump(2) + "\n" : results::mechanism_text(j));
+}
+
 void run_html(FiguresCliOptions& o) {
   auto store = open_store(o.workdir, true);
   o.html.report.sweep = o.html.figures.sweep;
@@ -66,6 +72,12 @@ void setup_report_figures(CLI::App& report) {
       ->check(CLI::IsMember({"png", "svg", "both"}))->capture_default_str();
   add_json(fig, o->json, "every figure: name, title, paths, or why it is missing");
   fig->callback([o] { run_figures(*o); });
+
+  auto* mech = report.add_subcommand("mechanism", "Figs 3-4 in numbers: each layer's activation variance "
+                                                   "with and without GPAS, the gates, both eval curves");
+  add_run_options(mech, *o);
+  add_json(mech, o->json, "the same numbers as JSON");
+  mech->callback([o] { run_mechanism(*o); });
 
   auto* html = report.add_subcommand("html", "one self-contained HTML page with tables and figures");
   add_run_options(html, *o);

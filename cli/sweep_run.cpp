@@ -1,6 +1,7 @@
 // Running a sweep from the command line: picks the backend (local GPUs / CPU / Slurm), turns
 // Ctrl-C and SIGTERM into a graceful stop (a second one kills), holds the sweep lock, indexes into
 // <workdir>/gpas.db and draws the progress. The scheduling itself is sweeps::run_sweep.
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -79,6 +80,13 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
       ->check(CLI::PositiveNumber)->capture_default_str();
 }
 
+// The cores this process may run on.
+static int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
 int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   if (a.cpu && !a.gpus.empty()) throw Error("--cpu and --gpus exclude each other", kExitUsage);
   if (a.cpus_per_task > 0 && a.backend != "slurm") throw Error("--cpus-per-task needs --backend slurm", kExitUsage);
@@ -116,7 +124,11 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     backend = std::make_unique<sweeps::SlurmBackend>(*runner, so);
     o.poll_interval = 5;
   } else {
-    backend = std::make_unique<sweeps::LocalBackend>(cpu);
+    // CPU jobs side by side share the cores: each gets its share (at least one thread).
+    int share = cpu && o.max_parallel > 1
+                    ? std::max(1, available_cpus() / (o.max_parallel * std::max(1, o.gpus_per_job)))
+                    : 0;
+    backend = std::make_unique<sweeps::LocalBackend>(cpu, share);
   }
   auto index = sweeps::open_store_index(a.workdir);
   o.index = index.get();

@@ -72,7 +72,7 @@ std::map<int, double> last_step_values(const std::vector<LayerPoint>& pts) {
 
 std::string label(const RunRow& r) {
   std::string m = method_of(r.config);
-  std::string size = config_text(r.config, "model.size");
+  std::string size = size_label(r.config);
   return (m.empty() ? r.name : m) + (size.empty() ? "" : " " + size);
 }
 
@@ -213,7 +213,7 @@ std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o
   for (auto& r : store.list_runs({o.sweep, "completed", {}})) {
     std::string m = method_of(r.config);
     if (m != "Pre-LN" && !(m == "Pre + GPAS" && gpas_knobs_default(r.config))) continue;
-    auto& slot = by_size[config_text(r.config, "model.size")];
+    auto& slot = by_size[size_label(r.config)];
     (m == "Pre-LN" ? slot.first : slot.second).push_back(std::move(r));
   }
   std::vector<std::string> sizes;

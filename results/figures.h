@@ -39,6 +39,13 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& op
 FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
                            const std::string& base_path, const std::vector<std::string>& formats);
 
+// `gpas report mechanism`: Figures 3 and 4 in numbers for the two runs figure_runs picks: each
+// layer's activation variance at the last probe step both have, the gates and the scale they apply,
+// and both eval perplexity curves. Throws gpas::Error (with the command that makes the data) when
+// the runs have no probes.
+nlohmann::ordered_json mechanism_data(const Store& store, const FigureOptions& opts);
+std::string mechanism_text(const nlohmann::ordered_json& data);
+
 bool gnuplot_available();
 
 // Whether per-layer values get a log y axis: all positive and spanning more than a factor of 10

@@ -59,7 +59,7 @@ std::string runs_section(const Store& store, const std::string& sweep) {
     auto loss = store.final_metric(r.id, "eval/loss"), ppl = store.final_metric(r.id, "eval/ppl");
     h << "<tr><th><code>" << r.id << "</code></th><td>" << html_escape(r.name) << "</td><td>"
       << html_escape(r.sweep) << "</td><td>" << html_escape(r.status) << "</td><td>"
-      << html_escape(method_of(r.config)) << "</td><td>" << html_escape(config_text(r.config, "model.size"))
+      << html_escape(method_of(r.config)) << "</td><td>" << html_escape(size_label(r.config))
       << "</td><td>" << html_escape(config_text(r.config, "train.seed")) << "</td><td>" << r.last_step
       << "</td><td>" << (loss ? fixed(*loss, 4) : "") << "</td><td>" << (ppl ? fixed(*ppl) : "") << "</td></tr>\n";
   }

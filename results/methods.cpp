@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/common/hash.h"
+#include "core/config/presets.h"
 
 namespace gpas::results {
 
@@ -76,11 +77,36 @@ int size_rank(const std::string& size) {
   return it == kOrder.end() ? static_cast<int>(kOrder.size()) : static_cast<int>(it - kOrder.begin());
 }
 
+// "L24-h64" -> (64, 24); anything else -> (0, 0).
+static std::pair<long, long> shape_of(const std::string& label) {
+  long layers = 0, hidden = 0;
+  char tail = 0;
+  if (std::sscanf(label.c_str(), "L%ld-h%ld%c", &layers, &hidden, &tail) != 2) return {0, 0};
+  return {hidden, layers};
+}
+
 void sort_sizes(std::vector<std::string>& sizes) {
   std::sort(sizes.begin(), sizes.end(), [](const std::string& a, const std::string& b) {
     int ra = size_rank(a), rb = size_rank(b);
-    return ra != rb ? ra < rb : a < b;
+    if (ra != rb) return ra < rb;
+    auto sa = shape_of(a), sb = shape_of(b);
+    return sa != sb ? sa < sb : a < b;
   });
+}
+
+std::string size_label(const nlohmann::json& config) {
+  std::string size = config_text(config, "model.size");
+  const SizePreset* p = find_size_preset(size);
+  auto num = [&](const char* key, int64_t preset) {
+    std::string v = config_text(config, std::string("model.") + key);
+    return v.empty() ? preset : std::stoll(v);
+  };
+  if (!p) return size;
+  int64_t hidden = num("hidden", p->hidden), layers = num("layers", p->layers);
+  if (hidden == p->hidden && layers == p->layers && num("intermediate", p->intermediate) == p->intermediate &&
+      num("heads", p->heads) == p->heads)
+    return size;
+  return "L" + std::to_string(layers) + "-h" + std::to_string(hidden);
 }
 
 std::string seedless_identity(const nlohmann::json& config) {

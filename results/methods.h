@@ -17,7 +17,12 @@ std::string method_of(const nlohmann::json& config);
 std::string base_method(const std::string& method);
 // Position in the size presets (tiny, 9m, ..., 7b); unknown sizes sort after them, by name.
 int size_rank(const std::string& size);
+// Sizes in preset order, then size_label()'s custom shapes by width, then depth.
 void sort_sizes(std::vector<std::string>& sizes);
+// The size a run's table column names: its preset ("71m") when the architecture is the preset's,
+// else its shape, "L24-h64" (layers, hidden), so runs of one preset at several depths (a
+// `model.layers` axis) get columns of their own.
+std::string size_label(const nlohmann::json& config);
 
 // A config value by dotted key, as text the way the params table holds it ("" if absent).
 std::string config_text(const nlohmann::json& config, const std::string& dotted_key);

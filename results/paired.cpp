@@ -3,6 +3,8 @@
 #include <cmath>
 #include <vector>
 
+#include "results/methods.h"
+
 namespace gpas::results {
 
 double t_quantile_975(int df) {
@@ -35,6 +37,13 @@ PairedChange paired_change(const std::map<int64_t, double>& a, const std::map<in
   p.lo = p.mean - half;
   p.hi = p.mean + half;
   return p;
+}
+
+std::string paired_change_text(const PairedChange& p, double unpaired) {
+  if (p.n == 0) return signed_fixed(unpaired) + " unpaired";
+  if (p.n == 1) return signed_fixed(p.mean);
+  return signed_fixed(p.mean) + " [" + signed_fixed(p.lo) + ", " + signed_fixed(p.hi) + "]" +
+         (p.excludes_zero() ? "*" : "");
 }
 
 }  // namespace gpas::results

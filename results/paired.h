@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <string>
 
 namespace gpas::results {
 
@@ -16,6 +17,10 @@ struct PairedChange {
 
 // a and b: seed -> value.
 PairedChange paired_change(const std::map<int64_t, double>& a, const std::map<int64_t, double>& b);
+
+// "-0.70 [-0.90, -0.50]*" (n >= 2; * where the interval excludes zero), "-0.70" (n = 1), or, with no
+// seed in both arms, the difference of the means `unpaired` and the word "unpaired".
+std::string paired_change_text(const PairedChange& p, double unpaired);
 
 // The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1).
 double t_quantile_975(int df);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "results/paired.h"
 #include "results/reports.h"
 
 namespace gpas::results {
@@ -70,8 +71,27 @@ ReportTable pivot_table(const Store& store, const PivotOptions& o) {
               (o.sweep.empty() ? "" : ", sweep " + o.sweep) + ". Mean ± std over runs [n].";
   t.header = {o.rows};
   t.header.insert(t.header.end(), cols.begin(), cols.end());
+  std::string arm_a, arm_b;
+  if (!o.paired.empty()) {
+    size_t comma = o.paired.find(',');
+    if (comma != std::string::npos) arm_a = o.paired.substr(0, comma), arm_b = o.paired.substr(comma + 1);
+    std::string valid;
+    for (const auto& c : cols) valid += (valid.empty() ? "" : ", ") + c;
+    if (arm_a.empty() || arm_b.empty() || arm_a == arm_b)
+      throw Error("pivot: --paired takes two different values of --cols " + o.cols + ", as A,B (values: " +
+                  valid + ")", kExitUsage);
+    for (const auto* arm : {&arm_a, &arm_b})
+      if (std::find(cols.begin(), cols.end(), *arm) == cols.end())
+        throw Error("pivot: --paired: no runs have " + o.cols + " = '" + *arm + "' (values: " + valid + ")",
+                    kExitUsage);
+    t.header.push_back(arm_b + " − " + arm_a);
+    t.caption += " The last column: the mean paired change " + arm_b + " − " + arm_a +
+                 " (seed k against seed k, over the n seeds both have) and, where n >= 2, its 95 % "
+                 "t-interval, mean ± t(0.975, n-1) s/sqrt(n); * marks an interval that excludes zero.";
+  }
   for (const auto& rv : rows) {
     std::vector<Cell> row = {{rv}};
+    std::map<std::string, CellRuns> arms;
     for (const auto& cv : cols) {
       auto it = cells.find({rv, cv});
       CellRuns c = it == cells.end() ? CellRuns{} : collect_cell(store, it->second, o.value);
@@ -79,6 +99,18 @@ ReportTable pivot_table(const Store& store, const PivotOptions& o) {
       for (const auto& [status, n] : c.unfinished)
         t.notes.push_back(rv + " / " + cv + ": " + std::to_string(n) + " run(s) " + status +
                           ", not counted");
+      if (cv == arm_a || cv == arm_b) arms[cv] = std::move(c);
+    }
+    if (!arm_a.empty()) {
+      const CellRuns &a = arms[arm_a], &b = arms[arm_b];
+      if (a.values.empty() || b.values.empty()) {
+        row.push_back({"missing", Emphasis::kNone, "missing"});
+      } else {
+        PairedChange p = paired_change(b.by_seed, a.by_seed);
+        std::string text = paired_change_text(p, b.stats().mean - a.stats().mean);
+        if (p.n > 0) text += " [n=" + std::to_string(p.n) + "]";
+        row.push_back({text});
+      }
     }
     t.rows.push_back(std::move(row));
   }

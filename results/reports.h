@@ -62,6 +62,9 @@ struct PivotOptions {
   std::string value = "eval/ppl";   // a metric key; its value at each run's last step
   std::string sweep;
   std::vector<std::pair<std::string, std::string>> where;
+  // Two values of the column key, "A,B": adds a column with B - A per row, paired by train.seed
+  // (seed k of B against seed k of A), and its 95 % t-interval, as table2's GPAS rows.
+  std::string paired;
 };
 ReportTable pivot_table(const Store& store, const PivotOptions& opts);
 

@@ -61,7 +61,7 @@ Table2Data collect_table2(const Store& store, const ReportOptions& opts) {
   std::set<std::string> sizes, extra_methods;
   for (auto& r : store.list_runs(f)) {
     if (!r.config.is_object()) continue;
-    std::string method = method_of(r.config), size = config_text(r.config, "model.size");
+    std::string method = method_of(r.config), size = size_label(r.config);
     if (method.empty() || size.empty()) continue;
     if (config_text(r.config, "model.gpas.enabled") == "true" && !gpas_knobs_default(r.config))
       continue;  // an ablation run
@@ -135,13 +135,6 @@ static std::optional<Change> change_of(const Table2Data& d, const std::string& m
                 a->second.stats().mean - b->second.stats().mean};
 }
 
-std::string change_text(const PairedChange& p, double unpaired) {
-  if (p.n == 0) return signed_fixed(unpaired) + " unpaired";
-  if (p.n == 1) return signed_fixed(p.mean);
-  return signed_fixed(p.mean) + " [" + signed_fixed(p.lo) + ", " + signed_fixed(p.hi) + "]" +
-         (p.excludes_zero() ? "*" : "");
-}
-
 ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
   ReportTable t;
   t.title = "Table 2";
@@ -171,7 +164,7 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
       auto it = d.cells.find({method, s});
       CellRuns c = it == d.cells.end() ? CellRuns{} : it->second;
       auto ch = change_of(d, method, s);
-      row.push_back(cell_of(c, ch ? std::optional<std::string>(change_text(ch->paired, ch->unpaired))
+      row.push_back(cell_of(c, ch ? std::optional<std::string>(paired_change_text(ch->paired, ch->unpaired))
                                   : std::nullopt));
       vals.push_back(c.values.empty() ? -1 : c.stats().mean);
       if (opts.compare_paper && paper_table2("Pre-LN", s)) {

@@ -58,7 +58,7 @@ ReportTable table3_table(const Store& store, const Table3Options& o) {
     if (o.finetuned_only && config_text(r.config, "data.source") != "instruct") continue;
     if (!store.final_metric(r.id, "downstream/average/acc")) continue;
     std::string method = method_of(r.config);
-    if (!method.empty()) by_size[config_text(r.config, "model.size")][method].push_back(std::move(r));
+    if (!method.empty()) by_size[size_label(r.config)][method].push_back(std::move(r));
   }
   if (by_size.empty())
     throw Error(std::string("no ") + (o.finetuned_only ? "finetuned " : "") +

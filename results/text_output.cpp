@@ -108,7 +108,7 @@ std::string format_runs(const Store& store, const std::vector<RunRow>& runs, boo
     for (const auto& r : runs) {
       auto ppl = store.final_metric(r.id, "eval/ppl");
       arr.push_back({{"id", r.id}, {"name", r.name}, {"sweep", r.sweep}, {"status", r.status},
-                     {"size", config_text(r.config, "model.size")}, {"method", method_of(r.config)},
+                     {"size", size_label(r.config)}, {"method", method_of(r.config)},
                      {"seed", config_text(r.config, "train.seed")}, {"last_step", r.last_step},
                      {"eval_ppl", ppl ? nlohmann::ordered_json(*ppl) : nlohmann::ordered_json()},
                      {"run_dir", r.run_dir}, {"error", r.error}, {"tags", tags_json(tags[r.id])}});
@@ -118,7 +118,7 @@ std::string format_runs(const Store& store, const std::vector<RunRow>& runs, boo
   std::vector<std::vector<std::string>> rows;
   bool any_tags = false;
   for (const auto& r : runs) {
-    rows.push_back({r.id, r.name, r.sweep, r.status, config_text(r.config, "model.size"),
+    rows.push_back({r.id, r.name, r.sweep, r.status, size_label(r.config),
                     method_of(r.config), config_text(r.config, "train.seed"),
                     r.last_step < 0 ? "" : std::to_string(r.last_step), final_ppl(store, r),
                     tags_text(tags[r.id])});

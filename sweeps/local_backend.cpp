@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/common/error.h"
@@ -59,6 +60,7 @@ pid_t LocalBackend::spawn(const Launch& l, int rank, int port) {
   }
   if (cpu_ || l.gpus.empty()) {
     env.push_back("CUDA_VISIBLE_DEVICES=");
+    if (cpu_threads_ > 0 && !std::getenv("GPAS_THREADS")) env.push_back("GPAS_THREADS=" + std::to_string(cpu_threads_));
   } else {
     std::string dev;
     for (int g : l.gpus) dev += (dev.empty() ? "" : ",") + std::to_string(g);

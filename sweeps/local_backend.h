@@ -15,7 +15,9 @@ namespace gpas::sweeps {
 
 class LocalBackend : public JobBackend {
  public:
-  explicit LocalBackend(bool cpu) : cpu_(cpu) {}
+  // cpu_threads > 0: CPU workers get GPAS_THREADS=cpu_threads (unless the user set GPAS_THREADS),
+  // so that jobs run side by side share the cores instead of each taking all of them.
+  explicit LocalBackend(bool cpu, int cpu_threads = 0) : cpu_(cpu), cpu_threads_(cpu_threads) {}
   ~LocalBackend() override;
   std::string name() const override { return "local"; }
   std::vector<std::string> submit(const std::vector<Launch>& launches) override;
@@ -30,6 +32,7 @@ class LocalBackend : public JobBackend {
   };
   pid_t spawn(const Launch& l, int rank, int port);
   bool cpu_;
+  int cpu_threads_;
   int next_ = 0;
   std::map<std::string, Proc> procs_;
 };

@@ -3,6 +3,7 @@
 // installed) headless Chromium renders it to a non-blank screenshot.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/common/error.h"
@@ -55,6 +56,30 @@ TEST_F(FiguresTest, EveryFigureInPngAndSvg) {
   o.baseline = pair.second.id;  // explicit runs; a missing one is an error naming it
   o.treated = "nosuchrun";
   EXPECT_THROW(make_figures(*s, o), Error);
+}
+
+// `gpas report mechanism`: the fixture's probes at step 100 are act_var = 2 (l + 1) without GPAS
+// and (l + 1) with it, gates 0.1 (l + 1).
+TEST(Mechanism, FiguresThreeAndFourInNumbers) {
+  std::string wd = testing::write_table2_workdir("mechanism");
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto s = Store::open(db_path_for(wd), true);
+  auto j = mechanism_data(*s, {});
+  EXPECT_EQ(j["baseline"]["method"], "Pre-LN");
+  EXPECT_EQ(j["gpas"]["size"], "130m");
+  EXPECT_EQ(j["step"], 100);
+  ASSERT_EQ(j["layers"].size(), 4u);
+  EXPECT_DOUBLE_EQ(j["layers"][3]["act_var_baseline"].get<double>(), 8.0);
+  EXPECT_DOUBLE_EQ(j["layers"][3]["act_var_gpas"].get<double>(), 4.0);
+  EXPECT_NEAR(j["layers"][0]["scale"].get<double>(), 1.0 - 0.1 / (1.0 + std::exp(-0.1)), 1e-12);
+  ASSERT_EQ(j["eval_ppl"].size(), 2u);
+  std::string text = mechanism_text(j);
+  EXPECT_NE(text.find("Growth from the first layer to the last: Pre-LN x4.00, Pre + GPAS x4.00. "
+                      "Largest variance: 8.00 against 4.00 (-50.0 %)."), std::string::npos) << text;
+  EXPECT_NE(text.find("step     100       26.75       26.34  (-1.5 %)"), std::string::npos) << text;
+  FigureOptions o;
+  o.sweep = "nosuchsweep";
+  EXPECT_THROW(mechanism_data(*s, o), Error);
 }
 
 TEST(FigureAxes, LogOnlyWhenValuesSpanMoreThanADecade) {

@@ -13,6 +13,7 @@
 #include "core/common/fs.h"
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
+#include "core/config/presets.h"
 
 namespace gpas::results::testing {
 
@@ -28,6 +29,12 @@ inline RunConfig config_of(const std::string& size, const std::string& norm, boo
   RunConfig c;
   c.name = size + "-" + norm + (gpas ? "-gpas" : "") + "-s" + std::to_string(seed);
   c.model.size = size;
+  if (const SizePreset* p = find_size_preset(size)) {  // as build_config resolves a size
+    c.model.hidden = p->hidden;
+    c.model.intermediate = p->intermediate;
+    c.model.heads = p->heads;
+    c.model.layers = p->layers;
+  }
   c.model.norm = norm;
   c.model.gpas.enabled = gpas;
   c.train.seed = seed;

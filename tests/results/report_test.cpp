@@ -129,6 +129,61 @@ TEST_F(Table2Test, PivotBySizeAndNorm) {
   EXPECT_NE(md.find("| pre | 0.0001 ± 0 [n=5] | 0.0001 ± 0 [n=2] |"), std::string::npos) << md;
 }
 
+TEST_F(Table2Test, PivotPairsTwoArms) {
+  PivotOptions o;
+  o.rows = "model.size";
+  o.cols = "method";
+  o.paired = "Pre-LN,Pre + GPAS";
+  auto t = pivot_table(*store(), o);
+  EXPECT_EQ(t.header.back(), "Pre + GPAS − Pre-LN");
+  std::string md = render(t, "md");
+  // 71m: seeds 0 and 1 are in both arms (33.40 - 34.10, 33.60 - 34.30); seed 2 of Pre-LN has no partner.
+  EXPECT_NE(md.find("| -0.70 [-0.70, -0.70]* [n=2] |"), std::string::npos) << md;
+  // 130m: one seed each: the change without an interval.
+  EXPECT_NE(md.find("| -0.41 [n=1] |"), std::string::npos) << md;
+  EXPECT_NE(t.caption.find("t(0.975, n-1)"), std::string::npos);
+  o.paired = "Pre-LN,Pre+GPAS";  // a typo names the valid values
+  try {
+    pivot_table(*store(), o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'Pre+GPAS'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Pre + GPAS"), std::string::npos) << e.what();
+  }
+  o.paired = "Pre-LN";
+  EXPECT_THROW(pivot_table(*store(), o), Error);
+}
+
+TEST(SizeLabel, PresetOrShape) {
+  RunConfig c = config_of("71m", "pre", false, 0);
+  EXPECT_EQ(size_label(to_json(c)), "71m");
+  c.model.layers = 24;
+  EXPECT_EQ(size_label(to_json(c)), "L24-h512");
+  std::vector<std::string> v = {"L24-h64", "130m", "L6-h64", "L12-h32", "tiny"};
+  sort_sizes(v);
+  EXPECT_EQ(v, (std::vector<std::string>{"tiny", "130m", "L12-h32", "L6-h64", "L24-h64"}));
+}
+
+// One preset at two depths (a model.layers axis, as experiments/table2-cpu.yaml): a column each.
+TEST(SizeLabel, DepthsGetTheirOwnTable2Columns) {
+  std::string wd = testing::temp_dir("depths");
+  for (int64_t layers : {6, 24})
+    for (bool gpas : {false, true})
+      for (int64_t seed : {0, 1}) {
+        RunConfig c = config_of("tiny", "pre", gpas, seed);
+        c.model.layers = layers;
+        write_run(wd, {c, 100.0 + double(layers) - (gpas ? 2.0 + double(seed) : 0.0)});
+      }
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto st = Store::open(db_path_for(wd), true);
+  Table2Data d = collect_table2(*st, {});
+  EXPECT_EQ(d.sizes, (std::vector<std::string>{"L6-h64", "L24-h64"}));
+  EXPECT_TRUE(d.notes.empty()) << d.notes[0];
+  std::string md = render(table2_table(d, {}), "md");
+  EXPECT_NE(md.find("| Pre + GPAS | **103.50 ± 0.71 (-2.50 [-8.85, +3.85]) [n=2]** | **121.50 ± 0.71 (-2.50 [-8.85, +3.85]) [n=2]** |"),
+            std::string::npos) << md;
+}
+
 TEST(Ablations, TablesFourAndFive) {
   std::string wd = testing::temp_dir("ablations");
   auto variant = [&](const std::string& key, const std::string& value, double ppl, int seed = 0) {

@@ -30,7 +30,7 @@ line() { printf '{"type":"%s","time":%s%s}\n' "$1" "$(now)" "$2" >> "$journal"; 
 step=0
 [ -f "$ckpt" ] && step=$(cat "$ckpt")
 attempt=$(grep -c '"type":"start"' "$journal" 2>/dev/null || true)
-line start ",\"run_id\":\"$(basename "$run_dir")\",\"attempt\":${attempt:-0},\"host\":\"$(hostname)\",\"pid\":$$,\"rank\":\"${RANK:-}\",\"world\":\"${WORLD_SIZE:-}\",\"cuda\":\"${CUDA_VISIBLE_DEVICES-unset}\""
+line start ",\"run_id\":\"$(basename "$run_dir")\",\"attempt\":${attempt:-0},\"host\":\"$(hostname)\",\"pid\":$$,\"rank\":\"${RANK:-}\",\"world\":\"${WORLD_SIZE:-}\",\"cuda\":\"${CUDA_VISIBLE_DEVICES-unset}\",\"threads\":\"${GPAS_THREADS-unset}\""
 line status ",\"status\":\"running\",\"step\":$step"
 stop=0
 trap 'stop=1' TERM INT USR1

@@ -2,6 +2,7 @@
 // crashes, hangs and a SIGKILLed worker are retried with resume; ranks get their environment;
 // Ctrl-C lets workers checkpoint; a SIGKILLed orchestrator's sweep resumes when rerun.
 #include <gtest/gtest.h>
+#include <cstdlib>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +70,38 @@ TEST(LocalWorkers, MultiRankJobsGetTheDistributedEnvironment) {
     EXPECT_EQ(l["world"], "2");
   }
   EXPECT_EQ(ranks, (std::set<std::string>{"0", "1"}));
+}
+
+// `sweep run --cpu --max-parallel 2` on 2 cores: each worker gets GPAS_THREADS=1 (its share), and a
+// GPAS_THREADS the user set wins.
+TEST(LocalWorkers, CpuJobsSideBySideShareTheCores) {
+  const char* user = std::getenv("GPAS_THREADS");
+  std::string saved = user ? user : "";
+  ::unsetenv("GPAS_THREADS");
+  {
+    Local t;
+    Sweep s = t.sweep("grid: {seed: [0, 1]}");
+    LocalBackend b(true, 1);
+    t.opts.max_parallel = 2;
+    EXPECT_EQ(run_sweep(s, b, t.opts).completed, 2);
+    for (size_t i = 0; i < 2; ++i) EXPECT_EQ(t.lines(s, i, "start")[0]["threads"], "1");
+  }
+  {
+    Local t;
+    Sweep s = t.sweep("grid: {seed: [0]}");
+    LocalBackend b(true);  // one job at a time: it takes every core, as gpas train does
+    EXPECT_EQ(run_sweep(s, b, t.opts).completed, 1);
+    EXPECT_EQ(t.lines(s, 0, "start")[0]["threads"], "unset");
+  }
+  {
+    ::setenv("GPAS_THREADS", "3", 1);
+    Local t;
+    Sweep s = t.sweep("grid: {seed: [0]}");
+    LocalBackend b(true, 1);
+    EXPECT_EQ(run_sweep(s, b, t.opts).completed, 1);
+    EXPECT_EQ(t.lines(s, 0, "start")[0]["threads"], "3");
+  }
+  if (user) ::setenv("GPAS_THREADS", saved.c_str(), 1); else ::unsetenv("GPAS_THREADS");
 }
 
 TEST(LocalWorkers, SigkilledWorkerIsRetriedAndTheSweepCompletes) {
