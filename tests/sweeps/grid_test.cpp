@@ -228,6 +228,22 @@ TEST(Experiments, ShippedSweepsExpand) {
   for (const auto& j : q.jobs) EXPECT_EQ(j.cfg.data.source, "brown");
   Sweep ab = load_sweep(dir + "ablations.yaml", "w");
   EXPECT_GE(ab.jobs.size(), 10u);
+  // Table 2 on a CPU: 2 depths x 8 methods x 3 seeds. Its learning-rate scan's cells at the rate
+  // table2-cpu uses are table2-cpu's own cells (same id), as the scan's header promises.
+  Sweep cpu = load_sweep(dir + "table2-cpu.yaml", "w");
+  EXPECT_EQ(cpu.jobs.size(), 48u);
+  std::set<std::string> ids;
+  for (const auto& j : cpu.jobs) {
+    ids.insert(j.id);
+    EXPECT_EQ(j.cfg.data.source, "brown");
+    EXPECT_EQ(j.cfg.train.device, "cpu");
+  }
+  Sweep lr = load_sweep(dir + "table2-cpu-lr.yaml", "w");
+  ASSERT_EQ(lr.jobs.size(), 6u);
+  int shared = 0;
+  for (const auto& j : lr.jobs) shared += ids.count(j.id) ? 1 : 0;
+  EXPECT_EQ(shared, 2);  // Pre-LN and Pre + GPAS, 16 layers, seed 0, at table2-cpu's rate
+  for (const auto& j : q.jobs) EXPECT_EQ(j.cfg.model.layers, 16);
 }
 
 }  // namespace
