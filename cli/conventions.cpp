@@ -122,15 +122,18 @@ int extras_error(CLI::App& app) {
     if (a->get_subcommands().empty()) break;
   }
   if (left.empty()) return usage_error(deepest(app), "unexpected arguments");
-  auto opt = std::find_if(left.begin(), left.end(), [](const std::string& s) { return s.size() > 1 && s[0] == '-'; });
+  auto is_opt = [](const std::string& s) { return s.size() > 1 && s[0] == '-'; };
   const std::string path = command_path(where);
+  auto subs = subcommand_names(where);
+  // A mistyped subcommand comes first: `gpas runs lst --json` is about `lst`, not about --json
+  // (an option of the `list` meant, which `runs` itself does not have).
+  if (!subs.empty() && !is_opt(left[0]))
+    return usage_error(where, path + ": unknown command `" + left[0] + "`" + suggest(left[0], subs));
+  auto opt = std::find_if(left.begin(), left.end(), is_opt);
   if (opt != left.end()) {
     std::string name = opt->substr(0, opt->find('='));
     return usage_error(where, path + ": unknown option `" + name + "`" + suggest(name, option_names(where)));
   }
-  auto subs = subcommand_names(where);
-  if (!subs.empty())
-    return usage_error(where, path + ": unknown command `" + left[0] + "`" + suggest(left[0], subs));
   return usage_error(where, path + ": unexpected argument `" + left[0] + "`");
 }
 
