@@ -114,6 +114,9 @@ std::string seedless_identity(const nlohmann::json& config) {
   if (c.is_object()) {
     c.erase("name");
     if (c.contains("train") && c["train"].is_object()) c["train"].erase("seed");
+    // A queued run's config has model.vocab_size 0 (the trainer takes it from the data when it
+    // starts), a started one the data's size: the same experiment either way.
+    if (c.contains("model") && c["model"].is_object()) c["model"].erase("vocab_size");
   }
   return sha256_hex(c.dump()).substr(0, 12);
 }

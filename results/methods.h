@@ -26,7 +26,8 @@ std::string size_label(const nlohmann::json& config);
 
 // A config value by dotted key, as text the way the params table holds it ("" if absent).
 std::string config_text(const nlohmann::json& config, const std::string& dotted_key);
-// The config without name and train.seed: runs that agree on it are seeds of one experiment.
+// The config without name, train.seed and model.vocab_size (0 until a run starts and reads its
+// data): runs that agree on it are seeds of one experiment.
 std::string seedless_identity(const nlohmann::json& config);
 // GPAS knobs at the paper's defaults (silu, after the sub-layer, stopgrad, learnable gates).
 bool gpas_knobs_default(const nlohmann::json& config);

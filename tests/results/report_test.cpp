@@ -172,13 +172,18 @@ TEST(SizeLabel, DepthsGetTheirOwnTable2Columns) {
       for (int64_t seed : {0, 1}) {
         RunConfig c = config_of("tiny", "pre", gpas, seed);
         c.model.layers = layers;
+        c.model.vocab_size = 8000;  // as a started run records it
         write_run(wd, {c, 100.0 + double(layers) - (gpas ? 2.0 + double(seed) : 0.0)});
       }
+  RunConfig pending = config_of("tiny", "pre", false, 2);  // vocab_size 0: not started yet
+  pending.model.layers = 6;
+  write_run(wd, {pending, 0, "running"});
   Store::open(db_path_for(wd))->ingest_workdir(wd);
   auto st = Store::open(db_path_for(wd), true);
   Table2Data d = collect_table2(*st, {});
   EXPECT_EQ(d.sizes, (std::vector<std::string>{"L6-h64", "L24-h64"}));
-  EXPECT_TRUE(d.notes.empty()) << d.notes[0];
+  // The pending seed is the same experiment, not "configurations that differ beyond the seed".
+  EXPECT_EQ(d.notes, (std::vector<std::string>{"L6-h64 Pre-LN: 1 run(s) running, not counted"}));
   std::string md = render(table2_table(d, {}), "md");
   EXPECT_NE(md.find("| Pre + GPAS | **103.50 ± 0.71 (-2.50 [-8.85, +3.85]) [n=2]** | **121.50 ± 0.71 (-2.50 [-8.85, +3.85]) [n=2]** |"),
             std::string::npos) << md;
