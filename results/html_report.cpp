@@ -20,7 +20,7 @@ const char* kStyle = R"css(
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table.gpas { border-collapse: collapse; margin: 1em 0; font-size: .92em; }
-table.gpas caption { caption-side: top; text-align: left; padding-bottom: .5em; max-width: 60em; }
+figure.table { margin: 1em 0; } figure.table figcaption { max-width: 60em; padding-bottom: .3em; }
 table.gpas th, table.gpas td { padding: .3em .7em; border-bottom: 1px solid #eee; }
 table.gpas td { text-align: right; font-variant-numeric: tabular-nums; }
 table.gpas th { text-align: left; }
@@ -50,11 +50,11 @@ std::string runs_section(const Store& store, const std::string& sweep) {
   std::ostringstream h;
   h << "<h2>Runs</h2>\n";
   if (runs.empty()) return h.str() + "<p class=\"skipped\">No runs in the store.</p>\n";
-  h << "<table class=\"gpas\">\n<caption>" << runs.size() << " run" << (runs.size() == 1 ? "" : "s")
+  h << "<figure class=\"table\">\n<figcaption>" << runs.size() << " run" << (runs.size() == 1 ? "" : "s")
     << (sweep.empty() ? "" : " of sweep " + html_escape(sweep))
-    << "; final metrics at each run's last step.</caption>\n<thead><tr><th>id</th><th>name</th><th>sweep</th>"
-       "<th>status</th><th>method</th><th>size</th><th>seed</th><th>steps</th><th>eval loss</th><th>eval ppl</th>"
-       "</tr></thead>\n<tbody>\n";
+    << "; final metrics at each run's last step.</figcaption>\n<table class=\"gpas\">\n"
+       "<thead><tr><th>id</th><th>name</th><th>sweep</th><th>status</th><th>method</th><th>size</th>"
+       "<th>seed</th><th>steps</th><th>eval loss</th><th>eval ppl</th></tr></thead>\n<tbody>\n";
   for (const auto& r : runs) {
     auto loss = store.final_metric(r.id, "eval/loss"), ppl = store.final_metric(r.id, "eval/ppl");
     h << "<tr><th><code>" << r.id << "</code></th><td>" << html_escape(r.name) << "</td><td>"
@@ -63,7 +63,7 @@ std::string runs_section(const Store& store, const std::string& sweep) {
       << "</td><td>" << html_escape(config_text(r.config, "train.seed")) << "</td><td>" << r.last_step
       << "</td><td>" << (loss ? fixed(*loss, 4) : "") << "</td><td>" << (ppl ? fixed(*ppl) : "") << "</td></tr>\n";
   }
-  h << "</tbody>\n</table>\n<h3>Configs</h3>\n";
+  h << "</tbody>\n</table>\n</figure>\n<h3>Configs</h3>\n";
   for (const auto& r : runs) {
     h << "<details><summary><code>" << r.id << "</code> " << html_escape(r.name) << "</summary>\n<pre>";
     for (const auto& [k, v] : store.params(r.id)) h << html_escape(k) << " = " << html_escape(v) << "\n";
