@@ -140,7 +140,7 @@ void setup_report(CLI::App& app) {
     emit(*o, results::render(results::table3_table(*open_checked(*o, false), *t3o), format_of(*o)));
   });
 
-  auto* pv = report->add_subcommand("pivot", "any metric, one config key down, another across");
+  auto* pv = report->add_subcommand("pivot", "Any metric, one config key down, another across");
   add_common(pv, *o);
   pv->add_option("--rows", o->pivot.rows, "config key (model.norm), or method | sweep | status")->required();
   pv->add_option("--cols", o->pivot.cols, "config key, or method | sweep | status")->required();

@@ -79,7 +79,7 @@ void setup_report_figures(CLI::App& report) {
   add_json(mech, o->json, "the same numbers as JSON");
   mech->callback([o] { run_mechanism(*o); });
 
-  auto* html = report.add_subcommand("html", "one self-contained HTML page with tables and figures");
+  auto* html = report.add_subcommand("html", "One self-contained HTML page with tables and figures");
   add_run_options(html, *o);
   html->add_option("--out", o->out, "the page to write")->required();
   html->add_flag("--compare-paper", o->html.report.compare_paper, "published numbers beside ours");
