@@ -59,7 +59,7 @@ void setup_ablate(CLI::App& app) {
     if (!dir.empty()) dir = std::filesystem::absolute(dir).string();
     sweeps::Sweep s = sweeps::ablation_sweep(*suite, *size, dir, a->workdir, a->sets);
     if (*plan) {
-      auto p = sweeps::make_plan(s, a->cpu ? 0 : 1);
+      auto p = sweeps::make_plan(s, a->cpu ? 0 : 1, sweeps::read_bench_cache(sweeps::bench_cache_path()));
       std::cout << (*json ? sweeps::plan_json(p).dump(2) + "\n" : sweeps::render_plan(p));
       return;
     }

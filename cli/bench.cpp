@@ -1,18 +1,45 @@
-// gpas bench: speed goals live here, not in timed tests. `bench train` measures training steps.
+// gpas bench: speed goals live here, not in timed tests. `bench train` measures training steps and
+// caches the rate for sweep estimates (sweeps/throughput.h).
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "core/common/fs.h"
 #include "core/train/bench.h"
+#include "sweeps/throughput.h"
 
 namespace gpas::cli {
+
+namespace {
+// The measurement as `sweep plan` and `sweep run` price jobs with it.
+void record(const nlohmann::json& r, const BenchTrainOptions& o) {
+  sweeps::BenchEntry e;
+  e.host = hostname();
+  e.device = r["device"].get<std::string>();
+  e.threads = r["threads"].get<int>();
+  e.size = o.size;
+  e.norm = o.norm;
+  e.gpas = o.gpas;
+  e.precision = o.precision;
+  e.batch = o.batch;
+  e.seq = o.seq;
+  e.vocab = o.vocab;
+  e.flops_per_token = r["flops_per_token"].get<double>();
+  e.flops = r["achieved_flops"].get<double>();
+  e.time = now_seconds();
+  std::string path = sweeps::bench_cache_path();
+  sweeps::record_bench(path, e);
+  std::fprintf(stderr, "recorded in %s for sweep estimates (`gpas sweep plan`)\n", path.c_str());
+}
+}  // namespace
 
 void setup_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks: training step speed, data pipeline speed");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchTrainOptions>();
   auto json = std::make_shared<bool>(false);
+  auto no_cache = std::make_shared<bool>(false);
   auto* t = bench->add_subcommand("train", "Training-step speed on random tokens (tokens/s, FLOPs/token, MFU)");
   t->add_option("--size", o->size, "size preset")->capture_default_str();
   t->add_option("--norm", o->norm, "normalisation scheme")->capture_default_str();
@@ -25,8 +52,12 @@ void setup_bench(CLI::App& app) {
   t->add_option("--precision", o->precision, "fp32 | bf16 | bf16-mixed")->capture_default_str();
   t->add_option("--device", o->device, "auto | cpu | cuda")->capture_default_str();
   t->add_flag("--json", *json, "one JSON object");
-  t->callback([o, json] {
+  t->add_flag("--no-cache", *no_cache, "do not record the rate for sweep estimates");
+  t->footer("The rate is recorded in $XDG_CACHE_HOME/gpas/bench.json (default ~/.cache/gpas; $GPAS_CACHE_DIR\n"
+            "overrides), where `gpas sweep plan` and `sweep run` take it for the nearest job shape.");
+  t->callback([o, json, no_cache] {
     auto r = bench_train(*o);
+    if (!*no_cache) record(r, *o);
     if (*json) {
       std::cout << r.dump() << "\n";
       return;

@@ -48,7 +48,7 @@ int run_plan(const PlanArgs& given, bool status) {
   PlanArgs a = with_invocation(given);
   sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
   int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
-  sweeps::Plan p = sweeps::make_plan(s, k);
+  sweeps::Plan p = sweeps::make_plan(s, k, sweeps::read_bench_cache(sweeps::bench_cache_path()));
   if (!status) {  // what `sweep run` would refuse, as warnings
     SweepRunArgs ra;
     ra.cpu = a.cpu;

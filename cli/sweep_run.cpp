@@ -20,6 +20,7 @@
 #include "core/train/runtime.h"
 #include "sweeps/local_backend.h"
 #include "sweeps/lock.h"
+#include "sweeps/plan.h"
 #include "sweeps/progress.h"
 #include "sweeps/run_index.h"
 #include "sweeps/scheduler.h"
@@ -132,6 +133,11 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   }
   auto index = sweeps::open_store_index(a.workdir);
   o.index = index.get();
+  // The ETA until this run measures its own: the plan's rate (finished jobs, `gpas bench train`).
+  bool cpu_jobs = a.backend == "slurm" ? a.cpu : cpu;
+  int k = cpu_jobs ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : sweep.options.gpus_per_job);
+  sweeps::Plan plan = sweeps::make_plan(sweep, k, sweeps::read_bench_cache(sweeps::bench_cache_path()));
+  o.planned_sec_per_flop = sweeps::planned_seconds_per_flop(plan);
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -171,6 +177,7 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
               a.backend == "slurm" ? "slurm" : cpu ? "the CPU" : ("GPUs " + a.gpus).c_str(),
               a.gpus.empty() && !cpu && a.backend == "local" ? std::to_string(o.gpus.size()).c_str() : "",
               a.workdir.c_str());
+  if (!a.quiet) std::fputs(sweeps::render_rates(plan).c_str(), stdout);
   sweeps::SweepOutcome out = sweeps::run_sweep(sweep, *backend, o);
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);

@@ -17,18 +17,22 @@ int64_t parameter_count(const RunConfig& cfg) {
   return 2 * v * h + m.layers * layer + h;
 }
 
-double train_flops(const RunConfig& cfg) {
-  // The one formula (core/config/flops.h), with the vocabulary the run will have.
+ModelConfig priced_model(const RunConfig& cfg) {
   ModelConfig m = cfg.model;
   if (m.vocab_size <= 0) m.vocab_size = cfg.data.source == "synthetic" ? cfg.data.synthetic_vocab : 32000;
+  return m;
+}
+
+double train_flops(const RunConfig& cfg) {
+  // The one formula (core/config/flops.h), with the vocabulary the run will have.
   double tokens = static_cast<double>(cfg.train.steps) * cfg.train.batch_size * cfg.train.seq_len;
-  return flops_per_token(m, cfg.train.seq_len) * tokens;
+  return flops_per_token(priced_model(cfg), cfg.train.seq_len) * tokens;
 }
 
 double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus) {
-  double rate = gpus > 0 ? o.gpu_tflops * 1e12 * gpus : o.cpu_gflops * 1e9;
-  double seconds = train_flops(cfg) / rate;
-  return seconds / 3600.0 * (gpus > 0 ? gpus : 1);
+  // Device-hours: g GPUs take 1/g of the time, so the count cancels.
+  double per_device = gpus > 0 ? o.gpu_tflops * 1e12 : o.cpu_gflops * 1e9;
+  return train_flops(cfg) / per_device / 3600.0;
 }
 
 int Plan::count(State s) const {
@@ -50,7 +54,7 @@ std::string Plan::device() const {
   return cpu == 0 ? "gpu" : "mixed";
 }
 
-Plan make_plan(const Sweep& sweep, int gpus_per_job) {
+Plan make_plan(const Sweep& sweep, int gpus_per_job, const std::vector<BenchEntry>& bench) {
   Plan p;
   p.sweep = &sweep;
   p.gpus_per_job = gpus_per_job;
@@ -60,10 +64,13 @@ Plan make_plan(const Sweep& sweep, int gpus_per_job) {
     r.info = read_run(run_dir_of(sweep.workdir, j.id), sweep.options.heartbeat_timeout);
     r.cpu = gpus_per_job == 0 || j.cfg.train.device == "cpu";
     int gpus = r.cpu ? 0 : gpus_per_job;
-    r.est_hours = estimate_hours(j.cfg, sweep.options, gpus);
+    r.rate = job_rate(bench, j.cfg, sweep.options, r.cpu);
+    r.est_hours = train_flops(j.cfg) / r.rate.flops / 3600.0;  // device-hours, as estimate_hours
     if (is_final(r.info.state)) {
-      if (r.info.end_time > r.info.first_start && r.info.first_start > 0)  // measured
+      if (r.info.end_time > r.info.first_start && r.info.first_start > 0) {  // measured
         r.est_hours = (r.info.end_time - r.info.first_start) / 3600.0 * std::max(1, gpus);
+        r.rate = {Rate::From::Sweep, train_flops(j.cfg) / (r.est_hours * 3600), true, "its own run time"};
+      }
       r.left_hours = 0;
     } else {
       double done = r.info.step > 0 ? static_cast<double>(r.info.step) / j.cfg.train.steps : 0.0;
@@ -72,23 +79,67 @@ Plan make_plan(const Sweep& sweep, int gpus_per_job) {
     p.rows.push_back(r);
   }
   // Jobs still to run are priced at the rate this sweep's finished jobs measured, per device kind
-  // (CPU, or per GPU), where there are any: the options' nominal rates are only a first guess.
+  // (CPU, or per GPU), where there are any: it includes what a bench leaves out (start-up, data,
+  // evaluation, checkpoints).
   for (bool cpu : {true, false}) {
     double flops = 0, device_hours = 0;
+    int n = 0;
     for (const auto& r : p.rows)
       if (r.cpu == cpu && is_final(r.info.state) && r.info.end_time > r.info.first_start && r.info.first_start > 0) {
         flops += train_flops(r.job->cfg);
         device_hours += r.est_hours;
+        ++n;
       }
     if (flops <= 0 || device_hours <= 0) continue;
+    Rate measured;
+    measured.from = Rate::From::Sweep;
+    measured.flops = flops / (device_hours * 3600);
+    measured.exact = true;
+    measured.source = "the rate " + std::to_string(n) + " finished " + (cpu ? "CPU" : "GPU") +
+                      " job(s) of this sweep measured";
     for (auto& r : p.rows) {
       if (r.cpu != cpu || is_final(r.info.state)) continue;
       double done = r.left_hours / std::max(r.est_hours, 1e-12);
+      r.rate = measured;
       r.est_hours = train_flops(r.job->cfg) / flops * device_hours;
       r.left_hours = r.est_hours * done;
     }
   }
   return p;
+}
+
+double planned_seconds_per_flop(const Plan& p) {
+  // Measured rates only: a nominal one is a guess (quickstart jobs priced at 17 min took 4 s), and
+  // an ETA of "?" says so better than a number would.
+  double seconds = 0, flops = 0;
+  for (const auto& r : p.rows) {
+    if (is_final(r.info.state) || r.info.state == State::Failed || r.rate.from == Rate::From::Nominal) continue;
+    seconds += r.est_hours * 3600 / (r.cpu ? 1 : std::max(1, p.gpus_per_job));
+    flops += train_flops(r.job->cfg);
+  }
+  return flops > 0 ? seconds / flops : 0;
+}
+
+std::string render_rates(const Plan& p) {
+  std::vector<std::pair<std::string, int>> sources;
+  std::vector<std::string> commands;
+  for (const auto& r : p.rows) {
+    if (is_final(r.info.state)) continue;
+    auto it = std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.first == r.rate.source; });
+    if (it == sources.end()) sources.push_back({r.rate.source, 1});
+    else ++it->second;
+    if (!r.rate.exact) {
+      std::string c = calibrate_command(r.job->cfg, r.cpu);
+      if (std::find(commands.begin(), commands.end(), c) == commands.end()) commands.push_back(c);
+    }
+  }
+  std::string out;
+  for (const auto& [source, n] : sources)
+    out += "estimates of " + std::to_string(n) + " job(s) to run: " + source + "\n";
+  for (size_t i = 0; i < commands.size() && i < 3; ++i)
+    out += "calibrate on this machine: " + commands[i] + "\n";
+  if (commands.size() > 3) out += "(and " + std::to_string(commands.size() - 3) + " more shapes)\n";
+  return out;
 }
 
 namespace {
@@ -128,7 +179,7 @@ std::string render_plan(const Plan& p) {
                 p.count(State::Failed), p.count(State::Cancelled), p.count(State::Pending),
                 p.left_hours(), unit.c_str());
   out += line;
-  return out;
+  return out + render_rates(p);
 }
 
 nlohmann::json plan_json(const Plan& p) {
@@ -142,7 +193,9 @@ nlohmann::json plan_json(const Plan& p) {
                     {"depends_on", r.job->depends_on}, {"cell", cell},
                     {"run_dir", run_dir_of(p.sweep->workdir, r.job->id)},
                     {"parameters", parameter_count(r.job->cfg)},
-                    {"est_device_hours", r.est_hours}, {"left_device_hours", r.left_hours}});
+                    {"est_device_hours", r.est_hours}, {"left_device_hours", r.left_hours},
+                    {"rate_flops", r.rate.flops}, {"rate_source", r.rate.source},
+                    {"calibrate", r.rate.exact ? "" : calibrate_command(r.job->cfg, r.cpu)}});
   }
   return {{"sweep", p.sweep->name}, {"file", p.sweep->file}, {"workdir", p.sweep->workdir},
           {"device", p.device()}, {"gpus_per_job", p.device() == "cpu" ? 0 : p.gpus_per_job},

@@ -1,6 +1,7 @@
 // What a sweep would do, without doing it: every job with its state (from its run dir), progress,
-// and estimated device-hours (6 x parameters x tokens over an assumed throughput, or the measured
-// time of a finished run). Rendering for people and as JSON. No processes are started here.
+// and estimated device-hours (core/config/flops.h's FLOPs over a rate: the one this sweep's finished
+// jobs measured, else the nearest `gpas bench train` measurement cached on this machine, else the
+// sweep's nominal one; a finished run's own time). Rendering for people and as JSON. No processes.
 #pragma once
 #include <string>
 #include <vector>
@@ -9,11 +10,13 @@
 
 #include "sweeps/job.h"
 #include "sweeps/run_state.h"
+#include "sweeps/throughput.h"
 
 namespace gpas::sweeps {
 
 int64_t parameter_count(const RunConfig& cfg);  // embedding + head + layers (vocab 0 -> 32000)
-double train_flops(const RunConfig& cfg);       // 6 N tokens
+ModelConfig priced_model(const RunConfig& cfg);  // the model with the vocabulary the run will have
+double train_flops(const RunConfig& cfg);        // flops_per_token x tokens
 // Estimated device-hours of a whole run: GPU-hours (gpus GPUs) or, with gpus = 0, CPU job hours.
 // (make_plan passes gpus = 0 for a job whose config says `train.device: cpu`.)
 double estimate_hours(const RunConfig& cfg, const SweepOptions& o, int gpus);
@@ -24,6 +27,7 @@ struct PlanRow {
   double est_hours = 0;   // the whole run, device-hours
   double left_hours = 0;  // what is left of it
   bool cpu = false;       // priced as a CPU job
+  Rate rate;              // what prices it (a finished row: its own time)
 };
 
 struct Plan {
@@ -35,8 +39,15 @@ struct Plan {
   std::string device() const;  // "cpu", "gpu" or "mixed": what the rows are priced as
 };
 
-Plan make_plan(const Sweep& sweep, int gpus_per_job);
-std::string render_plan(const Plan& p);  // a table for a terminal
+// bench: the cached measurements (read_bench_cache(bench_cache_path())); none = nominal rates.
+Plan make_plan(const Sweep& sweep, int gpus_per_job, const std::vector<BenchEntry>& bench = {});
+// Wall seconds per FLOP of the jobs still to run at the measured rates the plan priced them with
+// (0: none): the live ETA's rate until the sweep run measures its own.
+double planned_seconds_per_flop(const Plan& p);
+std::string render_plan(const Plan& p);  // a table for a terminal, then render_rates
+// Where the estimates of the jobs still to run come from (a line per source) and the `gpas bench
+// train` commands that would measure the nominal or inexact ones on this machine.
+std::string render_rates(const Plan& p);
 nlohmann::json plan_json(const Plan& p);
 
 }  // namespace gpas::sweeps

@@ -18,10 +18,11 @@ std::string format_duration(double s) {
 
 std::string summary_line(const Progress& p) {
   char b[256];
-  std::snprintf(b, sizeof b, "[%d/%zu done] %d running, %d pending%s | elapsed %s | ETA %s%s", p.done,
+  std::snprintf(b, sizeof b, "[%d/%zu done] %d running, %d pending%s | elapsed %s | ETA %s%s%s", p.done,
                 p.jobs.size(), p.running, p.pending,
                 p.failed ? (", " + std::to_string(p.failed) + " failed").c_str() : "",
                 format_duration(p.elapsed).c_str(), format_duration(p.eta).c_str(),
+                p.eta_planned ? " (planned)" : "",
                 p.stopping ? " | stopping: workers checkpoint" : "");
   return b;
 }

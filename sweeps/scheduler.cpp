@@ -408,6 +408,9 @@ SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerO
       std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
       pr.eta = flops_left * v[v.size() / 2] / std::max(1, std::min(max_parallel, pr.running + pr.pending));
       if (sec_per_flop.size() > 64) sec_per_flop.erase(sec_per_flop.begin(), sec_per_flop.end() - 32);
+    } else if (o.planned_sec_per_flop > 0 && flops_left > 0) {
+      pr.eta = flops_left * o.planned_sec_per_flop / std::max(1, std::min(max_parallel, pr.running + pr.pending));
+      pr.eta_planned = true;
     }
     o.on_progress(pr);
 

@@ -30,6 +30,7 @@ struct Progress {
   int done = 0, running = 0, pending = 0, failed = 0;
   double elapsed = 0;
   double eta = -1;  // seconds; -1 = unknown
+  bool eta_planned = false;  // from SchedulerOptions::planned_sec_per_flop: nothing measured yet
   bool stopping = false;
 };
 
@@ -46,6 +47,9 @@ struct SchedulerOptions {
   std::function<bool()> force_requested = [] { return false; };  // a second Ctrl-C
   std::function<void(const Progress&)> on_progress = [](const Progress&) {};
   RunIndex* index = nullptr;  // nullptr = no store
+  // Wall seconds per FLOP of a job for the ETA until this run measures its own (planned_seconds_
+  // per_flop of the sweep's plan: finished jobs or `gpas bench train`, never nominal); 0 = unknown.
+  double planned_sec_per_flop = 0;
   // Injected for tests: time, sleeping, the heartbeat of a run dir (default: journal mtime).
   std::function<double()> now;
   std::function<void(double)> sleep;

@@ -1,5 +1,5 @@
 // Scheduling logic against a FakeBackend with a fake clock: packing K-GPU jobs, dependencies,
-// retries, divergence, hung workers, stop requests, finished cells never rerun.
+// retries, divergence, hung workers, stop requests, finished cells never rerun, errors and ETAs.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +12,7 @@
 
 #include "core/common/fs.h"
 #include "sweeps/plan.h"
+#include "sweeps/progress.h"
 #include "sweeps/scheduler.h"
 #include "sweeps/sweep_file.h"
 #include "test_util.h"
@@ -219,6 +220,31 @@ TEST(Scheduler, StatusShowsTheErrorOfTheLatestAttempt) {
   std::string status = render_plan(make_plan(s, 0));  // what `sweep status` prints
   EXPECT_EQ(status.find("error A"), std::string::npos) << status;
   EXPECT_NE(status.find("error B"), std::string::npos) << status;
+}
+
+// Before any job of this run has measured a rate, the ETA is the plan's (a measured rate: finished
+// jobs or `gpas bench train`), marked planned; with none it is unknown (issue 10, case 8).
+TEST(Scheduler, TheFirstEtaIsThePlansUntilAJobMeasuresOne) {
+  for (double planned : {0.0, 1e-9}) {
+    Fixture f;
+    Sweep s = f.sweep("grid: {seed: [1, 2]}");
+    FakeBackend b;
+    f.opts.planned_sec_per_flop = planned;
+    std::vector<Progress> seen;
+    f.opts.on_progress = [&](const Progress& p) { seen.push_back(p); };
+    run_sweep(s, b, f.opts);
+    ASSERT_FALSE(seen.empty());
+    const Progress& first = seen.front();  // one job running, none with a step yet
+    EXPECT_EQ(first.running, 1);
+    if (planned == 0) {
+      EXPECT_EQ(first.eta, -1);
+      EXPECT_FALSE(first.eta_planned);
+    } else {
+      EXPECT_TRUE(first.eta_planned);
+      EXPECT_DOUBLE_EQ(first.eta, (train_flops(s.jobs[0].cfg) + train_flops(s.jobs[1].cfg)) * planned);
+      EXPECT_NE(summary_line(first).find("(planned)"), std::string::npos) << summary_line(first);
+    }
+  }
 }
 
 TEST(Scheduler, DivergedIsRecordedNotRetried) {
