@@ -30,7 +30,13 @@ kills=0
 for i in $(seq 20); do
   "$gpas" sweep run s.yaml --cpu --max-parallel 2 --workdir w -q > "run$i.txt" 2>&1 &
   orch=$!
-  t=$(( RANDOM % 20 + 5 )); sleep "$((t / 10)).$((t % 10))"  # 0.5-2.4 s: before, during or after a start
+  # Odd rounds count the random moment from the first trainer holding its lock, so that some kills
+  # hit training even on a loaded machine where starting takes longer than the window; even rounds
+  # count it from the launch (before, during or after a start).
+  if [ $((i % 2)) = 1 ]; then
+    for _ in $(seq 300); do [ -n "$(worker_pids)" ] || ! kill -0 "$orch" 2>/dev/null && break; sleep 0.1; done
+  fi
+  t=$(( RANDOM % 20 + 5 )); sleep "$((t / 10)).$((t % 10))"  # 0.5-2.4 s
   case $(( RANDOM % 3 )) in
     0) kill -9 "$orch" 2>/dev/null || true ;;                                   # the orchestrator
     1) w=$(worker_pids | head -1); [ -n "$w" ] && kill -9 "$w" 2>/dev/null || true ;;  # a worker
