@@ -79,11 +79,21 @@ fi
 
 # 2. The tree as it is now (tracked and untracked, not ignored files), with their mtimes, so that
 # a rerun rebuilds only what changed. The build directory stays in the chroot between runs.
+# A file whose content differs from the previous copy's is touched: its mtime alone may be older
+# than an object the previous build compiled from the old content (an edit made while it ran).
+old_sums="$root/gpas/src.sha256"
+if [ -d "$root/gpas/src" ]; then
+  (cd "$root/gpas/src" && find . -type f -print0 | xargs -0 -r sha256sum) > "$old_sums"
+else
+  : > "$old_sums"
+fi
 rm -rf "$root/gpas/src"
 mkdir -p "$root/gpas/src" "$root/gpas/git" "$root/gpas/build"
 (cd "$src" && git ls-files -z --cached --others --exclude-standard \
    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
    | tar --null -T - -cf -) | tar -xf - -C "$root/gpas/src"
+(cd "$root/gpas/src" && { sha256sum -c "$old_sums" 2>/dev/null || true; } \
+   | sed -n 's/: FAILED$//p' | while IFS= read -r f; do [ -f "$f" ] && touch -- "$f"; done)
 # build_info reads the commit (and "+dirty") through the host's .git, mounted read-only.
 gitdir="$(cd "$src" && git rev-parse --absolute-git-dir)"
 mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/git"
