@@ -79,21 +79,21 @@ fi
 
 # 2. The tree as it is now (tracked and untracked, not ignored files), with their mtimes, so that
 # a rerun rebuilds only what changed. The build directory stays in the chroot between runs.
-# A file whose content differs from the previous copy's is touched: its mtime alone may be older
-# than an object the previous build compiled from the old content (an edit made while it ran).
-old_sums="$root/gpas/src.sha256"
-if [ -d "$root/gpas/src" ]; then
-  (cd "$root/gpas/src" && find . -type f -print0 | xargs -0 -r sha256sum) > "$old_sums"
-else
-  : > "$old_sums"
-fi
+# Files whose content differs from the copy the last finished build compiled are touched: the copy
+# keeps mtimes, and an edit made while that build ran is older than the object it compiled from the
+# old content. Without that record (an interrupted first build), everything is touched once.
+built_sums="$root/gpas/built.sha256"
 rm -rf "$root/gpas/src"
 mkdir -p "$root/gpas/src" "$root/gpas/git" "$root/gpas/build"
 (cd "$src" && git ls-files -z --cached --others --exclude-standard \
    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
    | tar --null -T - -cf -) | tar -xf - -C "$root/gpas/src"
-(cd "$root/gpas/src" && { sha256sum -c "$old_sums" 2>/dev/null || true; } \
-   | sed -n 's/: FAILED$//p' | while IFS= read -r f; do [ -f "$f" ] && touch -- "$f"; done)
+if [ -f "$built_sums" ]; then
+  (cd "$root/gpas/src" && { sha256sum -c "$built_sums" 2>/dev/null || true; } \
+     | sed -n 's/: FAILED$//p' | while IFS= read -r f; do [ -f "$f" ] && touch -- "$f"; done)
+elif [ -f "$root/gpas/build/build.ninja" ]; then
+  find "$root/gpas/src" -type f -exec touch {} +
+fi
 # build_info reads the commit (and "+dirty") through the host's .git, mounted read-only.
 gitdir="$(cd "$src" && git rev-parse --absolute-git-dir)"
 mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/git"
@@ -120,6 +120,7 @@ in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_
   GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build \
   || build_rc=$?
 [ "$build_rc" -eq 0 ] || [ "$build_rc" -eq 3 ] || exit "$build_rc"
+(cd "$root/gpas/src" && find . -type f -print0 | xargs -0 -r sha256sum) > "$built_sums"
 phase "the CUDA build"
 
 # 5. The whole suite against LibTorch 2.6.
