@@ -22,7 +22,8 @@ ln -s "$src/scripts" scripts
 # scripts/main.sh's sweep, short; its output is not a terminal, so it prints a progress line
 # every --progress-every seconds while a job runs, not only when a job changes state.
 build/cli/gpas sweep run experiments/quickstart.yaml --cpu --workdir work --progress-every 1 \
-  --set train.steps=20 --set train.eval_every=10 --set train.checkpoint_every=10 --set train.probe_every=5 \
+  --set train.steps=20 --set train.eval_every=10 --set train.eval_tokens=2000 --set train.checkpoint_every=10 \
+  --set train.probe_every=5 \
   > main.log 2>&1 || { tail -20 main.log; fail "the quickstart sweep failed"; }
 
 [ "$(grep -c '^\[0/2 done\] 1 running.*| quickstart/pre ' main.log)" -ge 2 ] \
