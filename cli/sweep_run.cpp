@@ -1,7 +1,6 @@
 // Running a sweep from the command line: picks the backend (local GPUs / CPU / Slurm), turns
 // Ctrl-C and SIGTERM into a graceful stop (a second one kills), holds the sweep lock, indexes into
 // <workdir>/gpas.db and draws the progress. The scheduling itself is sweeps::run_sweep.
-#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -79,13 +78,6 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
   c.add_option("--progress-every", a.progress_every,
                "outside a terminal: a progress line every this many seconds (and at every job change)")
       ->check(CLI::PositiveNumber)->capture_default_str();
-}
-
-// The cores this process may run on.
-static int available_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
 }
 
 int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {

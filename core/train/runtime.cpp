@@ -37,18 +37,20 @@ static void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, -1);  // never trim the heap top
 }
 
+int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  return n > 0 ? n : 1;
+}
+
 int setup_threads() {
   static const bool once = (keep_freed_memory(), true);
   (void)once;
   int n = 0;
   if (const char* env = std::getenv("GPAS_THREADS")) n = std::atoi(env);
-  if (n <= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                      : static_cast<int>(std::thread::hardware_concurrency());
-  }
-  if (n <= 0) n = 1;
+  if (n <= 0) n = available_cpus();
   torch::set_num_threads(n);
   return n;
 }
