@@ -112,13 +112,22 @@ void forget_pruned(SQLite::Database& db, const std::string& id) {
   });
 }
 
-// The sweep named by the orchestrator's record <run_dir>/sweep.json ("" if none): a store rebuilt
-// from the run dirs keeps each run's sweep.
-std::string sweep_of_record(const fs::path& dir) {
+// The sweeps named by the orchestrator's record <run_dir>/sweep.json, every one it belongs to
+// ("sweeps") with the latest ("sweep") last; {""} if none. A store rebuilt from the run dirs keeps
+// each membership of a run shared by sweeps, and the latest as the run's sweep.
+std::vector<std::string> sweeps_of_record(const fs::path& dir) {
   std::ifstream in(dir / "sweep.json");
-  if (!in) return "";
+  if (!in) return {""};
   auto j = nlohmann::json::parse(in, nullptr, false);
-  return j.is_object() && j.contains("sweep") && j["sweep"].is_string() ? j["sweep"].get<std::string>() : "";
+  if (!j.is_object()) return {""};
+  std::string last = j.contains("sweep") && j["sweep"].is_string() ? j["sweep"].get<std::string>() : "";
+  std::vector<std::string> out;
+  if (j.contains("sweeps") && j["sweeps"].is_array())
+    for (const auto& m : j["sweeps"])
+      if (m.is_string() && !m.get<std::string>().empty() && m.get<std::string>() != last)
+        out.push_back(m.get<std::string>());
+  out.push_back(last);
+  return out;
 }
 
 }  // namespace
@@ -323,9 +332,10 @@ IngestStats Store::ingest_workdir(const std::string& workdir) {
   std::sort(dirs.begin(), dirs.end());
   for (const auto& d : dirs) {
     try {
-      IngestStats s = ingest_run_dir(d.string(), sweep_of_record(d));
-      total.runs += s.runs;
-      total.lines += s.lines;
+      int64_t lines = 0;  // the first call reads the journal, the others only add memberships
+      for (const auto& sweep : sweeps_of_record(d)) lines += ingest_run_dir(d.string(), sweep).lines;
+      total.runs += 1;
+      total.lines += lines;
     } catch (const Error& e) {
       spdlog::warn("ingest: {}", e.what());
     }

@@ -5,6 +5,7 @@
 
 #include "core/config/config_yaml.h"
 #include "results/store.h"
+#include "sweeps/run_state.h"
 
 namespace gpas::sweeps {
 
@@ -22,11 +23,19 @@ class StoreIndex : public RunIndex {
       store().upsert_sweep(s.name, spec);
     });
   }
+  // A run dir that exists records the membership too (run_state.h), so that `gpas ingest
+  // --rebuild` lists a run shared by sweeps in each; one not made yet gets it at launch.
   void queued(const Sweep& s, const Job& j) override {
-    guard([&] { store().register_run(j.id, run_dir_of(s.workdir, j.id), s.name, to_json(j.cfg)); });
+    guard([&] {
+      record_membership(run_dir_of(s.workdir, j.id), s.name);
+      store().register_run(j.id, run_dir_of(s.workdir, j.id), s.name, to_json(j.cfg));
+    });
   }
   void ingest(const Sweep& s, const Job& j) override {
-    guard([&] { store().ingest_run_dir(run_dir_of(s.workdir, j.id), s.name); });
+    guard([&] {
+      record_membership(run_dir_of(s.workdir, j.id), s.name);
+      store().ingest_run_dir(run_dir_of(s.workdir, j.id), s.name);
+    });
   }
   void state(const Job& j, const std::string& status, const std::string& error) override {
     guard([&] { store().set_run_state(j.id, status, error); });

@@ -99,6 +99,9 @@ RunRecord read_record(const std::string& run_dir) {
     r.error = j.value("error", "");
     r.time = j.value("time", 0.0);
     r.sweep = j.value("sweep", "");
+    if (j.contains("sweeps") && j["sweeps"].is_array())
+      for (const auto& m : j["sweeps"])
+        if (m.is_string()) r.sweeps.push_back(m.get<std::string>());
   } catch (const std::exception&) {
     // A record we cannot read is no record: the journal still tells the state.
   }
@@ -107,9 +110,24 @@ RunRecord read_record(const std::string& run_dir) {
 
 void write_record(const std::string& run_dir, const RunRecord& r) {
   make_dirs(run_dir);
+  // A caller's record may be older than another sweep's membership: keep what is on disk too.
+  std::vector<std::string> sweeps = r.sweeps;
+  for (const auto& s : read_record(run_dir).sweeps) sweeps.push_back(s);
+  if (!r.sweep.empty()) sweeps.push_back(r.sweep);
+  std::sort(sweeps.begin(), sweeps.end());
+  sweeps.erase(std::unique(sweeps.begin(), sweeps.end()), sweeps.end());
   nlohmann::json j = {{"attempts", r.attempts}, {"state", r.state}, {"error", r.error},
-                      {"time", r.time}, {"sweep", r.sweep}};
+                      {"time", r.time}, {"sweep", r.sweep}, {"sweeps", sweeps}};
   write_file_atomic(run_dir + "/sweep.json", j.dump(2) + "\n");
+}
+
+void record_membership(const std::string& run_dir, const std::string& sweep) {
+  if (sweep.empty() || !std::filesystem::is_directory(run_dir)) return;
+  RunRecord r = read_record(run_dir);
+  if (r.sweep == sweep || std::find(r.sweeps.begin(), r.sweeps.end(), sweep) != r.sweeps.end()) return;
+  r.sweeps.push_back(sweep);
+  if (r.sweep.empty()) r.sweep = sweep;
+  write_record(run_dir, r);
 }
 
 RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {

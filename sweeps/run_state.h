@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gpas::sweeps {
 
@@ -42,9 +43,14 @@ struct RunRecord {
   std::string state;  // "" | failed | cancelled: the orchestrator's word on the last attempt
   std::string error;
   double time = 0;
-  std::string sweep;
+  std::string sweep;                // the sweep that launched it last
+  std::vector<std::string> sweeps;  // every sweep it belongs to (a cell shared by sweeps), sorted
 };
 RunRecord read_record(const std::string& run_dir);
+// Writes r; the memberships already on disk are kept, and r.sweep joins them.
 void write_record(const std::string& run_dir, const RunRecord& r);
+// Adds sweep to the memberships of an existing run dir (no-op if it is one already, or no dir):
+// a store rebuilt from the run dirs lists the run in every sweep that shares it.
+void record_membership(const std::string& run_dir, const std::string& sweep);
 
 }  // namespace gpas::sweeps

@@ -48,6 +48,12 @@ for s in q other; do
   [ "$n" = 2 ] || fail "runs list --sweep $s shows $n runs (want 2)"
 done
 gpas sweep plan other.yaml --workdir w2 | grep -c ' completed ' | grep -qx 2 || fail "plan of the second sweep"
+# ... and a store rebuilt from the run dirs keeps both memberships (the run dirs record every sweep).
+gpas ingest --rebuild --workdir w2 > rebuild.txt || { cat rebuild.txt; fail "ingest --rebuild failed"; }
+for s in q other; do
+  n=$(gpas runs list --workdir w2 --sweep $s --json 2>&1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || true)
+  [ "$n" = 2 ] || fail "after ingest --rebuild, runs list --sweep $s shows $n runs (want 2)"
+done
 # 4. Checks before launching: a missing data path, a GPU that is not there, a Slurm option on the
 # local backend are refused before any job starts (and are warnings in `sweep plan`).
 cat > nodata.yaml <<YAML
