@@ -7,11 +7,12 @@
 
 #include "cli/commands.h"
 #include "cli/results_commands.h"
+#include "cli/run_arg.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "core/train/importance.h"
 #include "core/train/mc_eval.h"
 #include "results/store.h"
-#include "sweeps/run_state.h"
 
 namespace gpas::cli {
 
@@ -51,11 +52,10 @@ void run_importance(const AnalyzeArgs& a) {
                   " (see `gpas runs list`)");
     dir = r->run_dir;
   }
-  // The analysis appends to the run's journal: never beside a live trainer. The sweeps' liveness
-  // rule: on this host a live worker pid, on another (a Slurm node) a journal fresher than 10 min.
-  if (auto info = sweeps::read_run(dir, 600); info.state == sweeps::State::Running)
-    throw Error(dir + ": the run is still training (" + info.host + ", pid " +
-                std::to_string(info.pid) + "); analyse it when it has finished");
+  // The analysis appends to the run's journal as it goes: it holds the run lock throughout (one
+  // writer per run), after the check for a trainer on another host (run_arg.h).
+  refuse_live_run(dir, "analyse it");
+  auto lock = take_run_lock(dir, "gpas analyze", "analyse it");
   if (!a.downstream.dir.empty()) {
     DownstreamOptions o = a.downstream;
     o.tasks = parse_task_list(a.tasks);

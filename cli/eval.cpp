@@ -11,6 +11,7 @@
 #include "cli/results_commands.h"
 #include "cli/run_arg.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "core/train/mc_eval.h"
 #include "core/train/model_source.h"
 #include "core/train/runtime.h"
@@ -59,7 +60,8 @@ void run_eval(EvalArgs& a) {
     spdlog::info("{}: acc {:.4f} ({} documents)", r.task, r.score.acc.value, r.score.n);
   });
   if (record) {
-    {
+    {  // one writer per run: a trainer that started meanwhile holds the lock, and wins
+      auto lock = take_run_lock(src.run_dir, "gpas eval", "evaluate it");
       Journal j((std::filesystem::path(src.run_dir) / "journal.jsonl").string());
       journal_downstream(j, src.step, rs);
     }

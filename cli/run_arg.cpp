@@ -5,6 +5,7 @@
 
 #include "cli/results_commands.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "results/store.h"
 #include "sweeps/run_state.h"
 
@@ -22,9 +23,13 @@ std::string resolve_run_arg(const std::string& arg, const std::string& workdir) 
 }
 
 void refuse_live_run(const std::string& run_dir, const std::string& what) {
-  if (auto info = sweeps::read_run(run_dir, 600); info.state == sweeps::State::Running)
-    throw Error(run_dir + ": the run is still training (" + info.host + ", pid " +
-                std::to_string(info.pid) + "); " + what + " when it has finished");
+  if (LockHolder h = lock_holder_of(run_lock_path(run_dir)); h.held) throw Error(run_busy_message(run_dir, h, what));
+  // A trainer on another host may sit on a filesystem whose locks do not reach here: a journal
+  // fresher than 10 minutes counts as a live trainer (the sweeps' rule, run_state.h).
+  if (auto info = sweeps::read_run(run_dir, 600); info.state == sweeps::State::Running) {
+    LockHolder h{true, static_cast<long>(info.pid), info.host, ""};
+    throw Error(run_busy_message(run_dir, h, what));
+  }
 }
 
 }  // namespace gpas::cli

@@ -8,8 +8,9 @@ namespace gpas::cli {
 
 // A path that exists is returned unchanged; otherwise the store's run directory for that run.
 std::string resolve_run_arg(const std::string& arg, const std::string& workdir);
-// Throws gpas::Error when run_dir has a live trainer (this host: its pid; elsewhere: a journal
-// fresher than 10 minutes). `what` names the action ("evaluate it", "analyse it").
+// Throws gpas::Error when run_dir has a writer: its run lock is held (a trainer, an eval), or a
+// trainer elsewhere has a journal fresher than 10 minutes. `what` names the action ("evaluate
+// it"). A check before long work; the writes themselves hold the lock (take_run_lock, file_lock.h).
 void refuse_live_run(const std::string& run_dir, const std::string& what);
 
 }  // namespace gpas::cli

@@ -10,6 +10,7 @@
 #include "cli/conventions.h"
 #include "cli/results_commands.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "results/run_admin.h"
 #include "results/store.h"
 
@@ -48,6 +49,12 @@ void run_delete(const ManageOptions& o) {
       throw Error("run " + r.id + (r.name.empty() ? "" : " (" + r.name + ")") + " is running (" + r.host +
                   ", pid " + std::to_string(r.pid) + "); stop it first (`gpas sweep cancel`, or Ctrl-C "
                   "its `gpas train`), then delete it");
+  // One writer per run: the files go while this holds each run's lock, so a trainer that started
+  // since the store last looked stops the delete, and one that starts during it is refused.
+  std::vector<std::unique_ptr<FileLock>> locks;
+  if (!o.dry_run && !o.keep_files)
+    for (const auto& r : runs)
+      if (looks_like_run_dir(r.run_dir)) locks.push_back(take_run_lock(r.run_dir, "gpas runs delete", "delete it"));
   nlohmann::ordered_json done = nlohmann::ordered_json::array();
   for (const auto& r : runs) {
     bool files = !o.keep_files && looks_like_run_dir(r.run_dir);

@@ -17,7 +17,7 @@
 
 namespace gpas {
 
-std::unique_ptr<FileLock> FileLock::try_take(const std::string& path) {
+std::unique_ptr<FileLock> FileLock::try_take(const std::string& path, const std::string& role) {
   std::filesystem::path p(path);
   if (p.has_parent_path()) make_dirs(p.parent_path().string());
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -33,7 +33,7 @@ std::unique_ptr<FileLock> FileLock::try_take(const std::string& path) {
     ::close(fd);
     return nullptr;
   }
-  std::string who = std::to_string(::getpid()) + " " + hostname() + "\n";
+  std::string who = std::to_string(::getpid()) + " " + hostname() + (role.empty() ? "" : " " + role) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
     int e = errno;
     ::close(fd);
@@ -59,6 +59,7 @@ LockHolder lock_holder_of(const std::string& path) {
     if (n > 0) {
       std::istringstream in(std::string(buf, static_cast<size_t>(n)));
       in >> h.pid >> h.host;
+      std::getline(in >> std::ws, h.role);
     }
   }
   ::close(fd);
@@ -69,6 +70,23 @@ std::string describe(const LockHolder& h) {
   if (!h.held) return "nobody";
   return "pid " + (h.pid > 0 ? std::to_string(h.pid) : std::string("?")) + " on host " +
          (h.host.empty() ? std::string("?") : h.host);
+}
+
+std::string holder_action(const LockHolder& h) {
+  return h.role.empty() ? "trained by " + describe(h) : "written by " + h.role + ", " + describe(h);
+}
+
+std::string run_busy_message(const std::string& run_dir, const LockHolder& h, const std::string& what) {
+  std::string pid = h.pid > 0 ? std::to_string(h.pid) : std::string("<pid>");
+  return run_dir + ": the run is being " + holder_action(h) + "; " + what +
+         " when it has ended, or stop it (kill -TERM " + pid + ")";
+}
+
+std::unique_ptr<FileLock> take_run_lock(const std::string& run_dir, const std::string& role,
+                                        const std::string& what) {
+  auto lock = FileLock::try_take(run_lock_path(run_dir), role);
+  if (!lock) throw Error(run_busy_message(run_dir, lock_holder_of(run_lock_path(run_dir)), what));
+  return lock;
 }
 
 }  // namespace gpas

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "core/train/model_source.h"
 
@@ -143,6 +144,8 @@ bool downstream_after_training(const RunConfig& cfg, const std::string& run_dir)
   o.limit = cfg.downstream.limit;
   o.batch = cfg.downstream.batch;
   auto rs = evaluate_downstream(model, tok, o);
+  // The trainer let go of the run lock when it finished: take it again to write (one writer).
+  auto lock = take_run_lock(run_dir, "gpas train (downstream eval)", "evaluate it with `gpas eval`");
   Journal j(jpath);
   journal_downstream(j, src.step, rs);
   return true;

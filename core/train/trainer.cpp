@@ -133,8 +133,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   // One writer per run dir (rank 0 writes): a second trainer is refused, naming the holder.
   std::unique_ptr<FileLock> run_lock;
   if (lead && !(run_lock = FileLock::try_take(run_lock_path(run_dir))))
-    throw Error(run_dir + ": run " + res.run_id + " is being trained by " +
-                describe(lock_holder_of(run_lock_path(run_dir))) +
+    throw Error(run_dir + ": run " + res.run_id + " is being " +
+                holder_action(lock_holder_of(run_lock_path(run_dir))) +
                 "; wait for it to end or stop it (kill -TERM <pid>), then run this again");
   // The identity of a run dir is its config: refuse to mix two runs in one directory.
   const std::string cfg_path = (fs::path(run_dir) / "config.yaml").string();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run state that never lies, with the real binary, real processes and real signals: a rerun of a
-# completed or diverged run changes nothing and says so; a second trainer of a live run is refused
-# naming the holder's pid and host; a SIGKILLed trainer shows as interrupted (not running) and
+# completed or diverged run changes nothing and says so; a second trainer of a live run, and any
+# other writer of its journal (eval, analyze), is refused naming the holder's pid and host; a SIGKILLed trainer shows as interrupted (not running) and
 # resumes; a completed run whose journal was emptied is closed as completed by a rerun.
 # Usage: runs_state_test.sh GPAS SOURCE_DIR
 set -euo pipefail
@@ -52,6 +52,15 @@ set +e; timeout 60 "$gpas" train "${tiny[@]}" "${long[@]}" --workdir w > l2.txt 
 [ "$rc" = 1 ] || { cat l2.txt; fail "a second trainer of a live run exited $rc (want 1)"; }
 grep -q "is being trained by pid $first on host $(hostname)" l2.txt || { cat l2.txt; fail "the refusal does not name the holder"; }
 [ "$(grep -c '"type":"start"' "$ldir/journal.jsonl")" = 1 ] || fail "the refused trainer wrote to the journal"
+# ... and so are the other writers of its journal (eval, analyze), naming the holder likewise.
+mkdir -p tasks
+for cmd in "eval $ldir --tasks-dir tasks" "analyze importance $ldir"; do
+  set +e; timeout 60 "$gpas" $cmd --workdir w > e.txt 2>&1; rc=$?; set -e
+  [ "$rc" = 1 ] || { cat e.txt; fail "gpas $cmd beside a live trainer exited $rc (want 1)"; }
+  grep -q "the run is being trained by pid $first on host $(hostname); .* (kill -TERM $first)" e.txt \
+    || { cat e.txt; fail "gpas $cmd: the refusal does not name the holder"; }
+done
+grep -q '"importance_\|downstream/' "$ldir/journal.jsonl" && fail "a refused eval or analyze wrote to the journal"
 "$gpas" ingest --workdir w > /dev/null
 "$gpas" runs list --workdir w --status running | grep -q long || fail "a live trainer is not shown running"
 kill -9 "$first"; wait "$first" 2>/dev/null || true
