@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <string>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -259,10 +261,12 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
     j.id = refs[i].empty() ? ids[i] : run_id(j.cfg);
     (j.depends_on.empty() ? plain : dependent).push_back(j);
   }
-  // 3. Dependencies first; a cell whose config equals an earlier one's is the same job.
+  // 3. Dependencies first; a cell whose config equals an earlier one's is the same job (a set of
+  // ids: a scan of the jobs so far made this quadratic).
+  std::unordered_set<std::string> seen;
   for (auto* list : {&plain, &dependent})
     for (auto& j : *list)
-      if (!find_job(sweep, j.id)) sweep.jobs.push_back(std::move(j));
+      if (seen.insert(j.id).second) sweep.jobs.push_back(std::move(j));
   return sweep;
 }
 
