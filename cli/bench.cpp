@@ -35,7 +35,8 @@ void record(const nlohmann::json& r, const BenchTrainOptions& o) {
 }  // namespace
 
 void setup_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: training step speed, data pipeline speed");
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmarks: training step speed, data pipeline speed, sweep planning speed");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchTrainOptions>();
   auto json = std::make_shared<bool>(false);
@@ -73,6 +74,7 @@ void setup_bench(CLI::App& app) {
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
   });
   setup_bench_data(*bench);
+  setup_bench_plan(*bench);
 }
 
 }  // namespace gpas::cli

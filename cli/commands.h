@@ -14,6 +14,7 @@ void setup_export(CLI::App& app);  // export.cpp
 void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
+void setup_bench_plan(CLI::App& bench);  // bench_plan.cpp: `bench plan`, called by setup_bench
 void setup_data_encode(CLI::App& data);  // data_encode.cpp: `data encode`, called by setup_data
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
 void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
