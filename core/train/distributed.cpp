@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -59,6 +60,10 @@ class C10dCollective : public Collective {
   C10dCollective(int rank, int world, int local_rank, const std::string& addr, int port,
                  const torch::Device& device, bool nccl)
       : rank_(rank), world_(world), local_rank_(local_rank), device_(device), nccl_(nccl) {
+    // A peer that dies closes its sockets; the next write to one raises SIGPIPE, whose default
+    // action kills this rank silently (exit 141) before Gloo can report the broken connection.
+    // Python ignores SIGPIPE at start-up, so torchrun's ranks never see it; a C++ rank must.
+    std::signal(SIGPIPE, SIG_IGN);
     store_ = compat::make_tcp_store(addr, port, rank == 0, world, std::chrono::seconds(300));
 #ifdef USE_C10D_NCCL
     if (nccl_) {
