@@ -1,5 +1,6 @@
 #include "core/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -25,7 +26,9 @@ TransformerImpl::TransformerImpl(const ModelConfig& c) : cfg(c) {
   rope = make_rope(cfg.max_positions, cfg.hidden / cfg.heads);
 }
 
-torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens) {
+torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens) { return lm_head(hidden(tokens)); }
+
+torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens) {
   TORCH_CHECK(tokens.size(1) <= cfg.max_positions, "sequence longer than model.max_positions");
   if (rope.cos.device() != tokens.device())
     rope = {rope.cos.to(tokens.device()), rope.sin.to(tokens.device())};
@@ -36,7 +39,7 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens) {
     x = blocks[i](x, rope);       // (B, T, C)
     if (probe) last_layer_variance.push_back(x.detach().to(torch::kFloat32).var().item<double>());
   }
-  return lm_head(norm(x));        // (B, T, V)
+  return norm(x);                 // (B, T, C)
 }
 
 torch::Tensor TransformerImpl::loss_sum(const torch::Tensor& logits, const torch::Tensor& targets) {
@@ -44,6 +47,73 @@ torch::Tensor TransformerImpl::loss_sum(const torch::Tensor& logits, const torch
   return torch::nn::functional::cross_entropy(
       flat, targets.reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
+}
+
+namespace {
+
+// Linear + cross-entropy, summed over the rows whose target is >= 0, a chunk of rows at a time.
+// The gradient is computed with the loss, chunk by chunk (softmax - one-hot is known once the
+// chunk's logits are), so backward only scales what forward kept: dh (N, C) and dW (V, C),
+// never the logits. Without a gradient to compute (eval) it computes the loss alone.
+struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossEntropy> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor h,
+                               torch::Tensor w, torch::Tensor targets, int64_t chunk, bool grad) {
+    const int64_t n = h.size(0);
+    auto loss = torch::zeros({}, h.options().dtype(torch::kFloat32));
+    torch::Tensor dh, dw;
+    if (grad) {
+      dh = torch::empty_like(h);
+      dw = torch::zeros(w.sizes(), w.options().dtype(torch::kFloat32));
+    }
+    for (int64_t r = 0; r < n; r += chunk) {
+      const int64_t e = std::min(n, r + chunk);
+      auto hc = h.slice(0, r, e);                                     // (c, C)
+      auto tc = targets.slice(0, r, e);                               // (c)
+      auto logits = torch::mm(hc, w.t()).to(torch::kFloat32);        // (c, V)
+      auto valid = tc.ge(0);                                          // (c)
+      auto safe = tc.clamp_min(0).unsqueeze(1);                       // (c, 1)
+      // Every pass over (c, V) counts: one exp, in place; the softmax is its quotient by the
+      // sum; the ignored rows are masked in the (c, C) operands, not in g.
+      auto top = std::get<0>(logits.max(1, /*keepdim=*/true));       // (c, 1)
+      auto picked = logits.gather(1, safe) - top;                     // (c, 1)
+      auto ex = logits.sub_(top).exp_();                              // (c, V)
+      auto sum = ex.sum(1, /*keepdim=*/true);                         // (c, 1)
+      loss += ((sum.log() - picked).squeeze(1) * valid).sum();
+      if (!grad) continue;
+      auto g = ex.div_(sum);                                          // softmax, (c, V)
+      g.scatter_add_(1, safe, -torch::ones_like(picked));             // - one-hot
+      auto gw = g.to(w.scalar_type());
+      auto keep = valid.unsqueeze(1).to(h.scalar_type());             // (c, 1)
+      dh.slice(0, r, e).copy_(torch::mm(gw, w).mul_(keep));           // (c, C)
+      auto hk = hc * keep;                                            // (c, C)
+      if (hk.scalar_type() == torch::kFloat32 && gw.scalar_type() == torch::kFloat32 && h.is_cpu())
+        dw.addmm_(gw.t(), hk);                                        // (V, C), no temporary
+      else  // bf16 operands (or autocast on a GPU): their product, accumulated in fp32
+        dw.add_(torch::mm(gw.t(), hk).to(torch::kFloat32));
+    }
+    if (grad) ctx->save_for_backward({dh, dw.to(w.scalar_type())});
+    return loss;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    auto go = grad_out[0];
+    return {saved[0] * go.to(saved[0].scalar_type()), saved[1] * go.to(saved[1].scalar_type()),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor TransformerImpl::chunked_loss_sum(const torch::Tensor& h, const torch::Tensor& targets,
+                                                int64_t chunk_rows) const {
+  // Rows per chunk: about 16M logits (64 MiB in fp32), at least 1.
+  const int64_t chunk =
+      chunk_rows > 0 ? chunk_rows : std::max<int64_t>(1, (int64_t(1) << 24) / cfg.vocab_size);
+  auto flat = h.reshape({-1, h.size(-1)});  // (B*T, C)
+  // Forward runs with grad mode off: whether a gradient is wanted is decided here.
+  const bool grad = torch::GradMode::is_enabled() && (flat.requires_grad() || lm_head->weight.requires_grad());
+  return ChunkedLinearCrossEntropy::apply(flat, lm_head->weight, targets.reshape({-1}), chunk, grad);
 }
 
 void TransformerImpl::init_weights(uint64_t seed) {

@@ -20,8 +20,16 @@ class TransformerImpl : public torch::nn::Module {
 
   // (B, T) int64 token ids -> (B, T, V) logits.
   torch::Tensor forward(const torch::Tensor& tokens);
+  // (B, T) token ids -> (B, T, C): the final norm's output, the LM head's input.
+  torch::Tensor hidden(const torch::Tensor& tokens);
   // Token-summed next-token cross-entropy over targets >= 0 (the trainer divides by the count).
   static torch::Tensor loss_sum(const torch::Tensor& logits, const torch::Tensor& targets);
+  // The same loss from the LM head's input, the logits made and dropped a chunk of rows at a
+  // time (forward and backward): the (tokens x V) logits are never held whole. Equals
+  // loss_sum(lm_head(h), targets) up to float rounding; its gradient too.
+  // chunk_rows 0: about 16M logits a chunk.
+  torch::Tensor chunked_loss_sum(const torch::Tensor& h, const torch::Tensor& targets,
+                                 int64_t chunk_rows = 0) const;
 
   // The paper's initialisation: N(0, init_std) linears, Scaled Embed, DeepNorm Xavier gains,
   // LNS norm weights (set at construction), gates from the config. Deterministic given the seed.

@@ -88,9 +88,9 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
     model_->probe = o.probe && m == 0;
     if (sync_ && m == accum - 1) sync_->arm();
     if (mixed) compat::set_bf16_autocast(dev, true);
-    auto logits = model_(micro[m].inputs);                              // (B, T, V)
+    auto h = model_->hidden(micro[m].inputs);                           // (B, T, C)
+    auto l = model_->chunked_loss_sum(h, micro[m].targets);             // (), logits never whole
     if (mixed) compat::set_bf16_autocast(dev, false);
-    auto l = TransformerImpl::loss_sum(logits, micro[m].targets);       // ()
     if (per_micro)  // the reference: mean over the micro-batch, averaged over micro-batches and ranks
       (l / double(std::max<int64_t>(micro[m].loss_tokens, 1)) / double(accum * world)).backward();
     else

@@ -69,7 +69,7 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
   int64_t tokens = 0;
   while (stream->next(b)) {
     auto d = to_device(b, dev);
-    sum += TransformerImpl::loss_sum(model(d.inputs), d.targets).to(torch::kFloat64);
+    sum += model->chunked_loss_sum(model->hidden(d.inputs), d.targets).to(torch::kFloat64);
     tokens += b.loss_tokens();
   }
   std::vector<torch::Tensor> red = {sum, torch::full({}, double(tokens), torch::dtype(torch::kFloat64).device(dev))};

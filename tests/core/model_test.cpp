@@ -118,6 +118,38 @@ TEST(Model, FusedAttentionMatchesMath) {
   EXPECT_TRUE(torch::allclose(fused, model(tok), 1e-4, 1e-5));
 }
 
+// The chunked loss makes the logits 5 rows at a time (34 rows: 7 chunks, the last short) and
+// its gradient in forward; loss and every parameter's gradient equal the whole-logits path.
+TEST(Model, ChunkedLossEqualsTheWholeLogitsLossAndGradients) {
+  ModelConfig m = preset("9m", "pre", true);
+  m.vocab_size = 100;
+  m.layers = 2;
+  Transformer model(m);
+  model->init_weights(3);
+  torch::manual_seed(4);
+  auto tok = torch::randint(0, 100, {2, 17});
+  auto tg = torch::randint(0, 100, {2, 17});
+  tg.index_put_({0, torch::indexing::Slice(10, 17)}, -1);  // padding: no loss, no gradient
+  auto grads = [&](const torch::Tensor& loss) {
+    model->zero_grad();
+    loss.backward();
+    std::vector<torch::Tensor> g;
+    for (auto& p : model->parameters()) g.push_back(p.grad().clone());
+    return g;
+  };
+  auto whole = TransformerImpl::loss_sum(model(tok), tg);
+  auto gw = grads(whole);
+  auto chunked = model->chunked_loss_sum(model->hidden(tok), tg, 5);
+  auto gc = grads(chunked);
+  EXPECT_NEAR(chunked.item<double>(), whole.item<double>(), 1e-5 * std::abs(whole.item<double>()));
+  ASSERT_EQ(gw.size(), gc.size());
+  for (size_t i = 0; i < gw.size(); ++i)
+    EXPECT_TRUE(torch::allclose(gc[i], gw[i], 1e-4, 1e-6)) << "parameter " << i;
+  torch::NoGradGuard no_grad;  // eval: the loss alone, the same value
+  EXPECT_NEAR(model->chunked_loss_sum(model->hidden(tok), tg, 5).item<double>(), whole.item<double>(),
+              1e-5 * std::abs(whole.item<double>()));
+}
+
 TEST(Model, ExportedNamesAndShapesForEveryScheme) {
   for (const char* norm : {"post", "deepnorm", "pre", "sandwich", "mix", "lns"}) {
     ModelConfig m = preset("9m", norm, true);
