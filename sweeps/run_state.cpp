@@ -2,16 +2,21 @@
 // unless the record is newer (a worker killed after writing `running` leaves only the record).
 #include "sweeps/run_state.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/common/error.h"
 #include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
@@ -108,9 +113,27 @@ RunRecord read_record(const std::string& run_dir) {
   return r;
 }
 
-void write_record(const std::string& run_dir, const RunRecord& r) {
-  make_dirs(run_dir);
-  // A caller's record may be older than another sweep's membership: keep what is on disk too.
+namespace {
+// <run_dir>/sweep.json.lock, held (blocking) across a record's read-modify-write: orchestrators of
+// two sweeps that share a cell both write the record, and neither may lose the other's update.
+class RecordLock {
+ public:
+  explicit RecordLock(const std::string& run_dir) {
+    fd_ = ::open((run_dir + "/sweep.json.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(run_dir + "/sweep.json.lock: cannot open: " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~RecordLock() { ::close(fd_); }
+  RecordLock(const RecordLock&) = delete;
+  RecordLock& operator=(const RecordLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes r, its memberships merged with those on disk; the caller holds the RecordLock.
+void write_record_locked(const std::string& run_dir, const RunRecord& r) {
   std::vector<std::string> sweeps = r.sweeps;
   for (const auto& s : read_record(run_dir).sweeps) sweeps.push_back(s);
   if (!r.sweep.empty()) sweeps.push_back(r.sweep);
@@ -120,14 +143,23 @@ void write_record(const std::string& run_dir, const RunRecord& r) {
                       {"time", r.time}, {"sweep", r.sweep}, {"sweeps", sweeps}};
   write_file_atomic(run_dir + "/sweep.json", j.dump(2) + "\n");
 }
+}  // namespace
+
+void write_record(const std::string& run_dir, const RunRecord& r) {
+  make_dirs(run_dir);
+  RecordLock lock(run_dir);
+  // A caller's record may be older than another sweep's membership: keep what is on disk too.
+  write_record_locked(run_dir, r);
+}
 
 void record_membership(const std::string& run_dir, const std::string& sweep) {
   if (sweep.empty() || !std::filesystem::is_directory(run_dir)) return;
+  RecordLock lock(run_dir);
   RunRecord r = read_record(run_dir);
   if (r.sweep == sweep || std::find(r.sweeps.begin(), r.sweeps.end(), sweep) != r.sweeps.end()) return;
   r.sweeps.push_back(sweep);
   if (r.sweep.empty()) r.sweep = sweep;
-  write_record(run_dir, r);
+  write_record_locked(run_dir, r);
 }
 
 RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {

@@ -1,5 +1,6 @@
-// The scheduling loop: poll -> classify exits -> detect hangs -> stop on request -> launch ready
-// jobs onto free slots -> report progress, until nothing is left to run or wait for.
+// The scheduler: one Track per job in one Status (scheduler.h's table), a function per transition,
+// and a loop of phases -- poll the live ones, heartbeats and grace, stop requests, launch the ready
+// ones onto free slots, report -- until nothing is left to run or to wait for.
 #include "sweeps/scheduler.h"
 
 #include <signal.h>
@@ -7,7 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <thread>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -50,25 +54,6 @@ int64_t journal_bytes(const std::string& dir) {
   return ec ? 0 : static_cast<int64_t>(n);
 }
 
-struct Track {
-  const Job* job = nullptr;
-  std::string dir;
-  State state = State::Pending;
-  bool active = false;    // launched by us, not exited yet
-  bool foreign = false;   // a worker we did not start is on it (waiting for it to end)
-  std::string handle;
-  std::vector<int> slots;
-  double launched = 0;
-  double running_since = 0;  // first poll that said Running (a queued Slurm task has no heartbeat)
-  double term_sent = 0;   // SIGTERM time while stopping
-  bool hung = false;
-  int attempt = 0;        // launches by this orchestrator
-  int failures = 0;       // crashes, hangs and failures counted against max_retries
-  int64_t journal_before = -1;  // journal bytes when launched (-1: adopted, unknown)
-  int64_t step = -1;
-  std::string note;
-};
-
 int64_t last_step(const std::string& dir) {
   // Only the tail: journals grow with every step.
   std::string path = dir + "/journal.jsonl";
@@ -108,330 +93,464 @@ std::string last_log_line(const std::string& path) {
 
 }  // namespace
 
-SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerOptions& o) {
-  auto now = o.now ? o.now : [] { return now_seconds(); };
-  auto sleep = o.sleep ? o.sleep : [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
-  auto heartbeat = o.heartbeat ? o.heartbeat : [](const std::string& d) { return journal_mtime(d); };
-  NullIndex null_index;
-  RunIndex& index = o.index ? *o.index : null_index;
-  const int k = o.gpus_per_job > 0 ? o.gpus_per_job : sweep.options.gpus_per_job;
-  const int max_retries = o.max_retries >= 0 ? o.max_retries : sweep.options.max_retries;
-  const double hb_timeout = o.heartbeat_timeout > 0 ? o.heartbeat_timeout : sweep.options.heartbeat_timeout;
-  const bool cpu = o.gpus.empty();
-  const bool packs = !backend.schedules_itself();
-  // Slots: GPUs, or (CPU) one per rank of max_parallel jobs.
-  int max_parallel = o.max_parallel > 0 ? o.max_parallel : (cpu ? 1 : static_cast<int>(o.gpus.size()) / k);
-  std::vector<int> slots = o.gpus;
-  if (cpu) for (int i = 0; i < max_parallel * k; ++i) slots.push_back(i);
-  std::vector<bool> busy(slots.size(), false);
-  if (packs && static_cast<int>(slots.size()) < k)
-    throw Error("each job needs " + std::to_string(k) + " GPUs but only " + std::to_string(slots.size()) +
-                " were given (--gpus / --gpus-per-job)", kExitUsage);
-  if (max_parallel < 1) max_parallel = 1;
+namespace {
 
-  index.sweep(sweep);
-  std::vector<Track> tracks;
-  for (const auto& j : sweep.jobs) {
-    Track t;
-    t.job = &j;
-    t.dir = run_dir_of(sweep.workdir, j.id);
-    RunInfo info = read_run(t.dir, hb_timeout);
-    t.state = info.state;
-    t.step = info.step;
+// Workers that an earlier orchestrator on this host started and that outlived it (their run lock is
+// still held), watched through their run directory like any backend's task: the handle is the run
+// dir; poll reads the run's state, cancel signals the pid the run's lock names, and only if that
+// process is still this run's `train` worker (pids are recycled).
+class Orphans : public JobBackend {
+ public:
+  explicit Orphans(double heartbeat_timeout) : heartbeat_timeout_(heartbeat_timeout) {}
+  std::string name() const override { return "orphan"; }
+  std::vector<std::string> submit(const std::vector<Launch>&) override {
+    throw Error("internal: orphan workers are adopted, never submitted");
+  }
+  PollResult poll(const std::string& dir) override {
+    RunInfo info = read_run(dir, heartbeat_timeout_);
     if (info.state == State::Running) {
-      t.foreign = true;
-      t.note = "a worker from an earlier orchestrator (pid " + std::to_string(info.pid) + ") is finishing";
-    } else if (!is_final(info.state)) {
-      t.state = State::Pending;
-      if (info.started) t.note = "resumes from its checkpoint";
-      index.queued(sweep, j);
-    } else {
-      index.ingest(sweep, j);  // finished, maybe by another sweep sharing the cell: now in this one too
+      pids_[dir] = info.pid;
+      return {Phase::Running, 0, ""};
     }
-    tracks.push_back(t);
+    return {Phase::Exited, -1, "the worker of an earlier orchestrator ended"};
   }
-  auto find = [&](const std::string& id) -> Track* {
-    for (auto& t : tracks)
-      if (t.job->id == id) return &t;
-    return nullptr;
-  };
-
-  // Tasks an earlier orchestrator left queued or running (Slurm): poll them as ours rather than
-  // submit their jobs twice. Tasks of jobs that are finished, not in the sweep any more, or
-  // adopted already (a duplicate) are cancelled.
-  for (const auto& [id, handle] : backend.adopt()) {
-    Track* t = id.empty() ? nullptr : find(id);
-    if (!t || is_final(t->state) || t->active) {
-      backend.cancel(handle, false);
-      continue;
-    }
-    t->active = true;
-    t->foreign = false;
-    t->handle = handle;
-    t->state = State::Running;
-    t->launched = now();
-    t->note = "adopted " + backend.name() + " task " + handle + " of an earlier orchestrator";
+  void cancel(const std::string& dir, bool force) override {
+    signal_worker(pids_[dir], dir, force ? SIGKILL : SIGTERM);  // false: not this run's worker (gone)
   }
 
-  // A crashed or hung attempt: retried (pending) up to max_retries, then failed.
-  auto count_failure = [&](Track& t, RunRecord& rec, const std::string& why) {
-    ++t.failures;
-    if (t.failures <= max_retries) {
-      t.state = State::Pending;
-      t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries) + " after " + why;
+ private:
+  double heartbeat_timeout_;
+  std::map<std::string, int64_t> pids_;
+};
+
+// What this orchestrator is doing with a job. State (run_state.h) is what the run dir says; Status
+// is the scheduler's side: each value below has the transitions of the table in scheduler.h.
+enum class Status {
+  Waiting,   // not launched: for free slots, or for its dependency
+  Running,   // a worker on a handle: launched by us, a backend task adopted, or an orphan
+  Stopping,  // asked to checkpoint and stop (a stop request); SIGKILL after kill_grace
+  Killing,   // killed (no heartbeat, or a stop past its grace); waiting for the exit
+  Done,      // result says how: completed, diverged, failed or cancelled
+};
+
+struct Track {
+  const Job* job = nullptr;
+  std::string dir;
+  Status status = Status::Waiting;
+  State result = State::Pending;  // Done: Completed | Diverged | Failed | Cancelled
+  JobBackend* via = nullptr;      // Running, Stopping, Killing: who runs it, and its handle there
+  std::string handle;
+  bool ours = true;   // this orchestrator's attempt (counted against max_retries); false: an orphan
+  bool hung = false;  // Killing because its heartbeat stopped (not because a stop ran out of grace)
+  std::vector<int> slots;
+  double launched = 0;
+  double running_since = -1;  // first poll that said Running; -1 while queued (no heartbeat yet)
+  double term_sent = 0;       // Stopping: when SIGTERM went
+  int attempt = 0;            // launches by this orchestrator
+  int failures = 0;           // crashes, hangs and failures counted against max_retries
+  int64_t journal_before = -1;  // journal bytes at launch (-1: adopted, unknown)
+  int64_t step = -1;
+  std::string note;
+
+  bool live() const { return status == Status::Running || status == Status::Stopping || status == Status::Killing; }
+  State state() const {  // as Progress and SweepOutcome show it
+    if (status == Status::Done) return result;
+    return live() ? State::Running : State::Pending;
+  }
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Sweep& sweep, JobBackend& backend, const SchedulerOptions& o)
+      : sweep_(sweep), backend_(backend), o_(o) {
+    now_ = o.now ? o.now : [] { return now_seconds(); };
+    sleep_ = o.sleep ? o.sleep : [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
+    heartbeat_ = o.heartbeat ? o.heartbeat : [](const std::string& d) { return journal_mtime(d); };
+    index_ = o.index ? o.index : &null_index_;
+    k_ = o.gpus_per_job > 0 ? o.gpus_per_job : sweep.options.gpus_per_job;
+    max_retries_ = o.max_retries >= 0 ? o.max_retries : sweep.options.max_retries;
+    hb_timeout_ = o.heartbeat_timeout > 0 ? o.heartbeat_timeout : sweep.options.heartbeat_timeout;
+    orphans_ = std::make_unique<Orphans>(hb_timeout_);
+    cpu_ = o.gpus.empty();
+    packs_ = !backend.schedules_itself();
+    // Slots: GPUs, or (CPU) one per rank of max_parallel jobs.
+    max_parallel_ = o.max_parallel > 0 ? o.max_parallel : (cpu_ ? 1 : static_cast<int>(o.gpus.size()) / k_);
+    slots_ = o.gpus;
+    if (cpu_)
+      for (int i = 0; i < max_parallel_ * k_; ++i) slots_.push_back(i);
+    busy_.assign(slots_.size(), false);
+    if (packs_ && static_cast<int>(slots_.size()) < k_)
+      throw Error("each job needs " + std::to_string(k_) + " GPUs but only " + std::to_string(slots_.size()) +
+                      " were given (--gpus / --gpus-per-job)",
+                  kExitUsage);
+    if (max_parallel_ < 1) max_parallel_ = 1;
+  }
+
+  SweepOutcome run() {
+    start();
+    const double t0 = now_();
+    for (;;) {
+      poll_live();
+      check_heartbeats_and_grace();
+      if (!stopping_ && o_.stop_requested()) stop_all();
+      if (stopping_ && !forced_ && o_.force_requested()) forced_ = true;
+      if (!stopping_) launch_ready();
+      report(t0);
+      if (!any_live() && !any_launchable()) break;
+      sleep_(o_.poll_interval);
+    }
+    SweepOutcome out;
+    for (const auto& t : tracks_) {
+      switch (t.state()) {
+        case State::Completed: ++out.completed; break;
+        case State::Diverged: ++out.diverged; break;
+        case State::Failed: ++out.failed; break;
+        case State::Cancelled: ++out.cancelled; break;
+        default: ++out.pending;
+      }
+    }
+    out.stopped = stopping_;
+    return out;
+  }
+
+ private:
+  // ---- Start-up: every job's status from its run dir, and the workers an earlier orchestrator left.
+  void start() {
+    index_->sweep(sweep_);
+    tracks_.reserve(sweep_.jobs.size());
+    for (const auto& j : sweep_.jobs) {
+      Track t;
+      t.job = &j;
+      t.dir = run_dir_of(sweep_.workdir, j.id);
+      tracks_.push_back(t);
+      by_id_[j.id] = tracks_.size() - 1;
+    }
+    for (auto& t : tracks_) {
+      RunInfo info = read_run(t.dir, hb_timeout_);
+      t.step = info.step;
+      if (info.state == State::Running) {
+        adopt(t, *orphans_, t.dir, false,
+              "a worker from an earlier orchestrator (pid " + std::to_string(info.pid) + ") is finishing");
+      } else if (is_final(info.state)) {
+        finish(t, info.state);
+        index_->ingest(sweep_, *t.job);  // finished, maybe by another sweep sharing the cell: now in this one too
+      } else {
+        if (info.started) t.note = "resumes from its checkpoint";
+        index_->queued(sweep_, *t.job);
+      }
+    }
+    // Tasks an earlier orchestrator left queued or running (Slurm): polled as ours rather than
+    // submitted twice; one whose worker was seen as an orphan above is watched through its task
+    // instead. Those of jobs finished, not in the sweep any more, or adopted already (a duplicate)
+    // are cancelled.
+    for (const auto& [id, handle] : backend_.adopt()) {
+      Track* t = find(id);
+      if (!t || t->status == Status::Done || (t->live() && t->via != orphans_.get())) {
+        backend_.cancel(handle, false);
+        continue;
+      }
+      adopt(*t, backend_, handle, true, "adopted " + backend_.name() + " task " + handle + " of an earlier orchestrator");
+    }
+  }
+
+  // ---- The transitions (scheduler.h's table). Each moves one job from one status to the next.
+
+  // (start) -> Running: a live worker we did not launch.
+  void adopt(Track& t, JobBackend& via, const std::string& handle, bool ours, std::string note) {
+    t.status = Status::Running;
+    t.via = &via;
+    t.handle = handle;
+    t.ours = ours;
+    t.launched = now_();
+    t.running_since = ours ? -1 : 0;  // an orphan's heartbeat is its journal's, from before us
+    t.note = std::move(note);
+  }
+
+  // Waiting -> Running: submitted (job.yaml written, one more attempt in its record).
+  void launch(const std::vector<Track*>& batch, const std::vector<Launch>& launches) {
+    for (Track* t : batch) t->journal_before = journal_bytes(t->dir);
+    std::vector<std::string> handles = backend_.submit(launches);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Track& t = *batch[i];
+      t.status = Status::Running;
+      t.via = &backend_;
+      t.handle = handles.at(i);
+      t.ours = true;
+      t.hung = false;
+      t.launched = now_();
+      t.running_since = -1;
+      ++t.attempt;
+      RunRecord rec = read_record(t.dir);
+      rec.attempts += 1;
+      rec.sweep = sweep_.name;
       rec.state.clear();
+      rec.time = now_seconds();
+      write_record(t.dir, rec);
+    }
+  }
+
+  // Waiting -> Failed: its dependency failed or diverged; it never runs.
+  void dependency_failed(Track& t, const Track& d) {
+    finish(t, State::Failed);
+    t.note = "needs " + d.job->id + ", which " + to_string(d.state());
+  }
+
+  // Running -> Killing: no heartbeat for heartbeat_timeout; killed, and retried when it has exited.
+  void hung(Track& t) {
+    t.status = Status::Killing;
+    t.hung = true;
+    t.note = "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout_)) + " s, killing it";
+    t.via->cancel(t.handle, true);
+  }
+
+  // Running -> Stopping: a stop request; the worker checkpoints and exits.
+  void stop(Track& t) {
+    t.status = Status::Stopping;
+    t.term_sent = now_();
+    t.note = "stopping: checkpointing";
+    t.via->cancel(t.handle, false);
+  }
+
+  // Stopping -> Killing: kill_grace passed, or a second Ctrl-C.
+  void kill(Track& t) {
+    t.status = Status::Killing;
+    t.note = "stopping: killed";
+    t.via->cancel(t.handle, true);
+  }
+
+  // Running | Stopping | Killing -> Done or Waiting (a retry): the worker exited.
+  void exited(Track& t, const PollResult& p) {
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (std::find(t.slots.begin(), t.slots.end(), slots_[i]) != t.slots.end()) busy_[i] = false;
+    t.slots.clear();
+    const Status was = t.status;
+    t.via = nullptr;
+    t.handle.clear();
+    RunInfo info = read_run(t.dir, hb_timeout_);
+    t.step = info.step;
+    RunRecord rec = read_record(t.dir);
+    rec.sweep = sweep_.name;
+    rec.time = now_seconds();
+    rec.state.clear();
+    const std::string timeout = std::to_string(static_cast<int>(hb_timeout_));
+    if (is_final(info.state)) {  // completed or diverged, whoever asked it to stop
+      finish(t, info.state);
+      t.note = info.state == State::Diverged ? "diverged at step " + std::to_string(info.step) : "";
+      if (info.state == State::Completed && t.ours && info.step > 0)
+        sec_per_flop_.push_back((now_() - t.launched) / train_flops(t.job->cfg));
+    } else if (was == Status::Stopping || (was == Status::Killing && !t.hung)) {
+      finish(t, State::Cancelled);
+      t.note = "stopped" + (p.detail.empty() ? "" : " (" + p.detail + ")") + "; a rerun resumes it";
+      rec.state = "cancelled";
+      rec.error = "stopped by the user";
+    } else if (t.hung) {
+      t.hung = false;
+      retry_or_fail(t, rec, "no heartbeat for " + timeout + " s" +
+                                (t.ours ? "" : " from a worker of an earlier orchestrator") + ", killed");
+    } else if (!t.ours) {
+      // An orphan that ended unfinished: its attempt was the dead orchestrator's. Resumed, not counted.
+      t.status = Status::Waiting;
+      t.note = "resumes from its checkpoint";
     } else {
-      t.state = State::Failed;
+      // The journal's error is this attempt's only if this attempt wrote to it: one that failed
+      // before its first line left the previous attempt's error there (adopted: cannot tell).
+      bool wrote = t.journal_before < 0 || journal_bytes(t.dir) != t.journal_before;
+      std::string said = wrote && !info.error.empty() ? info.error : last_log_line(t.dir + "/worker.log");
+      std::string why = p.detail + (said.empty() ? "" : ": " + said);
+      // An error exit before the attempt wrote one journal line (a config or data error, a run
+      // locked by another trainer, no readable checkpoint) fails the same way again: no retry.
+      if (p.exit_code == 1 && !wrote) {
+        ++t.failures;
+        finish(t, State::Failed);
+        t.note = why + " (before training began: not retried)";
+        rec.state = "failed";
+        rec.error = why;
+      } else {
+        retry_or_fail(t, rec, why);
+      }
+    }
+    write_record(t.dir, rec);
+    index_->ingest(sweep_, *t.job);
+    if (t.state() == State::Failed || t.state() == State::Cancelled) index_->state(*t.job, to_string(t.state()), rec.error);
+  }
+
+  // A crashed or hung attempt: Waiting again (a retry resumes) up to max_retries, then Failed.
+  void retry_or_fail(Track& t, RunRecord& rec, const std::string& why) {
+    ++t.failures;
+    if (t.failures <= max_retries_) {
+      t.status = Status::Waiting;
+      t.note = "retry " + std::to_string(t.failures) + "/" + std::to_string(max_retries_) + " after " + why;
+    } else {
+      finish(t, State::Failed);
       t.note = why;
       rec.state = "failed";
       rec.error = why;
     }
-  };
+  }
 
-  const double t0 = now();
-  bool stopping = false;
-  bool forced = false;
-  std::vector<double> sec_per_flop;  // calibration for the ETA
-  SweepOutcome out;
-  for (;;) {
-    // 1. Exits.
-    for (auto& t : tracks) {
-      if (t.foreign) {
-        // A worker of an earlier orchestrator: wait for it to end, unless its heartbeat stops.
-        // Then SIGTERM it, SIGKILL after kill_grace, and count a crash (a retry resumes).
-        RunInfo info = read_run(t.dir, hb_timeout);
-        double tnow = now();
-        if (info.state == State::Running && t.term_sent == 0 && tnow - heartbeat(t.dir) > hb_timeout) {
-          t.hung = true;
-          t.term_sent = tnow;
-          t.note = "no heartbeat from pid " + std::to_string(info.pid) + ", stopping it";
-          // Only a process that is this run's worker is signalled (pids are recycled); any other
-          // process on that pid means the worker is gone.
-          if (!signal_worker(info.pid, t.dir, SIGTERM)) info.state = State::Pending;
-        } else if (info.state == State::Running && t.term_sent > 0 && tnow - t.term_sent > o.kill_grace) {
-          signal_worker(info.pid, t.dir, SIGKILL);
-          t.term_sent = tnow + 1e9;  // once
-        }
-        if (info.state == State::Running) continue;
-        t.foreign = false;
-        t.term_sent = 0;
-        t.note.clear();
-        t.step = info.step;
-        t.state = is_final(info.state) ? info.state : State::Pending;
-        if (t.hung && !is_final(info.state)) {
-          t.hung = false;
-          RunRecord rec = read_record(t.dir);
-          count_failure(t, rec, "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) +
-                                    " s from a worker of an earlier orchestrator, killed");
-          if (t.state == State::Failed) {
-            rec.sweep = sweep.name;
-            rec.time = now_seconds();
-            write_record(t.dir, rec);
-            index.state(*t.job, "failed", rec.error);
-          }
-        }
-        index.ingest(sweep, *t.job);
-        continue;
-      }
-      if (!t.active) continue;
-      PollResult p = backend.poll(t.handle);
-      if (p.phase != Phase::Exited) {
-        if (p.phase == Phase::Running) {
-          if (t.running_since == 0) t.running_since = now();
-          t.step = std::max(t.step, last_step(t.dir));
-        } else {
-          t.running_since = 0;  // queued again (a requeue)
-        }
-        continue;
-      }
-      t.active = false;
-      for (size_t i = 0; i < slots.size(); ++i)
-        if (std::find(t.slots.begin(), t.slots.end(), slots[i]) != t.slots.end()) busy[i] = false;
-      t.slots.clear();
-      RunInfo info = read_run(t.dir, hb_timeout);
-      t.step = info.step;
-      RunRecord rec = read_record(t.dir);
-      rec.sweep = sweep.name;
-      rec.time = now_seconds();
-      if (info.state == State::Completed || info.state == State::Diverged) {
-        t.state = info.state;
-        t.note = info.state == State::Diverged ? "diverged at step " + std::to_string(info.step) : "";
-        if (info.state == State::Completed && t.launched > 0 && info.step > 0)
-          sec_per_flop.push_back((now() - t.launched) / train_flops(t.job->cfg));
-        rec.state.clear();
-      } else if (stopping && !t.hung) {
-        t.state = State::Cancelled;
-        t.note = "stopped (" + p.detail + "); a rerun resumes it";
-        rec.state = "cancelled";
-        rec.error = "stopped by the user";
+  void finish(Track& t, State result) {
+    t.status = Status::Done;
+    t.result = result;
+  }
+
+  // ---- The loop's phases: which transition each job takes now.
+
+  void poll_live() {
+    for (auto& t : tracks_) {
+      if (!t.live()) continue;
+      PollResult p = t.via->poll(t.handle);
+      if (p.phase == Phase::Exited) {
+        exited(t, p);
+      } else if (p.phase == Phase::Running) {
+        if (t.running_since < 0) t.running_since = now_();
+        t.step = std::max(t.step, last_step(t.dir));
       } else {
-        // The journal's error is this attempt's only if this attempt wrote to it: one that failed
-        // before its first line left the previous attempt's error there (adopted: cannot tell).
-        bool wrote = t.journal_before < 0 || journal_bytes(t.dir) != t.journal_before;
-        std::string said = wrote && !info.error.empty() ? info.error : last_log_line(t.dir + "/worker.log");
-        std::string why = t.hung ? "no heartbeat for " + std::to_string(static_cast<int>(hb_timeout)) + " s, killed"
-                                 : p.detail + (said.empty() ? "" : ": " + said);
-        // An error exit before the attempt wrote one journal line (a config or data error, a run
-        // locked by another trainer, no readable checkpoint) fails the same way again: no retry.
-        bool before_training = !t.hung && p.exit_code == 1 && !wrote;
-        t.hung = false;
-        if (before_training) {
-          ++t.failures;
-          t.state = State::Failed;
-          t.note = why + " (before training began: not retried)";
-          rec.state = "failed";
-          rec.error = why;
-        } else {
-          count_failure(t, rec, why);
-        }
-      }
-      write_record(t.dir, rec);
-      index.ingest(sweep, *t.job);
-      if (t.state == State::Failed || t.state == State::Cancelled)
-        index.state(*t.job, to_string(t.state), rec.error);
-    }
-
-    // 2. Hangs, and SIGKILL for workers that ignored SIGTERM.
-    double tnow = now();
-    for (auto& t : tracks) {
-      if (!t.active) continue;
-      if (t.term_sent > 0 && (tnow - t.term_sent > o.kill_grace || forced)) {
-        backend.cancel(t.handle, true);
-        t.term_sent = tnow + 1e9;  // once
-        continue;
-      }
-      if (t.running_since == 0) continue;
-      double hb = std::max(heartbeat(t.dir), t.running_since);
-      if (!t.hung && t.term_sent == 0 && tnow - hb > hb_timeout) {
-        t.hung = true;
-        backend.cancel(t.handle, true);
+        t.running_since = -1;  // queued again (a requeue)
       }
     }
+  }
 
-    // 3. Stop requests.
-    if (!stopping && o.stop_requested()) {
-      stopping = true;
-      for (auto& t : tracks)
-        if (t.active) {
-          backend.cancel(t.handle, false);
-          t.term_sent = tnow;
-          t.note = "stopping: checkpointing";
-        }
+  void check_heartbeats_and_grace() {
+    const double tnow = now_();
+    for (auto& t : tracks_) {
+      if (t.status == Status::Stopping && (forced_ || tnow - t.term_sent > o_.kill_grace)) kill(t);
+      else if (t.status == Status::Running && t.running_since >= 0 &&
+               tnow - std::max(heartbeat_(t.dir), t.running_since) > hb_timeout_)
+        hung(t);
     }
-    if (stopping && !forced && o.force_requested()) forced = true;
+  }
 
-    // 4. Launches.
-    if (!stopping) {
-      int running = 0;
-      for (const auto& t : tracks) running += t.active;
-      std::vector<Launch> batch;
-      std::vector<Track*> batch_tracks;
-      for (auto& t : tracks) {
-        if (t.state != State::Pending || t.active || t.foreign) continue;
-        if (!t.job->depends_on.empty()) {
-          Track* d = find(t.job->depends_on);
-          if (d && (d->state == State::Failed || d->state == State::Diverged)) {
-            t.state = State::Failed;
-            t.note = "needs " + d->job->id + ", which " + to_string(d->state);
-            continue;
-          }
-          if (d && d->state != State::Completed) {
-            t.note = "waits for " + d->job->id;
-            continue;
-          }
+  void stop_all() {
+    stopping_ = true;
+    for (auto& t : tracks_)
+      if (t.status == Status::Running) stop(t);
+  }
+
+  // Waiting jobs in sweep order onto free slots; none overtakes one that does not fit.
+  void launch_ready() {
+    int running = 0;
+    for (const auto& t : tracks_) running += t.live();
+    std::vector<Launch> launches;
+    std::vector<Track*> batch;
+    for (auto& t : tracks_) {
+      if (t.status != Status::Waiting) continue;
+      if (const Track* d = dependency(t)) {
+        if (d->state() == State::Failed || d->state() == State::Diverged) {
+          dependency_failed(t, *d);
+          continue;
         }
-        if (packs && running >= max_parallel) break;
-        Launch l{t.job->id, t.job->name, worker_argv(o.worker, sweep, *t.job), t.dir, k, {}};
-        if (packs) {
-          std::vector<size_t> free;
-          for (size_t i = 0; i < slots.size() && static_cast<int>(free.size()) < k; ++i)
-            if (!busy[i]) free.push_back(i);
-          if (static_cast<int>(free.size()) < k) break;  // in order: no job overtakes
-          for (size_t i : free) {
-            busy[i] = true;
-            t.slots.push_back(slots[i]);
-          }
-          if (!cpu) l.gpus = t.slots;
-        }
-        write_job_config(sweep, *t.job);
-        batch.push_back(l);
-        batch_tracks.push_back(&t);
-        ++running;
-      }
-      if (!batch.empty()) {
-        for (Track* t : batch_tracks) t->journal_before = journal_bytes(t->dir);
-        std::vector<std::string> handles = backend.submit(batch);
-        for (size_t i = 0; i < batch_tracks.size(); ++i) {
-          Track& t = *batch_tracks[i];
-          t.handle = handles.at(i);
-          t.active = true;
-          t.state = State::Running;
-          t.launched = now();
-          t.running_since = 0;
-          ++t.attempt;
-          RunRecord rec = read_record(t.dir);
-          rec.attempts += 1;
-          rec.sweep = sweep.name;
-          rec.state.clear();
-          rec.time = now_seconds();
-          write_record(t.dir, rec);
+        if (d->state() != State::Completed) {
+          t.note = "waits for " + d->job->id;
+          continue;
         }
       }
+      if (packs_ && running >= max_parallel_) break;
+      Launch l{t.job->id, t.job->name, worker_argv(o_.worker, sweep_, *t.job), t.dir, k_, {}};
+      if (packs_) {
+        std::vector<size_t> free;
+        for (size_t i = 0; i < slots_.size() && static_cast<int>(free.size()) < k_; ++i)
+          if (!busy_[i]) free.push_back(i);
+        if (static_cast<int>(free.size()) < k_) break;
+        for (size_t i : free) {
+          busy_[i] = true;
+          t.slots.push_back(slots_[i]);
+        }
+        if (!cpu_) l.gpus = t.slots;
+      }
+      write_job_config(sweep_, *t.job);
+      launches.push_back(std::move(l));
+      batch.push_back(&t);
+      ++running;
     }
+    if (!batch.empty()) launch(batch, launches);
+  }
 
-    // 5. Progress.
+  void report(double t0) {
     Progress pr;
-    pr.elapsed = now() - t0;
-    pr.stopping = stopping;
+    pr.elapsed = now_() - t0;
+    pr.stopping = stopping_;
     double flops_left = 0;
-    for (const auto& t : tracks) {
-      JobProgress jp{t.job, t.state, t.attempt, t.step, "", t.note};
-      if (t.active) jp.devices = cpu ? "cpu" : "gpu " + [&] {
-        std::string s;
-        for (int g : t.slots) s += (s.empty() ? "" : ",") + std::to_string(g);
-        return s;
-      }();
+    for (const auto& t : tracks_) {
+      JobProgress jp{t.job, t.state(), t.attempt, t.step, "", t.note};
+      if (t.live() && t.ours) {
+        jp.devices = "cpu";
+        if (!cpu_) {
+          jp.devices = "gpu ";
+          for (size_t i = 0; i < t.slots.size(); ++i) jp.devices += (i ? "," : "") + std::to_string(t.slots[i]);
+        }
+      }
       pr.jobs.push_back(jp);
-      if (is_final(t.state)) ++pr.done;
-      else if (t.state == State::Running) ++pr.running;
-      else if (t.state == State::Failed) ++pr.failed;
+      State s = t.state();
+      if (is_final(s)) ++pr.done;
+      else if (s == State::Running) ++pr.running;
+      else if (s == State::Failed) ++pr.failed;
       else ++pr.pending;
-      if (!is_final(t.state) && t.state != State::Failed) {
+      if (!is_final(s) && s != State::Failed) {
         double frac = t.step > 0 ? std::min(1.0, double(t.step) / t.job->cfg.train.steps) : 0.0;
         flops_left += train_flops(t.job->cfg) * (1 - frac);
-        if (t.active && t.step > 0 && now() > t.launched)
-          sec_per_flop.push_back((now() - t.launched) / (train_flops(t.job->cfg) * frac));
+        if (t.live() && t.ours && t.step > 0 && now_() > t.launched)
+          sec_per_flop_.push_back((now_() - t.launched) / (train_flops(t.job->cfg) * frac));
       }
     }
-    if (!sec_per_flop.empty()) {
-      std::vector<double> v = sec_per_flop;
+    const int lanes = std::max(1, std::min(max_parallel_, pr.running + pr.pending));
+    if (!sec_per_flop_.empty()) {
+      std::vector<double> v = sec_per_flop_;
       std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-      pr.eta = flops_left * v[v.size() / 2] / std::max(1, std::min(max_parallel, pr.running + pr.pending));
-      if (sec_per_flop.size() > 64) sec_per_flop.erase(sec_per_flop.begin(), sec_per_flop.end() - 32);
-    } else if (o.planned_sec_per_flop > 0 && flops_left > 0) {
-      pr.eta = flops_left * o.planned_sec_per_flop / std::max(1, std::min(max_parallel, pr.running + pr.pending));
+      pr.eta = flops_left * v[v.size() / 2] / lanes;
+      if (sec_per_flop_.size() > 64) sec_per_flop_.erase(sec_per_flop_.begin(), sec_per_flop_.end() - 32);
+    } else if (o_.planned_sec_per_flop > 0 && flops_left > 0) {
+      pr.eta = flops_left * o_.planned_sec_per_flop / lanes;
       pr.eta_planned = true;
     }
-    o.on_progress(pr);
+    o_.on_progress(pr);
+  }
 
-    bool busy_now = std::any_of(tracks.begin(), tracks.end(), [](const Track& t) { return t.active || t.foreign; });
-    bool launchable = !stopping && std::any_of(tracks.begin(), tracks.end(), [&](const Track& t) {
-      if (t.state != State::Pending) return false;
-      Track* d = t.job->depends_on.empty() ? nullptr : find(t.job->depends_on);
-      return !d || d->state == State::Completed || d->state == State::Pending || d->state == State::Running;
+  bool any_live() const {
+    return std::any_of(tracks_.begin(), tracks_.end(), [](const Track& t) { return t.live(); });
+  }
+  // A waiting job that can still run: not stopping, and its dependency (if any) may yet complete.
+  bool any_launchable() const {
+    if (stopping_) return false;
+    return std::any_of(tracks_.begin(), tracks_.end(), [&](const Track& t) {
+      if (t.status != Status::Waiting) return false;
+      const Track* d = dependency(t);
+      return !d || d->status != Status::Done || d->result == State::Completed;
     });
-    if (!busy_now && !launchable) break;
-    sleep(o.poll_interval);
   }
-  for (const auto& t : tracks) {
-    if (t.state == State::Completed) ++out.completed;
-    else if (t.state == State::Diverged) ++out.diverged;
-    else if (t.state == State::Failed) ++out.failed;
-    else if (t.state == State::Cancelled) ++out.cancelled;
-    else ++out.pending;
+
+  Track* find(const std::string& id) {
+    auto it = id.empty() ? by_id_.end() : by_id_.find(id);
+    return it == by_id_.end() ? nullptr : &tracks_[it->second];
   }
-  out.stopped = stopping;
-  return out;
+  const Track* dependency(const Track& t) const {
+    auto it = t.job->depends_on.empty() ? by_id_.end() : by_id_.find(t.job->depends_on);
+    return it == by_id_.end() ? nullptr : &tracks_[it->second];
+  }
+
+  const Sweep& sweep_;
+  JobBackend& backend_;
+  const SchedulerOptions& o_;
+  std::function<double()> now_;
+  std::function<void(double)> sleep_;
+  std::function<double(const std::string&)> heartbeat_;
+  NullIndex null_index_;
+  RunIndex* index_ = nullptr;
+  std::unique_ptr<Orphans> orphans_;
+  int k_ = 1, max_retries_ = 0, max_parallel_ = 1;
+  double hb_timeout_ = 600;
+  bool cpu_ = true, packs_ = true;
+  std::vector<int> slots_;
+  std::vector<bool> busy_;
+  std::vector<Track> tracks_;
+  std::unordered_map<std::string, size_t> by_id_;
+  bool stopping_ = false, forced_ = false;
+  std::vector<double> sec_per_flop_;  // calibration for the ETA
+};
+
+}  // namespace
+
+SweepOutcome run_sweep(const Sweep& sweep, JobBackend& backend, const SchedulerOptions& opts) {
+  return Scheduler(sweep, backend, opts).run();
 }
 
 }  // namespace gpas::sweeps

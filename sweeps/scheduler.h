@@ -1,9 +1,33 @@
 // Runs a sweep to the end on a JobBackend: packs K-GPU jobs onto free devices (or CPU slots),
 // honours dependencies, retries crashes and hangs with resume, records divergence without retrying,
 // and on a stop request lets workers checkpoint before recording them cancelled. Job states are
-// re-derived from run directories, so a rerun after any crash picks up where the last one stopped:
-// it adopts the backend's live tasks (Slurm), waits for workers an earlier orchestrator left, and
-// kills those whose heartbeat stopped.
+// re-derived from run directories, so a rerun after any crash picks up where the last one stopped.
+//
+// Each job is in one status of a small state machine (in the manner of ninja's Builder/Plan); each
+// row below is one function of the Scheduler in scheduler.cpp and a test in scheduler_test.cpp.
+//
+//   from      event                                     to                       how
+//   (start)   run dir final (completed, diverged)       Done                     ingested, never rerun
+//   (start)   a live worker of an earlier orchestrator  Running                  adopt(): an orphan, a
+//             (run lock held), or a backend task it left                         handle like any other
+//   (start)   anything else                             Waiting                  resumes if started
+//   Waiting   dependency failed or diverged             Done (failed)            dependency_failed()
+//   Waiting   dependency completed, slots free, in order Running                 launch()
+//   Running   poll: exited, run completed / diverged    Done                     exited()
+//   Running   poll: exit 1 before its first journal     Done (failed)            exited(): not retried
+//             line (a config or data error)
+//   Running   poll: exited otherwise                    Waiting, or Done         retry_or_fail(): up to
+//                                                       (failed) past retries    max_retries
+//   Running   an orphan exited unfinished               Waiting                  not counted (its attempt
+//                                                                                was the dead orchestrator's)
+//   Running   no heartbeat for heartbeat_timeout        Killing                  hung(): SIGKILL
+//   Running   stop requested (Ctrl-C, SIGTERM)          Stopping                 stop(): SIGTERM, the
+//                                                                                worker checkpoints
+//   Stopping  kill_grace passed, or a second Ctrl-C     Killing                  kill(): SIGKILL
+//   Stopping, poll: exited, run not finished            Done (cancelled)         exited(); a rerun resumes
+//   Killing   (a stop's kill)
+//   Killing   poll: exited after a hang                 Waiting, or Done         retry_or_fail()
+//                                                       (failed)
 #pragma once
 #include <functional>
 #include <string>

@@ -30,6 +30,7 @@ struct Attempt {
   bool silent = false;  // exits without a journal line (a config or data error before training)
   std::string error{};  // the status line's error
   std::string log{};    // the last line it leaves in worker.log
+  bool ignores_term = false;  // a graceful stop does nothing (a worker stuck in a collective)
 };
 
 class FakeBackend : public JobBackend {
@@ -78,6 +79,7 @@ class FakeBackend : public JobBackend {
     if (it == running_.end()) return;
     cancels.push_back({it->second.launch.job_id, force});
     if (force) it->second.killed = true;
+    else if (it->second.attempt.ignores_term) return;
     else {  // a graceful stop: the worker checkpoints and says cancelled
       it->second.attempt = Attempt{1, 130, "cancelled", false};
       it->second.polls = 0;
@@ -364,16 +366,111 @@ TEST(Scheduler, ARerunAdoptsLiveTasksAndCancelsStrayOnes) {
 }
 
 // A live process standing in for a worker of a dead orchestrator: `train ... --run-dir DIR` on its
-// command line, ignoring SIGTERM like a worker stuck in a collective.
-pid_t spawn_stuck_worker(const std::string& run_dir) {
+// command line, running `script` (default: ignoring SIGTERM like a worker stuck in a collective).
+pid_t spawn_stuck_worker(const std::string& run_dir,
+                         const char* script = "trap '' TERM; while :; do sleep 0.05; done") {
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::execlp("bash", "bash", "-c", "trap '' TERM; while :; do sleep 0.05; done", "gpas", "train", "--run-dir",
-             run_dir.c_str(), static_cast<char*>(nullptr));
+    ::execlp("bash", "bash", "-c", script, "gpas", "train", "--run-dir", run_dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::usleep(200000);  // until bash has exec'd
   return pid;
+}
+
+// The start line of a worker `pid` on this host, as a trainer writes it.
+void journal_start(const std::string& dir, pid_t pid) {
+  testing::write(dir + "/journal.jsonl", R"({"type":"start","time":1,"host":")" + hostname() +
+                                             R"(","pid":)" + std::to_string(pid) + "}\n");
+}
+
+// Reaps pid; false (and kills it) if it has not exited.
+bool reaped(pid_t pid, int* status) {
+  if (::waitpid(pid, status, WNOHANG) == pid) return true;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
+// Stopping -> Killing: a worker that ignores SIGTERM is killed once kill_grace has passed, and the
+// job is recorded cancelled (resumable), not failed.
+TEST(Scheduler, AStopPastItsGraceKillsTheWorkerAndRecordsCancelled) {
+  for (bool second_ctrl_c : {false, true}) {
+    Fixture f;
+    Sweep s = f.sweep("grid: {seed: [1]}");
+    FakeBackend b;
+    Attempt stuck{0, 0, "", true};
+    stuck.ignores_term = true;
+    b.script[s.jobs[0].id] = {stuck};
+    f.opts.kill_grace = 50;
+    bool stop = false;
+    double stop_time = 0, kill_time = 0;
+    f.opts.stop_requested = [&] { return stop; };
+    f.opts.force_requested = [&] { return second_ctrl_c && stop; };
+    f.opts.on_progress = [&](const Progress& p) {
+      if (p.running > 0 && !stop) stop = true, stop_time = f.clock;
+      if (b.cancels.size() == 2 && kill_time == 0) kill_time = f.clock;
+    };
+    SweepOutcome out = run_sweep(s, b, f.opts);
+    EXPECT_EQ(out.cancelled, 1);
+    EXPECT_EQ(out.exit_code(), 130);
+    ASSERT_EQ(b.cancels.size(), 2u);
+    EXPECT_FALSE(b.cancels[0].second);  // asked first
+    EXPECT_TRUE(b.cancels[1].second);   // then killed
+    if (second_ctrl_c) EXPECT_LT(kill_time - stop_time, 5);  // at once
+    else EXPECT_GE(kill_time - stop_time, 50);              // after the grace
+    EXPECT_EQ(read_record(run_dir_of(f.wd, s.jobs[0].id)).state, "cancelled");
+  }
+}
+
+// Running (an orphan) -> Waiting: a worker of a dead orchestrator that ends without finishing is
+// resumed, and its attempt is not counted against this orchestrator's retries (max_retries 0).
+TEST(Scheduler, AnOrphanThatEndsUnfinishedIsResumedNotCounted) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}", "options: {max_retries: 0}");
+  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+  pid_t pid = spawn_stuck_worker(dir, "sleep 1; exit 0");  // not just "sleep": bash would exec it
+  ASSERT_GT(pid, 0);
+  journal_start(dir, pid);
+  ASSERT_EQ(read_run(dir, 30).state, State::Running);
+  FakeBackend b;
+  bool was_orphan = false;
+  f.opts.on_progress = [&](const Progress& p) {
+    was_orphan = was_orphan || p.jobs[0].note.find("earlier orchestrator") != std::string::npos;
+    ::usleep(1000);
+  };
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  int status = 0;
+  EXPECT_TRUE(reaped(pid, &status));
+  EXPECT_TRUE(was_orphan);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(out.failed, 0);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);
+}
+
+// Running (an orphan) -> Stopping: a stop request reaches an earlier orchestrator's worker as it
+// reaches ours (SIGTERM to the run's own worker); it checkpoints, and the job is cancelled.
+TEST(Scheduler, AStopReachesAnOrphanToo) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}");
+  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+  pid_t pid = spawn_stuck_worker(dir, "trap 'exit 0' TERM; while :; do sleep 0.05; done");
+  ASSERT_GT(pid, 0);
+  journal_start(dir, pid);
+  FakeBackend b;
+  f.opts.stop_requested = [] { return true; };
+  int polls = 0;
+  f.opts.on_progress = [&](const Progress&) {
+    if (++polls > 20000) throw std::runtime_error("the orphan never stopped");
+    ::usleep(1000);
+  };
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  int status = 0;
+  ASSERT_TRUE(reaped(pid, &status)) << "the orphan is still alive";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);  // SIGTERM, not SIGKILL
+  EXPECT_EQ(out.cancelled, 1);
+  EXPECT_EQ(b.launched.size(), 0u);
+  EXPECT_EQ(read_record(dir).state, "cancelled");
 }
 
 TEST(Scheduler, HungWorkerOfAnEarlierOrchestratorIsKilledAndRetried) {
@@ -402,7 +499,7 @@ TEST(Scheduler, HungWorkerOfAnEarlierOrchestratorIsKilledAndRetried) {
     ::waitpid(pid, nullptr, 0);
     FAIL() << "the stuck worker is still alive";
   }
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);  // TERM ignored, then KILL
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);  // killed, as a hung worker of ours
   EXPECT_TRUE(was_foreign);
   EXPECT_EQ(out.completed, 1);
   EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);  // retried (resumes from its checkpoint)
