@@ -56,7 +56,9 @@ void derive_liveness(RunRow& r) {
   std::string lock = run_lock_path(r.run_dir);
   LockHolder h = lock_holder_of(lock);
   bool here = r.host == hostname();
-  bool dead = !h.held && (path_exists(lock) ? here : here && r.pid > 0 && ::kill(pid_t(r.pid), 0) != 0 && errno == ESRCH);
+  // A writer that is not a trainer (gpas eval, role in the lock) holding it means no trainer lives.
+  bool trainer = h.held && h.role.empty();
+  bool dead = !trainer && (h.held || (path_exists(lock) ? here : here && r.pid > 0 && ::kill(pid_t(r.pid), 0) != 0 && errno == ESRCH));
   if (dead) r.status = "interrupted";  // resumable: the next `gpas train` continues it
 }
 

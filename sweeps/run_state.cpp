@@ -203,10 +203,16 @@ RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
     // fall back to the pid of the start line.
     bool here = info.host == hostname();
     LockHolder h = lock_holder_of(run_lock_path(run_dir));
-    bool live = h.held;
-    if (h.held && h.pid > 0) info.pid = h.pid, info.host = h.host;
-    else if (!here) live = now_seconds() - info.heartbeat < heartbeat_timeout;
-    else if (!path_exists(run_lock_path(run_dir))) live = process_alive(info.pid) && is_worker(info.pid);
+    bool live = false;
+    if (h.held) {
+      live = h.role.empty();  // a writer that is not a trainer (gpas eval) holds it: none trains
+      if (!live) info.writer = h.role;
+      else if (h.pid > 0) info.pid = h.pid, info.host = h.host;
+    } else if (!here) {
+      live = now_seconds() - info.heartbeat < heartbeat_timeout;
+    } else if (!path_exists(run_lock_path(run_dir))) {
+      live = process_alive(info.pid) && is_worker(info.pid);
+    }
     info.state = live ? State::Running : State::Pending;
     info.interrupted = !live;  // resumes from its newest checkpoint
   }

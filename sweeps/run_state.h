@@ -24,10 +24,16 @@ struct RunInfo {
   int64_t pid = 0;
   int attempts = 0;         // launches by orchestrators (sweep.json)
   std::string error;
+  std::string writer;       // a writer that is not its trainer holds the run lock ("gpas eval"):
+                            // the run is not running, and no trainer may start until it is done
 };
 
-// to_string(state), but "interrupted" for a started run with no live trainer.
-inline std::string state_name(const RunInfo& i) { return i.interrupted ? "interrupted" : to_string(i.state); }
+// to_string(state), but "interrupted" for a started run with no live trainer ("interrupted,
+// busy: gpas eval" while another writer holds it).
+inline std::string state_name(const RunInfo& i) {
+  if (!i.interrupted) return to_string(i.state);
+  return i.writer.empty() ? "interrupted" : "interrupted, busy: " + i.writer;
+}
 
 // heartbeat_timeout: a worker on another host counts as running while its journal is younger.
 RunInfo read_run(const std::string& run_dir, double heartbeat_timeout);

@@ -108,7 +108,7 @@ class Orphans : public JobBackend {
   }
   PollResult poll(const std::string& dir) override {
     RunInfo info = read_run(dir, heartbeat_timeout_);
-    if (info.state == State::Running) {
+    if (info.state == State::Running || !info.writer.empty()) {  // a trainer, or a writer (gpas eval)
       pids_[dir] = info.pid;
       return {Phase::Running, 0, ""};
     }
@@ -231,6 +231,9 @@ class Scheduler {
       if (info.state == State::Running) {
         adopt(t, *orphans_, t.dir, false,
               "a worker from an earlier orchestrator (pid " + std::to_string(info.pid) + ") is finishing");
+      } else if (!info.writer.empty() && !is_final(info.state)) {
+        // A trainer launched now would be refused the run lock: wait for the writer, as for an orphan.
+        adopt(t, *orphans_, t.dir, false, "waits for " + info.writer + ", which is writing the run");
       } else if (is_final(info.state)) {
         finish(t, info.state);
         index_->ingest(sweep_, *t.job);  // finished, maybe by another sweep sharing the cell: now in this one too

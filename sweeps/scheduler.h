@@ -10,6 +10,8 @@
 //   (start)   run dir final (completed, diverged)       Done                     ingested, never rerun
 //   (start)   a live worker of an earlier orchestrator  Running                  adopt(): an orphan, a
 //             (run lock held), or a backend task it left                         handle like any other
+//   (start)   another writer (gpas eval) holds the      Running (waits)          adopt(): an orphan until
+//             lock of an unfinished run                                          it lets go, then resumed
 //   (start)   anything else                             Waiting                  resumes if started
 //   Waiting   dependency failed or diverged             Done (failed)            dependency_failed()
 //   Waiting   dependency completed, slots free, in order Running                 launch()

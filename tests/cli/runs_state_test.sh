@@ -69,6 +69,13 @@ kill -9 "$first"; wait "$first" 2>/dev/null || true
   || { cat list.txt; fail "a SIGKILLed trainer is not shown interrupted"; }
 "$gpas" runs list --workdir w --status running | grep -q long && fail "a SIGKILLed trainer still shows running"
 flock -n "$ldir/run.lock" true || fail "the lock of a SIGKILLed trainer is still held"
+# A writer that is not a trainer (an eval, by the role in the lock) holding it is no live trainer.
+( exec 9>>"$ldir/run.lock"; flock 9; printf '%s %s gpas eval\n' "$BASHPID" "$(hostname)" > "$ldir/run.lock"; exec sleep 60 ) &
+holder=$!; pids+=("$holder")
+for _ in $(seq 100); do flock -n "$ldir/run.lock" true || break; sleep 0.05; done
+"$gpas" runs list --workdir w --status running | grep -q long && fail "a run whose lock an eval holds shows running"
+"$gpas" runs list --workdir w | grep long | grep -q " interrupted " || fail "a run whose lock an eval holds is not interrupted"
+kill -9 "$holder"; wait "$holder" 2>/dev/null || true
 last=$(ls "$ldir"/checkpoints/*.pt | tail -1 | sed 's/.*step_0*\([0-9]*\)\.pt/\1/')
 "$gpas" train "${tiny[@]}" "${long[@]}" --workdir w > l3.txt 2>&1 &
 third=$!; pids+=("$third")

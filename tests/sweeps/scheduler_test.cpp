@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "sweeps/plan.h"
 #include "sweeps/progress.h"
@@ -514,6 +515,56 @@ TEST(Scheduler, OnlyTheRunsOwnWorkerIsSignalled) {
   int status = 0;
   EXPECT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status));
+}
+
+}  // namespace
+}  // namespace gpas::sweeps
+
+namespace gpas::sweeps {
+namespace {
+
+// (start) -> Running (waits): `gpas eval` holding the lock of an interrupted run is no live trainer
+// (the run shows interrupted and busy, not running), and the orchestrator waits for it to let go
+// instead of launching a trainer that the lock would refuse; then it resumes the run.
+TEST(Scheduler, AWriterHoldingTheRunLockIsWaitedForNotShownRunning) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}");
+  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+  journal_start(dir, 999999);  // a trainer that died
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  pid_t eval = ::fork();
+  if (eval == 0) {
+    ::close(p[0]);
+    auto lock = FileLock::try_take(run_lock_path(dir), "gpas eval");
+    char ok = lock ? '1' : '0';
+    if (::write(p[1], &ok, 1) != 1) ::_exit(2);
+    ::usleep(800000);
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  char ok = 0;
+  ASSERT_TRUE(::read(p[0], &ok, 1) == 1 && ok == '1');
+  ::close(p[0]);
+  RunInfo info = read_run(dir, 30);
+  EXPECT_EQ(info.state, State::Pending);
+  EXPECT_TRUE(info.interrupted);
+  EXPECT_EQ(state_name(info), "interrupted, busy: gpas eval");
+  FakeBackend b;
+  bool waited = false;
+  f.opts.on_progress = [&](const Progress& pr) {
+    if (pr.jobs[0].note.find("waits for gpas eval") != std::string::npos) {
+      waited = true;
+      EXPECT_TRUE(b.launched.empty());
+    }
+    ::usleep(1000);
+  };
+  SweepOutcome out = run_sweep(s, b, f.opts);
+  int status = 0;
+  EXPECT_EQ(::waitpid(eval, &status, 0), eval);
+  EXPECT_TRUE(waited);
+  EXPECT_EQ(out.completed, 1);
+  EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);
 }
 
 }  // namespace
