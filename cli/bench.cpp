@@ -52,11 +52,13 @@ void setup_bench(CLI::App& app) {
   t->add_option("--vocab", o->vocab, "vocabulary size")->capture_default_str();
   t->add_option("--precision", o->precision, "fp32 | bf16 | bf16-mixed")->capture_default_str();
   t->add_option("--device", o->device, "auto | cpu | cuda")->capture_default_str();
+  auto* unfused = t->add_flag("--no-fused-adam", "torch's per-parameter Adam step, not the fused kernel");
   t->add_flag("--json", *json, "one JSON object");
   t->add_flag("--no-cache", *no_cache, "do not record the rate for sweep estimates");
   t->footer("The rate is recorded in $XDG_CACHE_HOME/gpas/bench.json (default ~/.cache/gpas; $GPAS_CACHE_DIR\n"
             "overrides), where `gpas sweep plan` and `sweep run` take it for the nearest job shape.");
-  t->callback([o, json, no_cache] {
+  t->callback([o, json, no_cache, unfused] {
+    o->fused_adam = unfused->count() == 0;
     auto r = bench_train(*o);
     if (!*no_cache) record(r, *o);
     if (*json) {
@@ -72,6 +74,7 @@ void setup_bench(CLI::App& app) {
                 r["flops_per_token"].get<double>(), r["achieved_flops"].get<double>());
     std::printf("  MFU %.1f%% of %.3g FLOP/s (%s)\n", 100 * r["mfu"].get<double>(),
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
+    std::printf("  Adam step: %s\n", r["fused_adam"].get<bool>() ? "fused kernel" : "per-parameter");
   });
   setup_bench_data(*bench);
   setup_bench_plan(*bench);

@@ -72,6 +72,9 @@ struct TrainConfig {
   // (AdamW on the embeddings, head and final norm plus lisa_layers random layers, resampled every
   // lisa_interval updates; finetuning, Table 3).
   std::string optimizer = "adam";
+  // Adam's update through LibTorch's fused kernel where the build has one for the device (2.x:
+  // CUDA; the CPU from 2.4); false: torch::optim::Adam's per-parameter step. Same state either way.
+  bool fused_adam = true;
   int64_t lisa_layers = 2;
   int64_t lisa_interval = 20;
   double epochs = 0;               // > 0: steps = ceil(epochs x training examples / batch_size)

@@ -64,6 +64,9 @@ void visit_fields(Cfg& c, F&& f) {
     "weights to start from: an export (dir or .safetensors), a checkpoint (.pt), a run directory, "
     "or run:<id> beside this run (finetuning)");
   f("train.optimizer", c.train.optimizer, "adam | adamw | lisa");
+  f("train.fused_adam", c.train.fused_adam,
+    "Adam's update in LibTorch's fused kernel where it has one (2.x: CUDA; CPU from 2.4); false: "
+    "torch's per-parameter step");
   f("train.lisa_layers", c.train.lisa_layers, "lisa: layers trained at a time (gamma)");
   f("train.lisa_interval", c.train.lisa_interval, "lisa: updates between resampling (K)");
   f("train.epochs", c.train.epochs, "> 0: train.steps from the instruction data's size");

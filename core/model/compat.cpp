@@ -1,5 +1,7 @@
 #include "core/model/compat.h"
 
+#include <stdexcept>
+
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef GPAS_WITH_CUDA
@@ -50,6 +52,40 @@ void cuda_reset_peak(int device) {
   c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
 #else
   (void)device;
+#endif
+}
+
+bool has_fused_adam(const torch::Device& device) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return device.is_cuda() || device.is_cpu();
+#elif TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1  // _fused_adamw_ came in 2.1
+  return device.is_cuda();
+#else
+  (void)device;
+  return false;
+#endif
+}
+
+void fused_adam(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+                const std::vector<torch::Tensor>& exp_avgs,
+                const std::vector<torch::Tensor>& exp_avg_sqs, const torch::Tensor& step, double lr,
+                double beta1, double beta2, double weight_decay, double eps, bool decoupled) {
+  if (params.empty()) return;
+  if (!has_fused_adam(params.front().device()))
+    throw std::logic_error("compat::fused_adam: no fused Adam kernel for " +
+                           params.front().device().str() + " in this LibTorch");
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // The kernel reads one step count per tensor (it never writes them): one tensor serves them all.
+  const std::vector<torch::Tensor> steps(params.size(), step);
+  if (decoupled)
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1,
+                      beta2, weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+  else
+    at::_fused_adam_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1,
+                     beta2, weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+#else
+  (void)grads, (void)exp_avgs, (void)exp_avg_sqs, (void)step, (void)lr, (void)beta1, (void)beta2,
+      (void)weight_decay, (void)eps, (void)decoupled;
 #endif
 }
 

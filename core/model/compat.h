@@ -6,6 +6,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -40,6 +41,21 @@ void cuda_reset_peak(int device);
 
 c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,
                                                int workers, std::chrono::seconds timeout);
+
+// LibTorch's fused Adam step (at::_fused_adam_ / _fused_adamw_: one kernel over a list of tensors)
+// where the version has one for tensors on `device`: CUDA from 2.1, the CPU from 2.4; never in 1.13.
+bool has_fused_adam(const torch::Device& device);
+
+// One fused Adam update of params from grads, exp_avgs and exp_avg_sqs in place: torch::optim::Adam's
+// arithmetic, with weight_decay as L2 (added to the gradient) or, decoupled, p *= 1 - lr * wd before
+// the update (torch's AdamW). All tensors contiguous, of one device (has_fused_adam) and one
+// floating dtype; step: a float32 scalar on that device, the step count after this update's
+// increment (the kernel reads it; as PyTorch's own Adam, the caller increments). Throws where
+// has_fused_adam is false.
+void fused_adam(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+                const std::vector<torch::Tensor>& exp_avgs,
+                const std::vector<torch::Tensor>& exp_avg_sqs, const torch::Tensor& step, double lr,
+                double beta1, double beta2, double weight_decay, double eps, bool decoupled);
 
 
 // The key of a parameter in torch::optim::Optimizer::state(): its TensorImpl's address printed as a

@@ -15,6 +15,7 @@
 #include "core/model/compat.h"
 #include "core/model/model.h"
 #include "core/train/distributed.h"
+#include "core/train/optimizers.h"
 #include "core/train/runtime.h"
 #include "core/train/step.h"
 
@@ -90,6 +91,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   rc.train.seq_len = o.seq;
   rc.train.batch_size = rc.train.micro_batch = o.batch;
   rc.train.device = o.device;
+  rc.train.fused_adam = o.fused_adam;
   resolve(rc);
   validate(rc);
   torch::Device dev(torch::kCPU);
@@ -155,6 +157,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
           {"mfu", peak > 0 ? tps * fpt / peak : 0.0},
           {"peak_memory_bytes", peak_memory_bytes(dev)},
           {"peak_memory_kind", dev.is_cuda() ? "cuda caching allocator, peak allocated" : "process max RSS"},
+          {"fused_adam", last_step_fused(step.optimizer())},
           {"torch_version", torch_version()}};
 }
 

@@ -19,6 +19,7 @@ struct BenchTrainOptions {
   int64_t vocab = 32000;
   std::string precision = "fp32";
   std::string device = "auto";
+  bool fused_adam = true;  // train.fused_adam: false times torch's per-parameter Adam step
 };
 
 nlohmann::json bench_train(const BenchTrainOptions& o);

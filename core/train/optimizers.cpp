@@ -1,11 +1,15 @@
-// AdamW as Adam with the decay applied first (p *= 1 - lr * wd, then Adam without decay: torch's
-// AdamW order), and LISA on top of it. LISA's update counter is saved with the optimizer state,
+// Adam (torch's, L2 decay) and AdamW as Adam with the decay applied first (p *= 1 - lr * wd, then
+// Adam without decay: torch's AdamW order), both through LibTorch's fused Adam kernel where it has
+// one, and LISA on top of AdamW. LISA's update counter is saved with the optimizer state,
 // so a resumed run trains the same layers as an uninterrupted one.
 #include "core/train/optimizers.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <tuple>
 
 #include "core/common/error.h"
 #include "core/model/compat.h"
@@ -14,29 +18,117 @@ namespace gpas {
 
 namespace {
 
-class AdamW : public torch::optim::Adam {
+// torch::optim::Adam with its update through LibTorch's fused kernel where the build and the
+// parameters' device have one (compat::has_fused_adam; train.fused_adam), else torch's own
+// per-parameter step. Both keep the same AdamParamState (step, exp_avg, exp_avg_sq), so a
+// checkpoint written by either loads in the other; a parameter without a gradient neither moves
+// nor gains state in either. decoupled_wd > 0: AdamW's decay p *= 1 - lr * wd before the update
+// (the options' L2 weight_decay is then 0).
+class Adam : public torch::optim::Adam {
  public:
-  AdamW(const std::vector<torch::Tensor>& params, const TrainConfig& c)
+  Adam(const std::vector<torch::Tensor>& params, const TrainConfig& c, bool decoupled)
       : torch::optim::Adam(params, torch::optim::AdamOptions(c.lr)
                                        .betas({c.adam_beta1, c.adam_beta2})
                                        .eps(c.adam_eps)
-                                       .weight_decay(0.0)),
-        wd_(c.weight_decay) {}
+                                       .weight_decay(decoupled ? 0.0 : c.weight_decay)),
+        decoupled_wd_(decoupled ? c.weight_decay : 0.0),
+        fused_(c.fused_adam) {}
 
   torch::Tensor step(LossClosure closure = nullptr) override {
-    if (wd_ > 0) {
-      torch::NoGradGuard ng;
+    torch::Tensor loss;
+    if (closure) {
+      at::AutoGradMode grad(true);
+      loss = closure();
+    }
+    torch::NoGradGuard ng;
+    last_fused_ = fused_ && fused_step();
+    if (last_fused_) return loss;
+    if (decoupled_wd_ > 0) {
       for (auto& g : param_groups()) {
         const double lr = static_cast<torch::optim::AdamOptions&>(g.options()).lr();
         for (auto& p : g.params())
-          if (p.grad().defined()) p.mul_(1.0 - lr * wd_);
+          if (p.grad().defined()) p.mul_(1.0 - lr * decoupled_wd_);
       }
     }
-    return torch::optim::Adam::step(std::move(closure));
+    torch::optim::Adam::step();
+    return loss;
   }
 
+  bool last_step_fused() const { return last_fused_; }
+
  private:
-  double wd_;
+  // Whether every parameter with a gradient (and its state, if any) can go to the fused kernel.
+  bool fusable() const {
+    for (const auto& g : param_groups()) {
+      if (static_cast<const torch::optim::AdamOptions&>(g.options()).amsgrad()) return false;
+      for (const auto& p : g.params()) {
+        const auto& grad = p.grad();
+        if (!grad.defined()) continue;
+        if (!compat::has_fused_adam(p.device()) || !p.is_floating_point() || grad.is_sparse() ||
+            grad.scalar_type() != p.scalar_type() || grad.device() != p.device() ||
+            !p.is_contiguous() || !grad.is_contiguous())
+          return false;
+        auto it = state_.find(compat::optimizer_state_key(p));
+        if (it == state_.end()) continue;
+        const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+        for (const auto* t : {&st.exp_avg(), &st.exp_avg_sq()})
+          if (!t->defined() || t->sizes() != p.sizes() || t->scalar_type() != p.scalar_type() ||
+              t->device() != p.device() || !t->is_contiguous())
+            return false;
+      }
+    }
+    return true;
+  }
+
+  // One kernel per (group, device, dtype, step count): the count differs where LISA dropped a
+  // layer's state. As PyTorch's Adam(fused=True), the step is counted here, then the kernel runs.
+  bool fused_step() {
+    if (!fusable()) return false;
+    struct Bucket {
+      std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+    };
+    for (auto& g : param_groups()) {
+      const auto& o = static_cast<torch::optim::AdamOptions&>(g.options());
+      std::map<std::tuple<std::string, int, int64_t>, Bucket> buckets;
+      for (auto& p : g.params()) {
+        if (!p.grad().defined()) continue;
+        const auto key = compat::optimizer_state_key(p);
+        auto it = state_.find(key);
+        if (it == state_.end()) {  // as torch::optim::Adam initialises it
+          auto st = std::make_unique<torch::optim::AdamParamState>();
+          st->step(0);
+          st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          it = state_.insert({key, std::move(st)}).first;
+        }
+        auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+        st.step(st.step() + 1);
+        auto& b = buckets[{p.device().str(), int(p.scalar_type()), st.step()}];
+        b.params.push_back(p);
+        b.grads.push_back(p.grad());
+        b.exp_avgs.push_back(st.exp_avg());
+        b.exp_avg_sqs.push_back(st.exp_avg_sq());
+      }
+      const bool decoupled = decoupled_wd_ > 0;
+      for (auto& [k, b] : buckets) {
+        auto step = torch::full({}, double(std::get<2>(k)),
+                                torch::dtype(torch::kFloat32).device(b.params.front().device()));
+        compat::fused_adam(b.params, b.grads, b.exp_avgs, b.exp_avg_sqs, step, o.lr(),
+                           std::get<0>(o.betas()), std::get<1>(o.betas()),
+                           decoupled ? decoupled_wd_ : o.weight_decay(), o.eps(), decoupled);
+      }
+    }
+    return true;
+  }
+
+  double decoupled_wd_;
+  bool fused_;
+  bool last_fused_ = false;
+};
+
+class AdamW : public Adam {
+ public:
+  AdamW(const std::vector<torch::Tensor>& params, const TrainConfig& c) : Adam(params, c, true) {}
 };
 
 class Lisa : public AdamW {
@@ -122,11 +214,12 @@ std::unique_ptr<torch::optim::Adam> make_optimizer(Transformer& model,
                   "gradients for the all-reduce); use one GPU, or train.optimizer adamw");
     return std::make_unique<Lisa>(model, trainable, c);
   }
-  return std::make_unique<torch::optim::Adam>(
-      trainable, torch::optim::AdamOptions(c.lr)
-                     .betas({c.adam_beta1, c.adam_beta2})
-                     .eps(c.adam_eps)
-                     .weight_decay(c.weight_decay));
+  return std::make_unique<Adam>(trainable, c, /*decoupled=*/false);
+}
+
+bool last_step_fused(const torch::optim::Optimizer& opt) {
+  const auto* a = dynamic_cast<const Adam*>(&opt);
+  return a && a->last_step_fused();
 }
 
 }  // namespace gpas

@@ -3,6 +3,9 @@
 // LM head and final norm always, on lisa_layers random layers at a time, resampled every
 // lisa_interval updates; frozen layers get no gradient and keep no optimizer state). All are
 // torch::optim::Adam to the trainer (AdamOptions per group, so the schedule sets lr as for Adam).
+// Their update goes through LibTorch's fused Adam kernel where the build has one for the
+// parameters' device (2.x: CUDA; the CPU from 2.4) unless train.fused_adam is false; the state is
+// torch::optim::Adam's either way, so checkpoints move between the two paths.
 #pragma once
 #include <memory>
 #include <vector>
@@ -19,6 +22,9 @@ namespace gpas {
 std::unique_ptr<torch::optim::Adam> make_optimizer(Transformer& model,
                                                    const std::vector<torch::Tensor>& trainable,
                                                    const TrainConfig& cfg, int world);
+
+// Whether the optimizer's last step() went through the fused kernel (false for one not made here).
+bool last_step_fused(const torch::optim::Optimizer& opt);
 
 // LISA's layers for interval `interval` (updates interval*K .. interval*K + K-1): lisa_layers
 // distinct indices of [0, layers), a pure function of (seed, interval), sorted.
