@@ -119,8 +119,10 @@ namespace {
 class RecordLock {
  public:
   explicit RecordLock(const std::string& run_dir) {
-    fd_ = ::open((run_dir + "/sweep.json.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Read-only is enough for flock, and lets every user who may write the record take it.
+    fd_ = ::open((run_dir + "/sweep.json.lock").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ < 0) throw Error(run_dir + "/sweep.json.lock: cannot open: " + std::strerror(errno));
+    // A filesystem without flock (ENOLCK, EOPNOTSUPP) gets the unlocked write of old.
     while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
     }
   }
@@ -154,9 +156,13 @@ void write_record(const std::string& run_dir, const RunRecord& r) {
 
 void record_membership(const std::string& run_dir, const std::string& sweep) {
   if (sweep.empty() || !std::filesystem::is_directory(run_dir)) return;
+  auto member = [&](const RunRecord& r) {
+    return r.sweep == sweep || std::find(r.sweeps.begin(), r.sweeps.end(), sweep) != r.sweeps.end();
+  };
+  if (member(read_record(run_dir))) return;  // nothing to write (a read-only run dir stays untouched)
   RecordLock lock(run_dir);
   RunRecord r = read_record(run_dir);
-  if (r.sweep == sweep || std::find(r.sweeps.begin(), r.sweeps.end(), sweep) != r.sweeps.end()) return;
+  if (member(r)) return;
   r.sweeps.push_back(sweep);
   if (r.sweep.empty()) r.sweep = sweep;
   write_record_locked(run_dir, r);
@@ -215,6 +221,11 @@ RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
     }
     info.state = live ? State::Running : State::Pending;
     info.interrupted = !live;  // resumes from its newest checkpoint
+  }
+  if (info.state == State::Failed || info.state == State::Cancelled) {
+    // A writer (gpas eval of a stopped run) may hold a failed or cancelled run all the same.
+    LockHolder h = lock_holder_of(run_lock_path(run_dir));
+    if (h.held && !h.role.empty()) info.writer = h.role;
   }
   return info;
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -108,19 +109,26 @@ class Orphans : public JobBackend {
   }
   PollResult poll(const std::string& dir) override {
     RunInfo info = read_run(dir, heartbeat_timeout_);
-    if (info.state == State::Running || !info.writer.empty()) {  // a trainer, or a writer (gpas eval)
+    if (unreachable_.erase(dir))  // a kill that could not be sent: given up on, as if it had ended
+      return {Phase::Exited, -1, "pid " + std::to_string(pids_[dir]) + " on " + info.host +
+                                     " could not be signalled (not this run's worker here)"};
+    if (info.state == State::Running) {
       pids_[dir] = info.pid;
       return {Phase::Running, 0, ""};
     }
+    // A writer that is not a trainer (gpas eval): no heartbeat to watch, nothing to stop; queued.
+    if (!info.writer.empty()) return {Phase::Queued, 0, "busy: " + info.writer};
     return {Phase::Exited, -1, "the worker of an earlier orchestrator ended"};
   }
   void cancel(const std::string& dir, bool force) override {
-    signal_worker(pids_[dir], dir, force ? SIGKILL : SIGTERM);  // false: not this run's worker (gone)
+    // false: not this run's worker (gone, or on another host / in another pid namespace).
+    if (!signal_worker(pids_[dir], dir, force ? SIGKILL : SIGTERM) && force) unreachable_.insert(dir);
   }
 
  private:
   double heartbeat_timeout_;
   std::map<std::string, int64_t> pids_;
+  std::set<std::string> unreachable_;
 };
 
 // What this orchestrator is doing with a job. State (run_state.h) is what the run dir says; Status
@@ -142,6 +150,7 @@ struct Track {
   std::string handle;
   bool ours = true;   // this orchestrator's attempt (counted against max_retries); false: an orphan
   bool hung = false;  // Killing because its heartbeat stopped (not because a stop ran out of grace)
+  bool busy = false;  // an orphan handle on a writer (gpas eval) holding the run: waits, shown pending
   std::vector<int> slots;
   double launched = 0;
   double running_since = -1;  // first poll that said Running; -1 while queued (no heartbeat yet)
@@ -155,6 +164,7 @@ struct Track {
   bool live() const { return status == Status::Running || status == Status::Stopping || status == Status::Killing; }
   State state() const {  // as Progress and SweepOutcome show it
     if (status == Status::Done) return result;
+    if (busy) return State::Pending;
     return live() ? State::Running : State::Pending;
   }
 };
@@ -402,6 +412,7 @@ class Scheduler {
     for (auto& t : tracks_) {
       if (!t.live()) continue;
       PollResult p = t.via->poll(t.handle);
+      t.busy = p.phase == Phase::Queued && t.via == orphans_.get();
       if (p.phase == Phase::Exited) {
         exited(t, p);
       } else if (p.phase == Phase::Running) {
@@ -425,14 +436,24 @@ class Scheduler {
 
   void stop_all() {
     stopping_ = true;
-    for (auto& t : tracks_)
-      if (t.status == Status::Running) stop(t);
+    for (auto& t : tracks_) {
+      if (t.status != Status::Running) continue;
+      if (!t.busy) {
+        stop(t);
+        continue;
+      }
+      // Waiting for a writer: nothing of ours to stop. Left pending; a rerun resumes it.
+      t.status = Status::Waiting;
+      t.busy = false;
+      t.via = nullptr;
+      t.handle.clear();
+    }
   }
 
   // Waiting jobs in sweep order onto free slots; none overtakes one that does not fit.
   void launch_ready() {
     int running = 0;
-    for (const auto& t : tracks_) running += t.live();
+    for (const auto& t : tracks_) running += t.live() && t.ours;  // orphans hold no slot, as before
     std::vector<Launch> launches;
     std::vector<Track*> batch;
     for (auto& t : tracks_) {

@@ -523,46 +523,78 @@ TEST(Scheduler, OnlyTheRunsOwnWorkerIsSignalled) {
 namespace gpas::sweeps {
 namespace {
 
-// (start) -> Running (waits): `gpas eval` holding the lock of an interrupted run is no live trainer
-// (the run shows interrupted and busy, not running), and the orchestrator waits for it to let go
-// instead of launching a trainer that the lock would refuse; then it resumes the run.
+// (start) -> Running (waits): `gpas eval` holding the lock of an unfinished run (interrupted, or
+// cancelled by a stop) is no live trainer: the run shows interrupted and busy, not running, and the
+// orchestrator waits for it to let go -- shown pending, never taken for hung however stale the
+// journal -- instead of launching a trainer that the lock would refuse; then it resumes the run.
 TEST(Scheduler, AWriterHoldingTheRunLockIsWaitedForNotShownRunning) {
-  Fixture f;
-  Sweep s = f.sweep("grid: {seed: [1]}");
-  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
-  journal_start(dir, 999999);  // a trainer that died
-  int p[2];
-  ASSERT_EQ(::pipe(p), 0);
-  pid_t eval = ::fork();
-  if (eval == 0) {
-    ::close(p[0]);
-    auto lock = FileLock::try_take(run_lock_path(dir), "gpas eval");
-    char ok = lock ? '1' : '0';
-    if (::write(p[1], &ok, 1) != 1) ::_exit(2);
-    ::usleep(800000);
-    ::_exit(0);
-  }
-  ::close(p[1]);
-  char ok = 0;
-  ASSERT_TRUE(::read(p[0], &ok, 1) == 1 && ok == '1');
-  ::close(p[0]);
-  RunInfo info = read_run(dir, 30);
-  EXPECT_EQ(info.state, State::Pending);
-  EXPECT_TRUE(info.interrupted);
-  EXPECT_EQ(state_name(info), "interrupted, busy: gpas eval");
-  FakeBackend b;
-  bool waited = false;
-  f.opts.on_progress = [&](const Progress& pr) {
-    if (pr.jobs[0].note.find("waits for gpas eval") != std::string::npos) {
-      waited = true;
-      EXPECT_TRUE(b.launched.empty());
+  for (bool cancelled : {false, true}) {
+    Fixture f;
+    Sweep s = f.sweep("grid: {seed: [1]}", "options: {max_retries: 0, heartbeat_timeout: 30}");
+    std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+    journal_start(dir, 999999);  // a trainer that died
+    if (cancelled) write_record(dir, RunRecord{1, "cancelled", "stopped by the user", now_seconds(), "t", {}});
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    pid_t eval = ::fork();
+    if (eval == 0) {
+      ::close(p[0]);
+      auto lock = FileLock::try_take(run_lock_path(dir), "gpas eval");
+      char ok = lock ? '1' : '0';
+      if (::write(p[1], &ok, 1) != 1) ::_exit(2);
+      ::usleep(800000);
+      ::_exit(0);
     }
-    ::usleep(1000);
+    ::close(p[1]);
+    char ok = 0;
+    ASSERT_TRUE(::read(p[0], &ok, 1) == 1 && ok == '1');
+    ::close(p[0]);
+    RunInfo info = read_run(dir, 30);
+    EXPECT_EQ(info.writer, "gpas eval");
+    if (!cancelled) {
+      EXPECT_EQ(info.state, State::Pending);
+      EXPECT_EQ(state_name(info), "interrupted, busy: gpas eval");
+    }
+    FakeBackend b;
+    f.opts.heartbeat = [](const std::string&) { return 0.0; };  // the dead trainer's journal: stale
+    bool waited = false;
+    f.opts.on_progress = [&](const Progress& pr) {
+      if (pr.jobs[0].note.find("waits for gpas eval") != std::string::npos) {
+        waited = true;
+        EXPECT_TRUE(b.launched.empty());
+        EXPECT_EQ(pr.jobs[0].state, State::Pending);
+      }
+      ::usleep(1000);
+    };
+    SweepOutcome out = run_sweep(s, b, f.opts);
+    int status = 0;
+    EXPECT_EQ(::waitpid(eval, &status, 0), eval);
+    EXPECT_TRUE(waited) << cancelled;
+    EXPECT_EQ(out.completed, 1) << cancelled;
+    EXPECT_EQ(b.launches_of(s.jobs[0].id), 1) << cancelled;
+  }
+}
+
+// Killing -> Waiting (a retry): a hung orphan whose pid is not this run's worker any more (another
+// run's, or one on another host) cannot be signalled; it is given up on, not waited for forever.
+TEST(Scheduler, AHungOrphanThatCannotBeSignalledIsGivenUpOn) {
+  Fixture f;
+  Sweep s = f.sweep("grid: {seed: [1]}", "options: {heartbeat_timeout: 30}");
+  std::string dir = run_dir_of(f.wd, s.jobs[0].id);
+  pid_t other = spawn_stuck_worker(f.wd + "/runs/another");  // a `train` worker, of another run
+  ASSERT_GT(other, 0);
+  journal_start(dir, other);  // a run dir without a lock file: its liveness is the pid's
+  ASSERT_EQ(read_run(dir, 30).state, State::Running);
+  FakeBackend b;
+  f.opts.heartbeat = [](const std::string&) { return 0.0; };
+  int polls = 0;
+  f.opts.on_progress = [&](const Progress&) {
+    if (++polls > 2000) throw std::runtime_error("still waiting for an orphan it cannot signal");
   };
-  SweepOutcome out = run_sweep(s, b, f.opts);
+  SweepOutcome out;
+  EXPECT_NO_THROW(out = run_sweep(s, b, f.opts));
   int status = 0;
-  EXPECT_EQ(::waitpid(eval, &status, 0), eval);
-  EXPECT_TRUE(waited);
+  EXPECT_FALSE(reaped(other, &status));  // never signalled: it is not this run's
   EXPECT_EQ(out.completed, 1);
   EXPECT_EQ(b.launches_of(s.jobs[0].id), 1);
 }
