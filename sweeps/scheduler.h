@@ -10,8 +10,10 @@
 //   (start)   run dir final (completed, diverged)       Done                     ingested, never rerun
 //   (start)   a live worker of an earlier orchestrator  Running                  adopt(): an orphan, a
 //             (run lock held), or a backend task it left                         handle like any other
-//   (start)   another writer (gpas eval) holds the      Running (waits)          adopt(): an orphan until
-//             lock of an unfinished run                                          it lets go, then resumed
+//   (start)   another writer (gpas eval) holds the      Running (shown pending)  adopt(): an orphan queued
+//             lock of an unfinished run                                          until it lets go (no
+//                                                                                heartbeat); a stop leaves
+//                                                                                it Waiting
 //   (start)   anything else                             Waiting                  resumes if started
 //   Waiting   dependency failed or diverged             Done (failed)            dependency_failed()
 //   Waiting   dependency completed, slots free, in order Running                 launch()
@@ -30,6 +32,8 @@
 //   Killing   (a stop's kill)
 //   Killing   poll: exited after a hang                 Waiting, or Done         retry_or_fail()
 //                                                       (failed)
+//   Killing   an orphan that cannot be signalled (not   Waiting, or Done         given up on: exited()
+//             this run's worker here)                   (failed)
 #pragma once
 #include <functional>
 #include <string>
