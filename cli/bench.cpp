@@ -53,6 +53,9 @@ void setup_bench(CLI::App& app) {
   t->add_option("--precision", o->precision, "fp32 | bf16 | bf16-mixed")->capture_default_str();
   t->add_option("--device", o->device, "auto | cpu | cuda")->capture_default_str();
   auto* unfused = t->add_flag("--no-fused-adam", "torch's per-parameter Adam step, not the fused kernel");
+  t->add_flag("--breakdown", o->breakdown,
+              "then time each part of the step alone: attention, MLP, norms + residual + GPAS, "
+              "embedding, head + loss, optimizer");
   t->add_flag("--json", *json, "one JSON object");
   t->add_flag("--no-cache", *no_cache, "do not record the rate for sweep estimates");
   t->footer("The rate is recorded in $XDG_CACHE_HOME/gpas/bench.json (default ~/.cache/gpas; $GPAS_CACHE_DIR\n"
@@ -75,6 +78,18 @@ void setup_bench(CLI::App& app) {
     std::printf("  MFU %.1f%% of %.3g FLOP/s (%s)\n", 100 * r["mfu"].get<double>(),
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
     std::printf("  Adam step: %s\n", r["fused_adam"].get<bool>() ? "fused kernel" : "per-parameter");
+    if (r.contains("breakdown")) {
+      const auto& b = r["breakdown"];
+      std::printf("  breakdown (each part alone, forward + backward):\n");
+      for (const auto& p : b["parts"])
+        std::printf("    %-20s %3lld x %9.3f ms = %9.3f ms  %5.1f%% of the step\n",
+                    p["part"].get<std::string>().c_str(), (long long)p["count"].get<int64_t>(),
+                    p["ms_each"].get<double>(), p["ms_per_step"].get<double>(),
+                    100 * p["share_of_step"].get<double>());
+      std::printf("    the parts sum to %.0f%% of the step; one whole layer %.3f ms, its parts %.3f ms\n",
+                  100 * b["sum_of_parts_share"].get<double>(), b["layer_ms"].get<double>(),
+                  b["layer_parts_ms"].get<double>());
+    }
   });
   setup_bench_data(*bench);
   setup_bench_plan(*bench);

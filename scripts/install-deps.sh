@@ -8,7 +8,8 @@ set -euo pipefail
 if [ "${GPAS_TORCH:-cpu}" = cuda ]; then
   torch_pkgs=(libtorch-cuda-dev libnccl-dev nvidia-cuda-dev nvidia-cuda-toolkit libcuda1 libgloo-cuda-dev)
 else
-  torch_pkgs=(libtorch-dev libopenblas0-openmp libgloo-dev)
+  # python3-torch: bench/reference_eager.py, which tests/cli/gpu_check_test.sh dry-runs on the CPU.
+  torch_pkgs=(libtorch-dev libopenblas0-openmp libgloo-dev python3-torch)
 fi
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates

@@ -90,4 +90,9 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rope& rope) {
   return sublayer(h, spec.mlp, [&](const torch::Tensor& u) { return mlp(u); });
 }
 
+torch::Tensor BlockImpl::forward_sites(const torch::Tensor& x) {
+  auto identity = [](const torch::Tensor& u) { return u; };
+  return sublayer(sublayer(x, spec.attn, identity), spec.mlp, identity);
+}
+
 }  // namespace gpas

@@ -44,6 +44,10 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& cfg, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const Rope& rope);  // (B, T, C) -> (B, T, C)
+  // The layer with attention and the MLP replaced by the identity: its norms, residual adds,
+  // shortcut scales and GPAS alone, what a fused norm + residual + GPAS kernel would replace
+  // (timed by `gpas bench train --breakdown`).
+  torch::Tensor forward_sites(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
   LayerSpec spec;
   Attention self_attn{nullptr};

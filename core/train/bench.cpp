@@ -71,6 +71,82 @@ int64_t peak_memory_bytes(const torch::Device& d) {
   return int64_t(ru.ru_maxrss) * 1024;
 }
 
+// Median wall time of `piece` (a forward and its backward) over `reps` runs after one warm-up,
+// the device synchronised around each; gradients are dropped before each run, as a step does.
+template <class F>
+double time_piece(Transformer& model, const torch::Device& dev, int reps, F&& piece) {
+  std::vector<double> t;
+  for (int r = 0; r <= reps; ++r) {
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    sync(dev);
+    auto t0 = std::chrono::steady_clock::now();
+    piece();
+    sync(dev);
+    if (r > 0) t.push_back(seconds_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// Where a step's time goes (`--breakdown`): each part of the model timed alone on the step's
+// shapes, forward and backward, times its count per step. "norm_residual_gpas" is a layer with
+// attention and the MLP replaced by the identity (BlockImpl::forward_sites): its RMSNorms,
+// residual adds and GPAS, what a fused kernel would replace. Parts timed alone lose the overlap
+// and gain the launches of a real step, so their sum is compared with the step, not forced to it.
+nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceBatch& b,
+                              const torch::Device& dev, double step_s) {
+  const int reps = dev.is_cuda() ? 10 : 5;
+  const int64_t L = model->layer_count();
+  auto opts = model->embed_tokens->weight.options();
+  const int64_t B = b.inputs.size(0), T = b.inputs.size(1), C = model->cfg.hidden;
+  torch::manual_seed(2);
+  auto x = torch::randn({B, T, C}, opts).requires_grad_(true);  // (B, T, C)
+  auto g = torch::randn({B, T, C}, opts);                        // (B, T, C)
+  Block block = model->blocks[0];
+  auto backward = [&](const torch::Tensor& y) { y.backward(g); };
+  struct Part { const char* name; int64_t count; double s; };
+  std::vector<Part> parts = {
+      {"attention", L, time_piece(model, dev, reps, [&] { backward(block->self_attn(x, model->rope)); })},
+      {"mlp", L, time_piece(model, dev, reps, [&] { backward(block->mlp(x)); })},
+      {"norm_residual_gpas", L, time_piece(model, dev, reps, [&] { backward(block->forward_sites(x)); })},
+      {"embedding", 1, time_piece(model, dev, reps, [&] { backward(model->embed_tokens(b.inputs)); })},
+      {"head_and_loss", 1, time_piece(model, dev, reps, [&] {
+         model->chunked_loss_sum(model->norm(x), b.targets).backward();
+       })},
+  };
+  // The update alone, on the gradients of one backward of the whole model.
+  model->chunked_loss_sum(model->hidden(b.inputs), b.targets).backward();
+  {
+    std::vector<double> t;
+    for (int r = 0; r <= reps; ++r) {
+      sync(dev);
+      auto t0 = std::chrono::steady_clock::now();
+      step.optimizer().step();
+      sync(dev);
+      if (r > 0) t.push_back(seconds_since(t0));
+    }
+    std::sort(t.begin(), t.end());
+    parts.push_back({"optimizer", 1, t[t.size() / 2]});
+  }
+  double layer_s = time_piece(model, dev, reps, [&] { backward(block(x, model->rope)); });
+  nlohmann::json rows = nlohmann::json::array();
+  double sum = 0;
+  for (const Part& p : parts) {
+    double per_step = p.s * double(p.count);
+    sum += per_step;
+    rows.push_back({{"part", p.name}, {"count", p.count}, {"ms_each", p.s * 1e3},
+                    {"ms_per_step", per_step * 1e3}, {"share_of_step", per_step / step_s}});
+  }
+  return {{"parts", rows},
+          {"step_ms", step_s * 1e3},
+          {"sum_of_parts_share", sum / step_s},
+          {"layer_ms", layer_s * 1e3},
+          {"layer_parts_ms", (parts[0].s + parts[1].s + parts[2].s) * 1e3},
+          {"how", "each part timed alone on the step's shapes (forward + backward), median of " +
+                      std::to_string(reps) + " runs, times its count per step; shares are of the "
+                      "median step"}};
+}
+
 }  // namespace
 
 nlohmann::json bench_train(const BenchTrainOptions& o) {
@@ -126,6 +202,9 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
+  const int64_t peak_bytes = peak_memory_bytes(dev);  // before the breakdown allocates its own
+  nlohmann::json breakdown;
+  if (o.breakdown) breakdown = step_breakdown(model, step, micro[0], dev, median);
   double tps = double(o.batch * o.seq) / median;
   double fpt = flops_per_token(rc.model, o.seq);
   std::string device_name = dev.is_cuda() ? gpu_name() : "cpu";
@@ -138,7 +217,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
     peak = measure_cpu_matmul_peak();
     peak_kind = "cpu fp32 torch::mm measured in this run";
   }
-  return {{"size", o.size},
+  nlohmann::json r = {{"size", o.size},
           {"norm", o.norm},
           {"gpas", o.gpas},
           {"precision", o.precision},
@@ -155,10 +234,12 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
           {"peak_flops", peak},
           {"peak_kind", peak_kind},
           {"mfu", peak > 0 ? tps * fpt / peak : 0.0},
-          {"peak_memory_bytes", peak_memory_bytes(dev)},
+          {"peak_memory_bytes", peak_bytes},
           {"peak_memory_kind", dev.is_cuda() ? "cuda caching allocator, peak allocated" : "process max RSS"},
           {"fused_adam", last_step_fused(step.optimizer())},
           {"torch_version", torch_version()}};
+  if (o.breakdown) r["breakdown"] = breakdown;
+  return r;
 }
 
 }  // namespace gpas

@@ -76,6 +76,23 @@ TEST(Model, SchemeWiring) {
 
 double std_of(const torch::Tensor& t) { return t.to(torch::kFloat64).std().item<double>(); }
 
+// What `bench train --breakdown` times as "norm_residual_gpas": a Pre-LN + GPAS layer with its
+// attention and MLP taken out is y = gpas(x + n1(x)), then gpas(y + n2(y)).
+TEST(Model, ForwardSitesIsTheLayerWithoutAttentionAndMlp) {
+  ModelConfig m = preset("9m", "pre", true);
+  m.gpas.init = {0.5};
+  Block block(m, 0);
+  torch::manual_seed(4);
+  for (auto& [name, n] : block->norms) n->weight.data().uniform_(0.5, 1.5);
+  auto x = torch::randn({2, 3, m.hidden});
+  auto gate = [&](const torch::Tensor& t) {
+    return (1 - torch::silu(torch::tensor(0.5))) * t;
+  };
+  auto y = gate(x + block->norms.at("input_layernorm")(x));
+  y = gate(y + block->norms.at("post_attention_layernorm")(y));
+  EXPECT_TRUE(torch::allclose(block->forward_sites(x), y, 1e-5, 1e-6));
+}
+
 TEST(Model, InitialisationStatistics) {
   ModelConfig m = preset("20m", "deepnorm", true);
   m.vocab_size = 4000;

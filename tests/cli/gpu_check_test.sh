@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh, the one command a GPU machine runs, dry-run on the CPU with the binary
+# under test, so that its plumbing is checked before a GPU's minutes are spent on it: the test
+# step, gpas and bench/reference_eager.py side by side for each cell, the breakdown at the first
+# and last size, and the JSON summary with nothing missing; then a cell whose benchmarks fail
+# must be reported in the summary, not end the script. Needs a python3 with torch (Debian's
+# python3-torch); skips (exit 77) saying so where there is none.
+# Usage: gpu_check_test.sh GPAS SOURCE_DIR
+set -euo pipefail
+gpas=$1 src=$2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+py=""
+for p in ${PYTHON:-} python3 /usr/bin/python3; do
+  if command -v "$p" >/dev/null && "$p" -c 'import torch' 2>/dev/null; then py=$p; break; fi
+done
+[ -n "$py" ] || { echo "gpu_check_test: skipped: no python3 with torch (apt-get install python3-torch)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export GPAS_THREADS=1 PYTHON=$py GPAS_BIN=$gpas GPU_CHECK_DEVICE=cpu GPU_CHECK_PRECISION=fp32 \
+  GPU_CHECK_SEQ=32 GPU_CHECK_STEPS=2 XDG_CACHE_HOME=$tmp/cache
+
+GPU_CHECK_SIZES="tiny:4 9m:2" GPU_CHECK_GTEST='GradSync.GlooGroupOfOne*' GPU_CHECK_CTEST='cli\.nccl_test' \
+  bash "$src/scripts/gpu-check.sh" > "$tmp/summary.json" 2> "$tmp/progress.txt" \
+  || { cat "$tmp/progress.txt"; fail "gpu-check.sh failed"; }
+[ ! -e "$tmp/cache/gpas/bench.json" ] || fail "gpu-check.sh recorded its runs in the bench cache"
+"$py" - "$tmp/summary.json" <<'PY' || { cat "$tmp/progress.txt" "$tmp/summary.json"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+def check(ok, what):
+    if not ok:
+        sys.exit("FAIL: " + what)
+check(s["device"] == "cpu", "device")
+check(s["tests"] == {"core_gradsync_step_rc": 0, "ctest_nccl_ddp_rc": 0}, f"tests: {s['tests']}")
+rows = s["bench"]
+check([(r["size"], r["gpas"]) for r in rows] == [("tiny", False), ("tiny", True), ("9m", False), ("9m", True)],
+      "cells: " + str([(r["size"], r["gpas"]) for r in rows]))
+for r in rows:
+    check("errors" not in r, f"errors in {r}")
+    for k in ("gpas_tokens_per_s", "ref_tokens_per_s", "speedup", "gpas_mfu", "ref_mfu",
+              "gpas_peak_bytes", "ref_peak_bytes"):
+        check(isinstance(r.get(k), (int, float)) and r[k] > 0, f"{k} in {r}")
+    check(r["batch"] == (4 if r["size"] == "tiny" else 2) and r["seq"] == 32, f"shape of {r}")
+check(set(s["gpas_step_time_cost"]) == {"tiny", "9m"}, "gpas_step_time_cost")
+check(set(s["breakdown"]) == {"tiny", "9m"}, f"breakdown sizes: {list(s['breakdown'])}")
+parts = {"attention", "mlp", "norm_residual_gpas", "embedding", "head_and_loss", "optimizer"}
+for size, b in s["breakdown"].items():
+    check(set(b["share_of_step"]) == parts, f"{size} parts: {list(b['share_of_step'])}")
+    check(all(v > 0 for v in b["ms_per_step"].values()), f"{size}: a part took no time: {b}")
+    check(b["step_ms"] > 0 and b["sum_of_parts_share"] > 0, f"{size}: {b}")
+PY
+grep -q "bench 9m batch 2 gpas=1 --breakdown" "$tmp/progress.txt" || { cat "$tmp/progress.txt"; fail "no progress line"; }
+
+# A cell that cannot run is a row with its errors, and the script still prints its summary.
+GPU_CHECK_SIZES="nosuch:2" GPU_CHECK_TESTS=0 bash "$src/scripts/gpu-check.sh" > "$tmp/bad.json" 2> "$tmp/bad.txt" \
+  || { cat "$tmp/bad.txt"; fail "gpu-check.sh failed on a cell that cannot run"; }
+"$py" - "$tmp/bad.json" <<'PY' || { cat "$tmp/bad.txt" "$tmp/bad.json"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+if s["tests"] != {"core_gradsync_step_rc": -1, "ctest_nccl_ddp_rc": -1}:
+    sys.exit(f"FAIL: skipped tests reported as {s['tests']}")
+rows = s["bench"]
+if len(rows) != 2 or not all(len(r.get("errors", [])) == 2 for r in rows):
+    sys.exit(f"FAIL: failed cells not reported: {rows}")
+if "gpas bench failed" not in rows[0]["errors"][0] or "reference failed" not in rows[0]["errors"][1]:
+    sys.exit(f"FAIL: errors do not say which side failed: {rows[0]['errors']}")
+PY
+grep -q "unknown preset 'nosuch'" "$tmp/bad.txt" || { cat "$tmp/bad.txt"; fail "the failing bench's message is not shown"; }
+echo "gpu_check_test: ok"
