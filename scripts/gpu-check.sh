@@ -32,18 +32,16 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 if [ -n "${GPAS_BIN:-}" ]; then
-  gpas=$GPAS_BIN
-  build=$(cd "$(dirname "$gpas")/.." && pwd)
+  build=$(cd "$(dirname "$GPAS_BIN")/.." && pwd)
 elif [ -f "$debdir/build-on-gpu-host.sh" ]; then
   bash "$debdir/build-on-gpu-host.sh" "$debdir" "$build" >&2 || { log "build failed"; exit 1; }
   source /tmp/gpas-deps.env
-  gpas=$build/cli/gpas
 else
   torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" >&2 &&
     cmake --build "$build" -j "$(nproc)" >&2 || { log "build failed"; exit 1; }
-  gpas=$build/cli/gpas
 fi
+gpas=${GPAS_BIN:-$build/cli/gpas}
 "$gpas" --version >&2 || { log "$gpas does not run"; exit 1; }
 build_s=$(( $(date +%s) - t0 ))
 

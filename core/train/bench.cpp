@@ -71,21 +71,30 @@ int64_t peak_memory_bytes(const torch::Device& d) {
   return int64_t(ru.ru_maxrss) * 1024;
 }
 
-// Median wall time of `piece` (a forward and its backward) over `reps` runs after one warm-up,
-// the device synchronised around each; gradients are dropped before each run, as a step does.
-template <class F>
-double time_piece(Transformer& model, const torch::Device& dev, int reps, F&& piece) {
+// Median wall time of fn() over `reps` runs after one warm-up, the device synchronised around
+// each; setup() runs before each, untimed.
+template <class F, class S>
+double median_time(const torch::Device& dev, int reps, F&& fn, S&& setup) {
   std::vector<double> t;
   for (int r = 0; r <= reps; ++r) {
-    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    setup();
     sync(dev);
     auto t0 = std::chrono::steady_clock::now();
-    piece();
+    fn();
     sync(dev);
     if (r > 0) t.push_back(seconds_since(t0));
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// The same for `piece` (a forward and its backward), the gradients dropped before each run, as a
+// step does.
+template <class F>
+double time_piece(Transformer& model, const torch::Device& dev, int reps, F&& piece) {
+  return median_time(dev, reps, piece, [&] {
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  });
 }
 
 // Where a step's time goes (`--breakdown`): each part of the model timed alone on the step's
@@ -116,18 +125,7 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
   };
   // The update alone, on the gradients of one backward of the whole model.
   model->chunked_loss_sum(model->hidden(b.inputs), b.targets).backward();
-  {
-    std::vector<double> t;
-    for (int r = 0; r <= reps; ++r) {
-      sync(dev);
-      auto t0 = std::chrono::steady_clock::now();
-      step.optimizer().step();
-      sync(dev);
-      if (r > 0) t.push_back(seconds_since(t0));
-    }
-    std::sort(t.begin(), t.end());
-    parts.push_back({"optimizer", 1, t[t.size() / 2]});
-  }
+  parts.push_back({"optimizer", 1, median_time(dev, reps, [&] { step.optimizer().step(); }, [] {})});
   double layer_s = time_piece(model, dev, reps, [&] { backward(block(x, model->rope)); });
   nlohmann::json rows = nlohmann::json::array();
   double sum = 0;
@@ -203,8 +201,6 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
   const int64_t peak_bytes = peak_memory_bytes(dev);  // before the breakdown allocates its own
-  nlohmann::json breakdown;
-  if (o.breakdown) breakdown = step_breakdown(model, step, micro[0], dev, median);
   double tps = double(o.batch * o.seq) / median;
   double fpt = flops_per_token(rc.model, o.seq);
   std::string device_name = dev.is_cuda() ? gpu_name() : "cpu";
@@ -238,7 +234,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
           {"peak_memory_kind", dev.is_cuda() ? "cuda caching allocator, peak allocated" : "process max RSS"},
           {"fused_adam", last_step_fused(step.optimizer())},
           {"torch_version", torch_version()}};
-  if (o.breakdown) r["breakdown"] = breakdown;
+  if (o.breakdown) r["breakdown"] = step_breakdown(model, step, micro[0], dev, median);
   return r;
 }
 
