@@ -53,6 +53,8 @@ void setup_bench(CLI::App& app) {
   t->add_option("--precision", o->precision, "fp32 | bf16 | bf16-mixed")->capture_default_str();
   t->add_option("--device", o->device, "auto | cpu | cuda")->capture_default_str();
   auto* unfused = t->add_flag("--no-fused-adam", "torch's per-parameter Adam step, not the fused kernel");
+  t->add_flag("--fused-norm", o->fused_norm,
+              "residual add + GPAS + RMSNorm as one op (train.fused_norm; Pre-LN-family layers)");
   t->add_flag("--breakdown", o->breakdown,
               "then time each part of the step alone: attention, MLP, norms + residual + GPAS, "
               "embedding, head + loss, optimizer");
@@ -78,6 +80,10 @@ void setup_bench(CLI::App& app) {
     std::printf("  MFU %.1f%% of %.3g FLOP/s (%s)\n", 100 * r["mfu"].get<double>(),
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
     std::printf("  Adam step: %s\n", r["fused_adam"].get<bool>() ? "fused kernel" : "per-parameter");
+    std::printf("  residual + GPAS + norm: %s\n",
+                r["fused_norm"] == "off"    ? "separate ops"
+                : r["fused_norm"] == "kernel" ? "fused, CUDA kernel"
+                                              : "fused, ATen ops");
     if (r.contains("breakdown")) {
       const auto& b = r["breakdown"];
       std::printf("  breakdown (each part alone, forward + backward):\n");

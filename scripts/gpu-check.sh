@@ -5,7 +5,9 @@
 # the side-by-side benchmark at 71m, 350m and 1b: `gpas bench train` against
 # bench/reference_eager.py (eager PyTorch as the paper's code) on the same GPU, with and without
 # GPAS, pure bf16, seq 256; the GPAS runs at the first and last size also time each part of the
-# step alone (`--breakdown`: how much of it norms + residual adds + GPAS take).
+# step alone (`--breakdown`: how much of it norms + residual adds + GPAS take). Then gpas again
+# with train.fused_norm (`--fused-norm`: the residual add + GPAS + RMSNorm kernels), with and
+# without GPAS, the breakdown at the same sizes: the summary's "fused_norm" rows.
 # Prints one JSON summary on stdout (progress on stderr); exit 0 even when a target is missed,
 # 1 when the build fails.
 #
@@ -15,7 +17,7 @@
 #   GPU_CHECK_DEVICE   cuda (default) | cpu          GPU_CHECK_PRECISION  bf16 (default) | fp32
 #   GPU_CHECK_SIZES    "71m:32 350m:16 1b:8" (size:batch)   GPU_CHECK_SEQ 256   GPU_CHECK_STEPS 10
 #   GPU_CHECK_TESTS    1 (default) | 0 to skip the CUDA tests    PYTHON  python3 (with torch)
-#   GPU_CHECK_GTEST    'GradSync.*:Step.*' (gtest filter)   GPU_CHECK_CTEST 'cli\.(nccl|ddp)_test'
+#   GPU_CHECK_GTEST    'GradSync.*:Step.*:FusedNorm.*' (gtest filter)   GPU_CHECK_CTEST 'cli\.(nccl|ddp)_test'
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-/tmp/gpas-gpu-build}
@@ -49,7 +51,7 @@ build_s=$(( $(date +%s) - t0 ))
 core=-1 cli=-1
 if [ "${GPU_CHECK_TESTS:-1}" = 1 ]; then
   log "tests"
-  (cd "$build" && timeout 240 ./tests/gpas_core_test --gtest_filter="${GPU_CHECK_GTEST:-GradSync.*:Step.*}" --gtest_brief=1) >&2
+  (cd "$build" && timeout 240 ./tests/gpas_core_test --gtest_filter="${GPU_CHECK_GTEST:-GradSync.*:Step.*:FusedNorm.*}" --gtest_brief=1) >&2
   core=$?
   (cd "$build" && timeout 240 ctest -R "${GPU_CHECK_CTEST:-cli\.(nccl|ddp)_test}" --output-on-failure) >&2
   cli=$?
@@ -57,30 +59,36 @@ fi
 tests_s=$(( $(date +%s) - t0 - build_s ))
 
 # One cell: gpas, then the reference, each to its own file (a failure leaves an "error" object).
-bench() {  # size batch gpas(0|1) breakdown(0|1)
-  local size=$1 batch=$2 g=$3 bd=$4 flags=() bdflag=() name="$1-$3"
+# With fused(1): gpas alone, --fused-norm, no reference.
+bench() {  # size batch gpas(0|1) breakdown(0|1) fused(0|1)
+  local size=$1 batch=$2 g=$3 bd=$4 fused=$5 flags=() bdflag=() name="$1-$3-$5"
   [ "$g" = 1 ] && flags+=(--gpas)
   [ "$bd" = 1 ] && bdflag+=(--breakdown)
+  [ "$fused" = 1 ] && bdflag+=(--fused-norm)
   log "bench $size batch $batch gpas=$g ${bdflag[*]}"
   local common=(--device "$device" --precision "$precision" --size "$size" --batch "$batch"
                 --seq "$seq" --steps "$steps" --warmup 3)
   timeout 240 "$gpas" bench train "${common[@]}" --norm pre "${flags[@]}" "${bdflag[@]}" --json --no-cache \
     > "$out/$name.gpas.json" 2> "$out/$name.gpas.err" ||
     echo "{\"error\": \"gpas bench failed (rc $?)\"}" > "$out/$name.gpas.json"
-  timeout 240 "$python" bench/reference_eager.py "${common[@]}" "${flags[@]}" \
-    > "$out/$name.ref.json" 2> "$out/$name.ref.err" ||
-    echo "{\"error\": \"reference failed (rc $?)\"}" > "$out/$name.ref.json"
+  if [ "$fused" = 0 ]; then
+    timeout 240 "$python" bench/reference_eager.py "${common[@]}" "${flags[@]}" \
+      > "$out/$name.ref.json" 2> "$out/$name.ref.err" ||
+      echo "{\"error\": \"reference failed (rc $?)\"}" > "$out/$name.ref.json"
+  fi
   for f in "$out/$name".*.err; do [ -s "$f" ] && sed "s|^|  $(basename "$f" .err): |" "$f" | tail -5 >&2; done
-  echo "$size $g" >> "$out/cells"
+  echo "$size $g $fused" >> "$out/cells"
 }
 set -- $sizes
 first=${1%%:*} last=${!#}; last=${last%%:*}
 for spec in $sizes; do
   size=${spec%%:*} batch=${spec##*:}
-  for g in 0 1; do
-    bd=0
-    [ "$g" = 1 ] && { [ "$size" = "$first" ] || [ "$size" = "$last" ]; } && bd=1
-    bench "$size" "$batch" "$g" "$bd"
+  for fused in 0 1; do
+    for g in 0 1; do
+      bd=0
+      [ "$g" = 1 ] && { [ "$size" = "$first" ] || [ "$size" = "$last" ]; } && bd=1
+      bench "$size" "$batch" "$g" "$bd" "$fused"
+    done
   done
 done
 
@@ -93,10 +101,32 @@ def load(path):
             return json.loads(f.read().strip().splitlines()[-1])
     except Exception as e:  # empty or not JSON: say so in the summary
         return {"error": f"{os.path.basename(path)}: {e}"}
-rows, cost, breakdowns = [], {}, {}
+rows, fused_rows, cost, fused_cost, breakdowns = [], [], {}, {}, {}
+unfused_tps = {}
 for line in open(os.path.join(out, "cells")):
-    size, g = line.split()
-    a, r = load(f"{out}/{size}-{g}.gpas.json"), load(f"{out}/{size}-{g}.ref.json")
+    size, g, fused = line.split()
+    a = load(f"{out}/{size}-{g}-{fused}.gpas.json")
+    if "breakdown" in a:
+        b = a["breakdown"]
+        breakdowns[size + ("+fused_norm" if fused == "1" else "")] = {
+            "step_ms": b["step_ms"], "sum_of_parts_share": b["sum_of_parts_share"],
+            "share_of_step": {p["part"]: p["share_of_step"] for p in b["parts"]},
+            "ms_per_step": {p["part"]: p["ms_per_step"] for p in b["parts"]}}
+    if fused == "1":  # gpas with --fused-norm against the same cell without it
+        row = {"size": size, "gpas": g == "1", "path": a.get("fused_norm"),
+               "fused_layers": a.get("fused_norm_layers"), "tokens_per_s": a.get("tokens_per_second"),
+               "peak_bytes": a.get("peak_memory_bytes"), "unfused_peak_bytes": None}
+        base = unfused_tps.get((size, g))
+        if base and row["tokens_per_s"]:
+            row["vs_unfused"] = row["tokens_per_s"] / base[0]
+            row["unfused_peak_bytes"] = base[1]
+        if "error" in a:
+            row["errors"] = [a["error"]]
+        fused_rows.append(row)
+        fused_cost.setdefault(size, {})[g == "1"] = row["tokens_per_s"]
+        continue
+    r = load(f"{out}/{size}-{g}-{fused}.ref.json")
+    unfused_tps[(size, g)] = (a.get("tokens_per_second"), a.get("peak_memory_bytes"))
     row = {"size": size, "gpas": g == "1", "batch": a.get("batch"), "seq": a.get("seq"),
            "gpas_tokens_per_s": a.get("tokens_per_second"), "ref_tokens_per_s": r.get("tokens_per_second"),
            "gpas_mfu": a.get("mfu"), "gpas_peak_bytes": a.get("peak_memory_bytes"),
@@ -110,14 +140,11 @@ for line in open(os.path.join(out, "cells")):
         row["errors"] = errors
     rows.append(row)
     cost.setdefault(size, {})[g == "1"] = row["gpas_tokens_per_s"]
-    if "breakdown" in a:
-        b = a["breakdown"]
-        breakdowns[size] = {"step_ms": b["step_ms"], "sum_of_parts_share": b["sum_of_parts_share"],
-                            "share_of_step": {p["part"]: p["share_of_step"] for p in b["parts"]},
-                            "ms_per_step": {p["part"]: p["ms_per_step"] for p in b["parts"]}}
-gpas_cost = {s: v[False] / v[True] - 1 for s, v in cost.items() if v.get(False) and v.get(True)}
+def step_cost(c):  # GPAS's step time over the same scheme without it
+    return {s: v[False] / v[True] - 1 for s, v in c.items() if v.get(False) and v.get(True)}
 print(json.dumps({"device": device, "build_s": int(build_s), "tests_s": int(tests_s), "total_s": int(total),
                   "tests": {"core_gradsync_step_rc": int(core), "ctest_nccl_ddp_rc": int(cli)},
-                  "bench": rows, "gpas_step_time_cost": gpas_cost, "breakdown": breakdowns,
+                  "bench": rows, "gpas_step_time_cost": step_cost(cost), "breakdown": breakdowns,
+                  "fused_norm": fused_rows, "gpas_step_time_cost_fused_norm": step_cost(fused_cost),
                   "targets": {"speedup_min": 1.5, "mfu_1b_min": 0.45, "gpas_cost_max": 0.02}}, indent=1))
 PY

@@ -75,6 +75,9 @@ struct TrainConfig {
   // Adam's update through LibTorch's fused kernel where the build has one for the device (2.x:
   // CUDA; the CPU from 2.4); false: torch::optim::Adam's per-parameter step. Same state either way.
   bool fused_adam = true;
+  // Pre-LN-family layers' residual add + GPAS + next RMSNorm as one op (one CUDA kernel each way
+  // where the build has it, else ATen ops); false: the separate modules. Same values either way.
+  bool fused_norm = false;
   int64_t lisa_layers = 2;
   int64_t lisa_interval = 20;
   double epochs = 0;               // > 0: steps = ceil(epochs x training examples / batch_size)

@@ -67,6 +67,10 @@ void visit_fields(Cfg& c, F&& f) {
   f("train.fused_adam", c.train.fused_adam,
     "Adam's update in LibTorch's fused kernel where it has one (2.x: CUDA; CPU from 2.4); false: "
     "torch's per-parameter step");
+  f("train.fused_norm", c.train.fused_norm,
+    "residual add + GPAS + the next RMSNorm as one op in Pre-LN-family layers (pre, lns, mix's "
+    "Pre-LN layers): one CUDA kernel forward and one backward where the build has them, else ATen "
+    "ops; the same values as false (the separate modules)");
   f("train.lisa_layers", c.train.lisa_layers, "lisa: layers trained at a time (gamma)");
   f("train.lisa_interval", c.train.lisa_interval, "lisa: updates between resampling (K)");
   f("train.epochs", c.train.epochs, "> 0: train.steps from the instruction data's size");

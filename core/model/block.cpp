@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/model/fused_norm.h"
+
 namespace gpas {
 
 const char* site_name(GpasSite site) {
@@ -93,6 +95,40 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rope& rope) {
 torch::Tensor BlockImpl::forward_sites(const torch::Tensor& x) {
   auto identity = [](const torch::Tensor& u) { return u; };
   return sublayer(sublayer(x, spec.attn, identity), spec.mlp, identity);
+}
+
+bool BlockImpl::fusable() const {
+  auto ok = [](const SublayerSpec& s) {
+    return !s.in_norm.empty() && s.out_norm.empty() && s.post_norm.empty() &&
+           s.shortcut_scale == 1.0 && (s.gpas == GpasSite::kNone || s.gpas == GpasSite::kAfterSublayer);
+  };
+  return !spec.post_ln && ok(spec.attn) && ok(spec.mlp);
+}
+
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::fused_op(const torch::Tensor& x,
+                                                            const torch::Tensor& o,
+                                                            const torch::Tensor& s,
+                                                            const RMSNorm& norm) {
+  const bool stopgrad = gpas_block ? gpas_block->stopgrad() : true;
+  return add_gpas_rmsnorm(x, o, s, stopgrad, norm->weight, norm->eps());
+}
+
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::forward_fused(const torch::Tensor& x,
+                                                                 const torch::Tensor& n,
+                                                                 const Rope& rope,
+                                                                 const RMSNorm& next) {
+  auto s = gpas_block ? gpas_block->scale() : torch::Tensor();         // () act(alpha)
+  auto [h, hn] = fused_op(x, self_attn(n, rope), s, norms.at(spec.mlp.in_norm));  // (B, T, C) x2
+  auto o = mlp(hn);                                                    // (B, T, C)
+  if (next.is_empty()) return {gpas_at(GpasSite::kAfterSublayer, spec.mlp.gpas, h + o), {}};
+  return fused_op(h, o, s, next);
+}
+
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::forward_sites_fused(const torch::Tensor& x,
+                                                                       const torch::Tensor& o) {
+  auto s = gpas_block ? gpas_block->scale() : torch::Tensor();
+  auto h = fused_op(x, o, s, norms.at(spec.mlp.in_norm));
+  return fused_op(h.first, o, s, input_norm());
 }
 
 }  // namespace gpas

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -49,6 +50,21 @@ class BlockImpl : public torch::nn::Module {
   // (timed by `gpas bench train --breakdown`).
   torch::Tensor forward_sites(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
+  // The fused path (train.fused_norm, fused_norm.h). A layer takes it when fusable(): an input
+  // norm before each sub-layer and none after, a plain shortcut, GPAS after the sub-layer or none
+  // (Pre-LN, LNS, Mix's Pre-LN layers). n is input_norm()(x), made by the layer before as the
+  // last step of its fused op; next is the norm that reads this layer's output (the next layer's
+  // input norm, or the final norm), or empty when that one is not fused. Returns {x', next(x')},
+  // the second undefined when next is empty. The same values as forward(), norms included.
+  bool fusable() const;
+  RMSNorm input_norm() const { return norms.at(spec.attn.in_norm); }
+  std::pair<torch::Tensor, torch::Tensor> forward_fused(const torch::Tensor& x, const torch::Tensor& n,
+                                                        const Rope& rope, const RMSNorm& next);
+  // forward_sites for the fused path: the two fused ops of a layer, o standing in for attention's
+  // and the MLP's outputs (timed by `--breakdown` with train.fused_norm). Returns {x', n}.
+  std::pair<torch::Tensor, torch::Tensor> forward_sites_fused(const torch::Tensor& x,
+                                                              const torch::Tensor& o);
+
   LayerSpec spec;
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
@@ -56,6 +72,8 @@ class BlockImpl : public torch::nn::Module {
   std::map<std::string, RMSNorm> norms;
 
  private:
+  std::pair<torch::Tensor, torch::Tensor> fused_op(const torch::Tensor& x, const torch::Tensor& o,
+                                                   const torch::Tensor& s, const RMSNorm& norm);
   template <class F>
   torch::Tensor sublayer(const torch::Tensor& x, const SublayerSpec& s, F&& f);
   torch::Tensor norm(const std::string& name, const torch::Tensor& x);

@@ -26,8 +26,10 @@ GpasGateImpl::GpasGateImpl(double init, bool learnable, std::string activation, 
   gate = register_parameter("gate", torch::full({}, init), /*requires_grad=*/learnable);
 }
 
+torch::Tensor GpasGateImpl::scale() { return gate_activation(gate, activation_, beta_); }
+
 torch::Tensor GpasGateImpl::forward(const torch::Tensor& x) {
-  return gpas_scale(x, gate_activation(gate, activation_, beta_), stopgrad_);
+  return gpas_scale(x, scale(), stopgrad_);
 }
 
 }  // namespace gpas

@@ -21,6 +21,8 @@ class GpasGateImpl : public torch::nn::Module {
  public:
   GpasGateImpl(double init, bool learnable, std::string activation, double beta, bool stopgrad);
   torch::Tensor forward(const torch::Tensor& x);  // (..., C) -> (..., C)
+  torch::Tensor scale();                          // act(alpha), () scalar
+  bool stopgrad() const { return stopgrad_; }
   torch::Tensor gate;                             // () scalar alpha
 
  private:

@@ -11,6 +11,7 @@ class RMSNormImpl : public torch::nn::Module {
   RMSNormImpl(int64_t dim, double eps, double init = 1.0);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
   torch::Tensor weight;                           // (C)
+  double eps() const { return eps_; }
 
  private:
   double eps_;

@@ -34,12 +34,29 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens) {
     rope = {rope.cos.to(tokens.device()), rope.sin.to(tokens.device())};
   auto x = embed_tokens(tokens);  // (B, T, C)
   if (probe) last_layer_variance.clear();
-  for (int64_t i = 0; i < layer_count(); ++i) {
-    if (i == skip_layer) continue;
-    x = blocks[i](x, rope);       // (B, T, C)
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < layer_count(); ++i)
+    if (i != skip_layer) order.push_back(i);
+  torch::Tensor n;  // the norm of x the next layer reads, when a fused op made it (B, T, C)
+  for (size_t k = 0; k < order.size(); ++k) {
+    Block& b = blocks[order[k]];
+    if (fused_norm && b->fusable()) {
+      if (!n.defined()) n = b->input_norm()(x);
+      RMSNorm next{nullptr};
+      if (k + 1 == order.size()) next = norm;
+      else if (blocks[order[k + 1]]->fusable()) next = blocks[order[k + 1]]->input_norm();
+      std::tie(x, n) = b->forward_fused(x, n, rope, next);
+    } else {
+      x = b(x, rope);             // (B, T, C)
+      n = torch::Tensor();
+    }
     if (probe) last_layer_variance.push_back(x.detach().to(torch::kFloat32).var().item<double>());
   }
-  return norm(x);                 // (B, T, C)
+  return n.defined() ? n : norm(x);  // (B, T, C)
+}
+
+int64_t TransformerImpl::fused_layer_count() const {
+  return std::count_if(blocks.begin(), blocks.end(), [](const Block& b) { return b->fusable(); });
 }
 
 torch::Tensor TransformerImpl::loss_sum(const torch::Tensor& logits, const torch::Tensor& targets) {

@@ -46,6 +46,10 @@ class TransformerImpl : public torch::nn::Module {
   std::vector<double> last_layer_variance;
   // Layer importance (Fig 7): forward with one layer skipped (-1 = none).
   int64_t skip_layer = -1;
+  // train.fused_norm: the fusable layers' residual adds, GPAS and norms through one op
+  // (fused_norm.h; BlockImpl::forward_fused). The same values either way.
+  bool fused_norm = false;
+  int64_t fused_layer_count() const;  // layers that take the fused path when fused_norm is on
 
   ModelConfig cfg;
   torch::nn::Embedding embed_tokens{nullptr};

@@ -13,6 +13,7 @@
 #include "core/config/flops.h"
 #include "core/config/presets.h"
 #include "core/model/compat.h"
+#include "core/model/fused_norm.h"
 #include "core/model/model.h"
 #include "core/train/distributed.h"
 #include "core/train/optimizers.h"
@@ -111,13 +112,18 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
   torch::manual_seed(2);
   auto x = torch::randn({B, T, C}, opts).requires_grad_(true);  // (B, T, C)
   auto g = torch::randn({B, T, C}, opts);                        // (B, T, C)
+  auto o = torch::randn({B, T, C}, opts).requires_grad_(true);  // a sub-layer's output (fused)
   Block block = model->blocks[0];
   auto backward = [&](const torch::Tensor& y) { y.backward(g); };
   struct Part { const char* name; int64_t count; double s; };
   std::vector<Part> parts = {
       {"attention", L, time_piece(model, dev, reps, [&] { backward(block->self_attn(x, model->rope)); })},
       {"mlp", L, time_piece(model, dev, reps, [&] { backward(block->mlp(x)); })},
-      {"norm_residual_gpas", L, time_piece(model, dev, reps, [&] { backward(block->forward_sites(x)); })},
+      {"norm_residual_gpas", L, time_piece(model, dev, reps, [&] {
+         if (!model->fused_norm || !block->fusable()) return backward(block->forward_sites(x));
+         auto [h, n] = block->forward_sites_fused(x, o);
+         torch::autograd::backward({h, n}, {g, g});
+       })},
       {"embedding", 1, time_piece(model, dev, reps, [&] { backward(model->embed_tokens(b.inputs)); })},
       {"head_and_loss", 1, time_piece(model, dev, reps, [&] {
          model->chunked_loss_sum(model->norm(x), b.targets).backward();
@@ -147,6 +153,14 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
 
 }  // namespace
 
+// Which path train.fused_norm took: "off", "kernel" (the CUDA kernels) or "aten" (ATen ops).
+static std::string fused_norm_path(Transformer& model) {
+  if (!model->fused_norm || model->fused_layer_count() == 0) return "off";
+  auto w = model->norm->weight;
+  auto x = torch::empty({1, w.size(0)}, model->embed_tokens->weight.options());
+  return fused_norm_kernel_used(x, w) ? "kernel" : "aten";
+}
+
 nlohmann::json bench_train(const BenchTrainOptions& o) {
   int threads = setup_threads();
   const SizePreset* p = find_size_preset(o.size);
@@ -166,6 +180,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   rc.train.batch_size = rc.train.micro_batch = o.batch;
   rc.train.device = o.device;
   rc.train.fused_adam = o.fused_adam;
+  rc.train.fused_norm = o.fused_norm;
   resolve(rc);
   validate(rc);
   torch::Device dev(torch::kCPU);
@@ -174,6 +189,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
 
   Transformer model(rc.model);
   model->init_weights(0);
+  model->fused_norm = o.fused_norm;
   if (o.precision == "bf16") model->to(dev, torch::kBFloat16);
   else model->to(dev);
   // The trainer's own step (step.h) on random tokens: one micro-batch, a constant learning rate.
@@ -233,6 +249,8 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
           {"peak_memory_bytes", peak_bytes},
           {"peak_memory_kind", dev.is_cuda() ? "cuda caching allocator, peak allocated" : "process max RSS"},
           {"fused_adam", last_step_fused(step.optimizer())},
+          {"fused_norm", fused_norm_path(model)},
+          {"fused_norm_layers", o.fused_norm ? model->fused_layer_count() : 0},
           {"torch_version", torch_version()}};
   if (o.breakdown) r["breakdown"] = step_breakdown(model, step, micro[0], dev, median);
   return r;

@@ -20,6 +20,7 @@ struct BenchTrainOptions {
   std::string precision = "fp32";
   std::string device = "auto";
   bool fused_adam = true;  // train.fused_adam: false times torch's per-parameter Adam step
+  bool fused_norm = false; // train.fused_norm: residual add + GPAS + RMSNorm as one op
   bool breakdown = false;  // also time each part of the step alone ("breakdown" in the JSON)
 };
 

@@ -167,6 +167,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
 
   Transformer model(cfg.model);
   model->init_weights(static_cast<uint64_t>(t.seed));
+  model->fused_norm = t.fused_norm;
   if (!t.init_from.empty()) load_init_weights(model, t.init_from, run_dir);  // model_source.h
   if (!t.fixed_gates_from.empty()) {
     // run:<id> names a run beside this one (<workdir>/runs/<id>); anything else is a directory.

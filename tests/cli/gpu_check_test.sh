@@ -2,7 +2,7 @@
 # scripts/gpu-check.sh, the one command a GPU machine runs, dry-run on the CPU with the binary
 # under test, so that its plumbing is checked before a GPU's minutes are spent on it: the test
 # step, gpas and bench/reference_eager.py side by side for each cell, the breakdown at the first
-# and last size, and the JSON summary with nothing missing; then a cell whose benchmarks fail
+# and last size, gpas again with --fused-norm, and the JSON summary with nothing missing; then a cell whose benchmarks fail
 # must be reported in the summary, not end the script. Needs a python3 with torch (Debian's
 # python3-torch); skips (exit 77) saying so where there is none.
 # Usage: gpu_check_test.sh GPAS SOURCE_DIR
@@ -41,7 +41,16 @@ for r in rows:
         check(isinstance(r.get(k), (int, float)) and r[k] > 0, f"{k} in {r}")
     check(r["batch"] == (4 if r["size"] == "tiny" else 2) and r["seq"] == 32, f"shape of {r}")
 check(set(s["gpas_step_time_cost"]) == {"tiny", "9m"}, "gpas_step_time_cost")
-check(set(s["breakdown"]) == {"tiny", "9m"}, f"breakdown sizes: {list(s['breakdown'])}")
+check(set(s["breakdown"]) == {"tiny", "9m", "tiny+fused_norm", "9m+fused_norm"},
+      f"breakdown sizes: {list(s['breakdown'])}")
+fused = s["fused_norm"]
+check([(r["size"], r["gpas"]) for r in fused] == [("tiny", False), ("tiny", True), ("9m", False), ("9m", True)],
+      "fused cells: " + str([(r["size"], r["gpas"]) for r in fused]))
+for r in fused:
+    check("errors" not in r and r["path"] == "aten", f"fused row {r}")  # the CPU: ATen ops
+    for k in ("fused_layers", "tokens_per_s", "vs_unfused", "peak_bytes", "unfused_peak_bytes"):
+        check(isinstance(r.get(k), (int, float)) and r[k] > 0, f"{k} in {r}")
+check(set(s["gpas_step_time_cost_fused_norm"]) == {"tiny", "9m"}, "gpas_step_time_cost_fused_norm")
 parts = {"attention", "mlp", "norm_residual_gpas", "embedding", "head_and_loss", "optimizer"}
 for size, b in s["breakdown"].items():
     check(set(b["share_of_step"]) == parts, f"{size} parts: {list(b['share_of_step'])}")
@@ -63,6 +72,9 @@ if len(rows) != 2 or not all(len(r.get("errors", [])) == 2 for r in rows):
     sys.exit(f"FAIL: failed cells not reported: {rows}")
 if "gpas bench failed" not in rows[0]["errors"][0] or "reference failed" not in rows[0]["errors"][1]:
     sys.exit(f"FAIL: errors do not say which side failed: {rows[0]['errors']}")
+fused = s["fused_norm"]
+if len(fused) != 2 or not all(len(r.get("errors", [])) == 1 for r in fused):
+    sys.exit(f"FAIL: failed fused cells not reported: {fused}")
 PY
 grep -q "unknown preset 'nosuch'" "$tmp/bad.txt" || { cat "$tmp/bad.txt"; fail "the failing bench's message is not shown"; }
 echo "gpu_check_test: ok"
