@@ -54,7 +54,8 @@ std::tuple<Tensor, Tensor, Tensor> aten_backward(const Tensor& gxp, const Tensor
 bool use_kernel(const Tensor& x, const Tensor& o, const Tensor& w) {
 #ifdef GPAS_WITH_CUDA_KERNELS
   const auto t = o.defined() ? at::result_type(x, o) : x.scalar_type();
-  return x.is_cuda() && w.device() == x.device() && (!o.defined() || o.device() == x.device()) &&
+  return x.is_cuda() && w.device() == x.device() &&
+         (!o.defined() || (o.device() == x.device() && o.sizes() == x.sizes())) &&
          x.dim() >= 1 && x.size(-1) > 0 &&
          x.size(-1) <= cuda::kFusedNormMaxHidden &&
          (t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kHalf) &&
@@ -80,7 +81,7 @@ struct AddGpasRmsNorm : torch::autograd::Function<AddGpasRmsNorm> {
     Tensor n;
     if (kernel) {
 #ifdef GPAS_WITH_CUDA_KERNELS
-      auto s32 = s.defined() ? s.to(torch::kFloat32).contiguous() : s;
+      auto s32 = s.defined() ? s.to(x.device(), torch::kFloat32).contiguous() : s;
       const auto t = at::result_type(x, o);
       std::tie(sv.y, sv.xp, n, sv.rstd) = cuda::fused_norm_forward(
           x.to(t).contiguous(), o.to(t).contiguous(), s32, stopgrad, w.contiguous(), eps);
@@ -113,9 +114,9 @@ struct AddGpasRmsNorm : torch::autograd::Function<AddGpasRmsNorm> {
     Tensor g, gw, gs;
     if (ctx->saved_data["kernel"].toBool()) {
 #ifdef GPAS_WITH_CUDA_KERNELS
-      auto s32 = s.defined() ? s.to(torch::kFloat32).contiguous() : s;
+      auto s32 = s.defined() ? s.to(x.device(), torch::kFloat32).contiguous() : s;
       std::tie(g, gw, gs) = cuda::fused_norm_backward(
-          gxp.defined() ? gxp.contiguous() : gxp, gn.contiguous(), sv.y, sv.xp, sv.rstd, w, s32,
+          gxp.defined() ? gxp.contiguous() : gxp, gn.contiguous(), sv.y, sv.xp, sv.rstd, w.contiguous(), s32,
           stopgrad, want_gs);
 #endif
     } else {
