@@ -114,7 +114,7 @@ struct AddGpasRmsNorm : torch::autograd::Function<AddGpasRmsNorm> {
     Tensor g, gw, gs;
     if (ctx->saved_data["kernel"].toBool()) {
 #ifdef GPAS_WITH_CUDA_KERNELS
-      auto s32 = s.defined() ? s.to(x.device(), torch::kFloat32).contiguous() : s;
+      auto s32 = s.defined() ? s.to(sv.xp.device(), torch::kFloat32).contiguous() : s;
       std::tie(g, gw, gs) = cuda::fused_norm_backward(
           gxp.defined() ? gxp.contiguous() : gxp, gn.contiguous(), sv.y, sv.xp, sv.rstd, w.contiguous(), s32,
           stopgrad, want_gs);
