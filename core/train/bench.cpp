@@ -189,7 +189,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
 
   Transformer model(rc.model);
   model->init_weights(0);
-  model->fused_norm = o.fused_norm;
+  model->fused_norm = rc.train.fused_norm;  // as the trainer sets it
   if (o.precision == "bf16") model->to(dev, torch::kBFloat16);
   else model->to(dev);
   // The trainer's own step (step.h) on random tokens: one micro-batch, a constant learning rate.
