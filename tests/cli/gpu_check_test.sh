@@ -20,8 +20,12 @@ export GPAS_THREADS=1 PYTHON=$py GPAS_BIN=$gpas GPU_CHECK_DEVICE=cpu GPU_CHECK_P
   GPU_CHECK_SEQ=32 GPU_CHECK_STEPS=2 XDG_CACHE_HOME=$tmp/cache
 
 GPU_CHECK_SIZES="tiny:4 9m:2" GPU_CHECK_GTEST='GradSync.GlooGroupOfOne*' GPU_CHECK_CTEST='cli\.nccl_test' \
-  bash "$src/scripts/gpu-check.sh" > "$tmp/summary.json" 2> "$tmp/progress.txt" \
+  GPU_CHECK_OUT=$tmp/keep bash "$src/scripts/gpu-check.sh" > "$tmp/summary.json" 2> "$tmp/progress.txt" \
   || { cat "$tmp/progress.txt"; fail "gpu-check.sh failed"; }
+cmp -s "$tmp/summary.json" "$tmp/keep/summary.json" || fail "GPU_CHECK_OUT's summary.json is not the printed one"
+for f in tiny-1-0.gpas.json tiny-1-0.ref.json 9m-0-1.gpas.json 9m-1-0.ref.json cells; do
+  [ -s "$tmp/keep/$f" ] || fail "GPU_CHECK_OUT has no $f: $(ls "$tmp/keep")"
+done
 [ ! -e "$tmp/cache/gpas/bench.json" ] || fail "gpu-check.sh recorded its runs in the bench cache"
 "$py" - "$tmp/summary.json" <<'PY' || { cat "$tmp/progress.txt" "$tmp/summary.json"; exit 1; }
 import json, sys
@@ -77,4 +81,44 @@ if len(fused) != 2 or not all(len(r.get("errors", [])) == 1 for r in fused):
     sys.exit(f"FAIL: failed fused cells not reported: {fused}")
 PY
 grep -q "unknown preset 'nosuch'" "$tmp/bad.txt" || { cat "$tmp/bad.txt"; fail "the failing bench's message is not shown"; }
+
+# The time budget: a bench that outlasts it is stopped and reported, the cells after it are
+# skipped and say so, and the summary is still printed, and kept (GPU_CHECK_OUT) after each cell.
+# A stand-in gpas that hangs (this tests the script's clock, not gpas; the real run is above).
+mkdir -p "$tmp/hang/cli" "$tmp/hang/tests"
+printf '#!/bin/sh\n[ "$1" = --version ] && { echo hang 0; exit 0; }\nexec sleep 120\n' > "$tmp/hang/cli/gpas"
+cp "$tmp/hang/cli/gpas" "$tmp/hang/tests/gpas_core_test"
+chmod +x "$tmp/hang/cli/gpas" "$tmp/hang/tests/gpas_core_test"
+start=$(date +%s)
+GPAS_BIN=$tmp/hang/cli/gpas GPU_CHECK_BUDGET_S=26 GPU_CHECK_SIZES="tiny:2 9m:2" GPU_CHECK_TESTS=1 GPU_CHECK_OUT=$tmp/late \
+  timeout 90 bash "$src/scripts/gpu-check.sh" > "$tmp/late.json" 2> "$tmp/late.txt" \
+  || { cat "$tmp/late.txt"; fail "gpu-check.sh failed when its budget ran out"; }
+took=$(( $(date +%s) - start ))
+[ "$took" -lt 60 ] || fail "gpu-check.sh took $took s on a 26 s budget"
+cmp -s "$tmp/late.json" "$tmp/late/summary.json" || fail "the kept summary is not the printed one"
+"$py" - "$tmp/late.json" <<'PY' || { cat "$tmp/late.txt" "$tmp/late.json"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+def check(ok, what):
+    if not ok:
+        sys.exit("FAIL: " + what)
+check(s["budget_s"] == 26, f"budget_s {s.get('budget_s')}")
+# The gtest (the stand-in hangs) is stopped by the budget: timeout's 124; no time is left for ctest.
+check(s["tests"] == {"core_gradsync_step_rc": 124, "ctest_nccl_ddp_rc": -2}, f"tests: {s['tests']}")
+rows = s["bench"] + s["fused_norm"]
+check(len(rows) == 8, f"{len(rows)} rows")
+check(all(r.get("skipped") and "errors" not in r for r in rows), f"rows not all skipped: {rows}")
+PY
+GPAS_BIN=$tmp/hang/cli/gpas GPU_CHECK_BUDGET_S=26 GPU_CHECK_SIZES="tiny:2" GPU_CHECK_TESTS=0 \
+  timeout 90 bash "$src/scripts/gpu-check.sh" > "$tmp/late2.json" 2> "$tmp/late2.txt" \
+  || { cat "$tmp/late2.txt"; fail "gpu-check.sh failed when a bench outlasted its budget"; }
+"$py" - "$tmp/late2.json" <<'PY' || { cat "$tmp/late2.txt" "$tmp/late2.json"; exit 1; }
+import json, sys
+rows = json.load(open(sys.argv[1]))["bench"]
+first = rows[0]
+if "stopped after" not in first.get("errors", [""])[0] or first.get("skipped") is None:
+    sys.exit(f"FAIL: a bench stopped by the budget (then its reference skipped) is reported as {first}")
+if not all(r.get("skipped") for r in rows[1:]):
+    sys.exit(f"FAIL: later cells not skipped: {rows}")
+PY
 echo "gpu_check_test: ok"
