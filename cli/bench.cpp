@@ -52,7 +52,8 @@ void setup_bench(CLI::App& app) {
   t->add_option("--vocab", o->vocab, "vocabulary size")->capture_default_str();
   t->add_option("--precision", o->precision, "fp32 | bf16 | bf16-mixed")->capture_default_str();
   t->add_option("--device", o->device, "auto | cpu | cuda")->capture_default_str();
-  auto* unfused = t->add_flag("--no-fused-adam", "torch's per-parameter Adam step, not the fused kernel");
+  auto unfused = std::make_shared<bool>(false);
+  t->add_flag("--no-fused-adam", *unfused, "torch's per-parameter Adam step, not the fused kernel");
   t->add_flag("--fused-norm", o->fused_norm,
               "residual add + GPAS + RMSNorm as one op (train.fused_norm; Pre-LN-family layers)");
   t->add_flag("--breakdown", o->breakdown,
@@ -63,7 +64,7 @@ void setup_bench(CLI::App& app) {
   t->footer("The rate is recorded in $XDG_CACHE_HOME/gpas/bench.json (default ~/.cache/gpas; $GPAS_CACHE_DIR\n"
             "overrides), where `gpas sweep plan` and `sweep run` take it for the nearest job shape.");
   t->callback([o, json, no_cache, unfused] {
-    o->fused_adam = unfused->count() == 0;
+    o->fused_adam = !*unfused;
     auto r = bench_train(*o);
     if (!*no_cache) record(r, *o);
     if (*json) {

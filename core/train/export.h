@@ -3,6 +3,7 @@
 // fp32 forward over such weights for comparing gpas with any other implementation. With
 // fold_gates (fold.h) a Pre-LN/LNS + GPAS model is written as a plain LlamaForCausalLM instead.
 #pragma once
+#include <cmath>
 #include <string>
 
 #include "core/config/config.h"

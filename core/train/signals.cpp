@@ -1,6 +1,7 @@
 #include "core/train/signals.h"
 
 #include <csignal>
+#include <initializer_list>
 
 namespace gpas {
 
