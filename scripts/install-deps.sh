@@ -27,6 +27,9 @@ command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 # The CLI tests read --json output and journals with python3 (any python3 will do).
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+export DEBIAN_FRONTEND=noninteractive
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -34,13 +37,17 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "gpas: installing ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "gpas: all system packages present"
+fi
+
+# sentencepiece 0.2.2 (Debian sid) includes Abseil's headers from its own, and its -dev package
+# does not depend on libabsl-dev (bookworm's 0.1.97 needs none).
+if grep -qs '#include <absl/' /usr/include/sentencepiece_processor.h && [ ! -d /usr/include/absl ]; then
+  echo "gpas: installing libabsl-dev (sentencepiece_processor.h includes Abseil)"
+  $sudo_cmd apt-get install -y -qq --no-install-recommends libabsl-dev >/dev/null
 fi
 
 # The default corpus (data.source: brown): fetched once into data/cache/brown (or $GPAS_DATA_HOME).

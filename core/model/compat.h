@@ -32,13 +32,13 @@ using ProcessGroupBase = c10d::Backend;
 using ProcessGroupBase = c10d::ProcessGroup;
 #endif
 
-// c10d's TCPStore for a rendezvous (rank 0 serves). Debian's 2.x build has no libuv, which 2.4+
-// asks for by default: the classic server is used on every version.
 // Peak bytes the CUDA caching allocator has handed out on `device` since the last reset (-1 without
 // CUDA), and the reset.
 int64_t cuda_peak_allocated(int device);
 void cuda_reset_peak(int device);
 
+// c10d's TCPStore for a rendezvous (rank 0 serves). Debian's 2.x build has no libuv, which 2.4+
+// asks for by default: the classic server is used on every version.
 c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, int port, bool is_server,
                                                int workers, std::chrono::seconds timeout);
 

@@ -1,12 +1,16 @@
 // libgpas_spm.so: SentencePiece behind plain functions (see spm_shim.h for why it is separate).
 #include "core/data/spm/spm_shim.h"
 
+#include <utility>
+
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 namespace {
 
 using sentencepiece::SentencePieceProcessor;
+// sentencepiece::util::Status in bookworm's 0.1.97, absl::Status in Debian sid's 0.2.2.
+using Status = decltype(std::declval<const sentencepiece::SentenceIterator&>().status());
 
 SentencePieceProcessor* P(void* sp) { return static_cast<SentencePieceProcessor*>(sp); }
 
@@ -18,7 +22,7 @@ class LineIterator : public sentencepiece::SentenceIterator {
   bool done() const override { return done_; }
   void Next() override { done_ = !next_(line_); }
   const std::string& value() const override { return line_; }
-  sentencepiece::util::Status status() const override { return {}; }
+  Status status() const override { return {}; }
 
  private:
   const std::function<bool(std::string&)>& next_;
@@ -53,7 +57,11 @@ bool gpas_spm_encode(void* sp, const std::string* text, std::vector<int>* ids, s
 }
 
 bool gpas_spm_decode(void* sp, const std::vector<int>* ids, std::string* text, std::string* err) {
+  // 0.2.2 deprecates the std::vector overload for absl::Span, which 0.1.97 lacks.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   auto st = P(sp)->Decode(*ids, text);
+#pragma GCC diagnostic pop
   if (!st.ok()) *err = st.ToString();
   return st.ok();
 }
