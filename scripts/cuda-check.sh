@@ -4,25 +4,34 @@
 # into it as it is now, builds gpas there with CUDA and NCCL (scripts/cuda-build.sh; a warning from
 # gpas's own files fails the check, after the tests), and runs the whole ctest suite on the CPU
 # (CUDA sees no device: GPU-only tests skip, saying why; the real single-node Slurm test runs).
+# GPAS_CHECK_SUITE=sid (scripts/sid-check.sh) does the same with Debian sid's CPU LibTorch and its
+# newest compilers and libraries (scripts/install-deps.sh there), the versions gpas meets next.
 # Needs root, debootstrap (installed if missing) and the Debian mirror of this machine's apt.
-# Env: GPAS_CUDA_ROOT (the chroot, default /var/cache/gpas/trixie-cuda), GPAS_JOBS (default 2).
+# Env: GPAS_CHECK_SUITE (trixie-cuda, default, or sid), GPAS_CUDA_ROOT (the chroot, default
+# /var/cache/gpas/<suite>), GPAS_JOBS (default 2).
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-root="${GPAS_CUDA_ROOT:-/var/cache/gpas/trixie-cuda}"
+check="${GPAS_CHECK_SUITE:-trixie-cuda}"
+case "$check" in
+  trixie-cuda) suite=trixie components=main,contrib,non-free name=cuda-check ;;
+  sid) suite=sid components=main name=sid-check ;;
+  *) echo "gpas: GPAS_CHECK_SUITE=$check: expected trixie-cuda or sid" >&2; exit 2 ;;
+esac
+root="${GPAS_CUDA_ROOT:-/var/cache/gpas/$check}"
 jobs="${GPAS_JOBS:-2}"
-[ "$(id -u)" -eq 0 ] || { echo "gpas: scripts/cuda-check.sh makes a chroot: run it as root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "gpas: scripts/$name.sh makes a chroot: run it as root" >&2; exit 1; }
 case "$root" in /*/*) ;; *) echo "gpas: GPAS_CUDA_ROOT must be an absolute path below /: $root" >&2; exit 1 ;; esac
 
 t0=$(date +%s); tlast=$t0
 phase() {  # phase NAME: prints how long the phase just ended took
   local now; now=$(date +%s)
-  echo "gpas: cuda-check: $1 took $((now - tlast)) s" >&2
+  echo "gpas: $name: $1 took $((now - tlast)) s" >&2
   tlast=$now
 }
 
 mkdir -p "$(dirname "$root")"
 exec 9>"$root.lock"
-flock -n 9 || { echo "gpas: another cuda-check holds $root.lock; waiting" >&2; flock 9; }
+flock -n 9 || { echo "gpas: another $name holds $root.lock; waiting" >&2; flock 9; }
 
 mounted_below() { awk -v r="$root/" 'index($2 "/", r) == 1 {print $2}' /proc/mounts | sort -r; }
 unmount_all() {
@@ -49,8 +58,8 @@ if [ ! -f "$root/.gpas-base" ]; then
   [ -n "$mirror" ] || mirror=$(grep -shoE '^deb +(\[[^]]*\] +)?https?://[^ ]+' /etc/apt/sources.list \
                                /etc/apt/sources.list.d/*.list | grep -oE 'https?://[^ ]+' | head -n1 || true)
   [ -n "$mirror" ] || { echo "gpas: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 1; }
-  echo "gpas: debootstrap trixie into $root from $mirror" >&2
-  debootstrap --variant=minbase --components=main,contrib,non-free trixie "$root" "$mirror" >/dev/null
+  echo "gpas: debootstrap $suite into $root from $mirror" >&2
+  debootstrap --variant=minbase --components="$components" "$suite" "$root" "$mirror" >/dev/null
   touch "$root/.gpas-base"
   phase "debootstrap"
 fi
@@ -99,37 +108,49 @@ gitdir="$(cd "$src" && git rev-parse --absolute-git-dir)"
 mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/git"
 phase "copying the tree"
 
-# 3. LibTorch 2.6 CUDA and gpas's other packages: the Dockerfile's step. Redone when it changed.
-# Slurm too, as scripts/test.sh does on the host, for the real single-node Slurm test.
+# 3. LibTorch 2.6 CUDA and gpas's other packages: the Dockerfile's step (sid: install-deps.sh, the
+# CPU LibTorch). Redone when it changed. Slurm too, as scripts/test.sh does on the host, for the
+# real single-node Slurm test.
 deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown,install-slurm}.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
   rm -f "$root/.gpas-deps"
-  in_root bash /gpas/src/scripts/cuda-deps.sh
+  if [ "$check" = sid ]; then
+    printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
+      > "$root/etc/apt/apt.conf.d/99gpas-no-recommends"
+    # A mirror's snapshot of sid may serve a Release file past its Valid-Until date.
+    echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99gpas-snapshot"
+    in_root bash /gpas/src/scripts/install-deps.sh
+  else
+    in_root bash /gpas/src/scripts/cuda-deps.sh
+  fi
   in_root bash /gpas/src/scripts/install-slurm.sh
   echo "$deps_hash" > "$root/.gpas-deps"
-  phase "installing packages (cuda-deps.sh)"
+  phase "installing packages"
 fi
 # The default corpus for the tests that train on it (a no-op once fetched; install-deps.sh only
 # warns when the registry does not answer).
 in_root bash /gpas/src/scripts/fetch-brown.sh
 
-# 4. Configure and build with CUDA and NCCL (the Dockerfile's step), at the lowest priority.
-# Warnings (exit 3) fail the check too, but after the tests have run.
+# 4. Configure and build with CUDA and NCCL (the Dockerfile's step; sid: without), at the lowest
+# priority. Warnings (exit 3) fail the check too, but after the tests have run.
 build_rc=0
+nccl=1
+[ "$check" != sid ] || nccl=0
 in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory \
-  GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build \
+  GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" GPAS_REQUIRE_NCCL=$nccl \
+  nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build \
   || build_rc=$?
 [ "$build_rc" -eq 0 ] || [ "$build_rc" -eq 3 ] || exit "$build_rc"
 (cd "$root/gpas/src" && find . -type f -print0 | xargs -0 -r sha256sum) > "$built_sums"
-phase "the CUDA build"
+phase "the build"
 
-# 5. The whole suite against LibTorch 2.6.
+# 5. The whole suite against LibTorch 2.6 (sid: its newest).
 set +e
 in_root bash -c "cd /gpas/build && nice -n 19 ctest -j $jobs --output-on-failure --timeout 900" \
   2>&1 | tee "$root/gpas/ctest.log"
 rc=${PIPESTATUS[0]}
 set -e
 phase "ctest"
-echo "gpas: cuda-check: total $(( $(date +%s) - t0 )) s; logs in $root/gpas/" >&2
-[ "$build_rc" -eq 0 ] || { echo "gpas: cuda-check fails: the CUDA build has warnings from gpas's files (above)" >&2; exit 1; }
+echo "gpas: $name: total $(( $(date +%s) - t0 )) s; logs in $root/gpas/" >&2
+[ "$build_rc" -eq 0 ] || { echo "gpas: $name fails: the build has warnings from gpas's files (above)" >&2; exit 1; }
 exit "$rc"

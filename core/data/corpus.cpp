@@ -1,5 +1,5 @@
-// Corpus discovery and streaming readers. zlib's gzread reads plain files as they are and
-// concatenated gzip members one after another; its errors become gpas::Error at file:line.
+// Corpus discovery and streaming readers. Plain files are read as they are, gzip files inflated
+// member after member; damage becomes gpas::Error at file:line.
 #include "core/data/corpus.h"
 
 #include <zlib.h>
@@ -77,33 +77,108 @@ DocMode parse_doc_mode(const std::string& s) {
   throw Error("--doc-mode " + s + ": expected file or paragraph", kExitUsage);
 }
 
-LineReader::LineReader(const std::string& path) : path_(path), buf_(1 << 20) {
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (!gz) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  gzbuffer(gz, 1 << 18);
-  gz_ = gz;
+// gzip is inflated here, not read through gzread: zlib 1.3.2's gzread (Debian sid) ends without an
+// error at a damaged member after the first, and returns a truncated member's data with the error
+// and then never again, where 1.2.13 failed both; gpas would have dropped the rest of the file.
+LineReader::LineReader(const std::string& path) : path_(path), in_(1 << 18), buf_(1 << 20) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (!file_) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  unsigned char magic[2];
+  size_t n = std::fread(magic, 1, 2, file_);
+  if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    auto* zs = new z_stream{};
+    if (inflateInit2(zs, 16 + MAX_WBITS) != Z_OK) {  // 16: gzip wrapper only
+      delete zs;
+      std::fclose(file_);
+      throw Error(path + ": cannot start zlib (out of memory?)");
+    }
+    zs_ = zs;
+    in_member_ = true;
+  }
+  std::rewind(file_);
 }
 
 LineReader::~LineReader() {
-  if (gz_) gzclose_r(static_cast<gzFile>(gz_));
+  if (zs_) {
+    inflateEnd(static_cast<z_stream*>(zs_));
+    delete static_cast<z_stream*>(zs_);
+  }
+  if (file_) std::fclose(file_);
 }
 
 uint64_t LineReader::compressed_offset() const {
-  long off = gzoffset(static_cast<gzFile>(gz_));
-  return off < 0 ? 0 : static_cast<uint64_t>(off);
+  return zs_ ? in_read_ - static_cast<z_stream*>(zs_)->avail_in : in_read_;
 }
 
-// A failed large gzread drops what it decoded before the damage, so the line is found again by
-// re-reading the file in small steps up to the error.
-int64_t LineReader::error_line() const {
-  gzFile gz = gzopen(path_.c_str(), "rb");
-  if (!gz) return line_no_ + 1;
-  gzbuffer(gz, 64);  // small steps: what a failing step decoded is lost
-  int64_t lines = 0;
-  int c;
-  while ((c = gzgetc(gz)) >= 0) lines += c == '\n';
-  gzclose_r(gz);
-  return std::max(lines, line_no_) + 1;
+void LineReader::damaged(const std::string& why) const {
+  throw Error(at(path_, static_cast<int>(line_no_ + 1),
+                 "corrupt gzip data (" + why + "); the file is damaged or truncated: download it again"));
+}
+
+// Reads more of the file behind what inflate has not consumed yet; false at the end of the file.
+bool LineReader::refill_input() {
+  auto* zs = static_cast<z_stream*>(zs_);
+  size_t keep = zs->avail_in;
+  if (keep > 0 && zs->next_in != in_.data()) std::memmove(in_.data(), zs->next_in, keep);
+  size_t n = std::fread(in_.data() + keep, 1, in_.size() - keep, file_);
+  if (n == 0 && std::ferror(file_)) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
+  in_read_ += n;
+  zs->next_in = in_.data();
+  zs->avail_in = static_cast<uInt>(keep + n);
+  return n > 0;
+}
+
+size_t LineReader::read(char* out, size_t cap) {
+  if (!error_.empty()) damaged(error_);
+  if (!zs_) {
+    size_t n = std::fread(out, 1, cap, file_);
+    if (n == 0 && std::ferror(file_)) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
+    in_read_ += n;
+    return n;
+  }
+  auto* zs = static_cast<z_stream*>(zs_);
+  zs->next_out = reinterpret_cast<Bytef*>(out);
+  zs->avail_out = static_cast<uInt>(cap);
+  auto produced = [&] { return cap - zs->avail_out; };
+  bool file_end = false;
+  while (zs->avail_out > 0) {
+    if (zs->avail_in < 2 && !file_end) file_end = !refill_input();
+    if (!in_member_) {  // between members: another one, zero padding (as gzip allows), or damage
+      if (zs->avail_in == 0) break;  // the end of the file
+      if (zs->next_in[0] == 0) {
+        const unsigned char* nz = std::find_if(zs->next_in, zs->next_in + zs->avail_in,
+                                               [](unsigned char c) { return c != 0; });
+        zs->avail_in -= static_cast<uInt>(nz - zs->next_in);
+        zs->next_in = const_cast<Bytef*>(nz);
+        continue;
+      }
+      if (zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
+        inflateReset(zs);
+        in_member_ = true;
+        continue;
+      }
+      error_ = "bytes after a gzip member at byte " + std::to_string(compressed_offset()) +
+               " are not another member";
+      break;
+    }
+    if (zs->avail_in == 0) {  // the file ended inside a member
+      error_ = "unexpected end of file";
+      break;
+    }
+    int ret = inflate(zs, Z_NO_FLUSH);
+    if (ret == Z_STREAM_END) {
+      in_member_ = false;
+    } else if (ret == Z_BUF_ERROR && !file_end) {  // no progress without more input
+      file_end = !refill_input();
+    } else if (ret != Z_OK) {
+      error_ = ret == Z_BUF_ERROR ? "unexpected end of file"
+               : zs->msg       ? zs->msg
+                               : "zlib error " + std::to_string(ret);
+      break;
+    }
+  }
+  if (!error_.empty() && produced() == 0) damaged(error_);
+  return produced();
 }
 
 bool LineReader::fill() {
@@ -114,23 +189,12 @@ bool LineReader::fill() {
     pos_ = 0;
   }
   if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // a line longer than the buffer
-  int n = gzread(static_cast<gzFile>(gz_), buf_.data() + end_,
-                 static_cast<unsigned>(buf_.size() - end_));
-  int err = Z_OK;
-  const char* msg = gzerror(static_cast<gzFile>(gz_), &err);
-  // zlib reports a truncated member (Z_BUF_ERROR) only at the end, with n == 0.
-  if (n < 0 || (n == 0 && err != Z_OK)) {
-    std::string why = msg;  // zlib prefixes it with "<path>: ", which at() already writes
-    if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
-    throw Error(at(path_, static_cast<int>(error_line()),
-                   "corrupt gzip data (" + why +
-                       "); the file is damaged or truncated: download it again"));
-  }
+  size_t n = read(buf_.data() + end_, buf_.size() - end_);
   if (n == 0) {
     eof_ = true;
     return false;
   }
-  end_ += static_cast<size_t>(n);
+  end_ += n;
   return true;
 }
 

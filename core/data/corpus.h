@@ -3,6 +3,7 @@
 // blank-line paragraph). gzip through zlib, multi-member files included. No tokenisation here.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,8 +40,10 @@ struct RawDoc {
   int64_t line = 0;  // 1-based line where it starts (for errors and the split hash)
 };
 
-// Reads plain or gzip-compressed bytes line by line. A corrupt or truncated gzip member throws
-// gpas::Error naming the file and the line being read.
+// Reads plain or gzip-compressed bytes line by line (gzip: any number of members one after
+// another, as gzip writes and reads them). A corrupt or truncated member, or bytes after the last
+// member that are not one, throw gpas::Error naming the file and the line being read, after the
+// lines before the damage have been returned.
 class LineReader {
  public:
   explicit LineReader(const std::string& path);
@@ -53,9 +56,16 @@ class LineReader {
 
  private:
   bool fill();
-  int64_t error_line() const;
+  size_t read(char* out, size_t cap);  // decoded bytes; 0 at the end
+  bool refill_input();
+  [[noreturn]] void damaged(const std::string& why) const;
   std::string path_;
-  void* gz_ = nullptr;
+  std::FILE* file_ = nullptr;
+  void* zs_ = nullptr;  // z_stream, for a gzip file
+  bool in_member_ = false;
+  std::vector<unsigned char> in_;
+  uint64_t in_read_ = 0;  // bytes read from the file
+  std::string error_;     // damage found after decoding bytes not yet returned
   std::vector<char> buf_;
   size_t pos_ = 0, end_ = 0;
   bool eof_ = false;

@@ -4,9 +4,13 @@
 #include "core/data/instruct.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <random>
+#include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
@@ -71,7 +75,12 @@ InstructTokens tokenize_instruct(const Tokenizer& tok, const InstructExample& e,
   t.ids.push_back(tok.eos_id());
   t.prompt = std::min<int64_t>(int64_t(tok.encode(prompt).size()), int64_t(t.ids.size()) - 1);
   if (int64_t(t.ids.size()) > seq_len + 1) t.ids.resize(size_t(seq_len + 1));
+  t.prompt = std::min<int64_t>(t.prompt, int64_t(t.ids.size()));  // seq_len cut into the prompt
   return t;
+}
+
+int64_t response_tokens(const InstructTokens& t) {
+  return int64_t(t.ids.size()) - std::max<int64_t>(t.prompt, 1);
 }
 
 namespace {
@@ -120,6 +129,18 @@ std::shared_ptr<const Split> load_split(const DataConfig& cfg, int64_t seq_len) 
   auto order = split_order(rows.size(), cfg);
   for (size_t i = 0; i < order.size(); ++i)
     (int64_t(i) < cfg.val_examples ? s->val : s->train).push_back(tokenize_instruct(tok, rows[order[i]], seq_len));
+  // An example whose prompt fills seq_len has no response token left to learn or score: refuse a
+  // split of only such examples (it would train on nothing at loss 0), and count the others.
+  for (auto [v, what] : {std::pair{&s->train, "training"}, std::pair{&s->val, "validation"}}) {
+    int64_t empty = std::count_if(v->begin(), v->end(),
+                                  [](const InstructTokens& t) { return response_tokens(t) <= 0; });
+    if (empty == 0) continue;
+    std::string msg = cfg.path + ": " + std::to_string(empty) + " of " + std::to_string(v->size()) + " " + what +
+                      " examples have no response token within train.seq_len " + std::to_string(seq_len) +
+                      " (the Alpaca prompt, instruction and input take it all with " + cfg.tokenizer + ")";
+    if (empty == int64_t(v->size())) throw Error(msg + ": raise train.seq_len");
+    spdlog::warn("{}; they are left in but teach nothing", msg);
+  }
   cache[key] = s;
   return s;
 }
@@ -155,7 +176,7 @@ class InstructStream : public BatchSource {
         b.inputs[size_t(r * T) + t] = ids[t];
         if (int64_t(t) + 1 >= ex->prompt) b.targets[size_t(r * T) + t] = ids[t + 1];
       }
-      tokens_ += int64_t(ids.size()) - std::max<int64_t>(ex->prompt, 1);
+      tokens_ += response_tokens(*ex);
     }
     if (eval_ && filled == 0) return false;
     return true;

@@ -30,6 +30,8 @@ struct InstructTokens {
   int64_t prompt = 0;
 };
 InstructTokens tokenize_instruct(const Tokenizer& tok, const InstructExample& e, int64_t seq_len);
+// The tokens an example is trained and scored on: its response and EOS within seq_len.
+int64_t response_tokens(const InstructTokens& t);
 
 // Training examples after the held-out split (data.val_examples rows, chosen with data.eval_seed).
 int64_t instruct_train_examples(const DataConfig& cfg);

@@ -34,7 +34,7 @@ w("arc_easy", [{"question": sent(), "choices": {"text": [sent(), sent(), sent()]
                 "answerKey": "ABC"[i % 3]} for i in range(6)])
 PY
 
-"$gpas" data tokenizer --input corpus --vocab-size 64 --character-coverage 1.0 --out tok.model > /dev/null
+"$gpas" data tokenizer --input corpus --vocab-size 56 --character-coverage 1.0 --out tok.model > /dev/null
 "$gpas" data prepare --corpus corpus --tokenizer tok.model --out prep --val-fraction 0.1 > /dev/null
 "$gpas" train --set model.gpas.enabled=true --set model.layers=3 --set data.source=prepared --set data.path=prep \
   --set data.tokenizer=tok.model --set train.steps=30 --set train.seq_len=64 --set train.eval_tokens=2000 \
@@ -78,7 +78,7 @@ grep -q "unknown task 'squad'" bad.err || fail "unknown task message: $(cat bad.
 # --- finetune (20 training examples x 2 epochs / batch 16 = 3 updates): LISA, gates frozen, evaluation at the end; a run in the store with its parent ----
 "$gpas" finetune "$parent" --data sft.json --tasks-dir tasks --set data.val_examples=4 --set train.epochs=2 \
   --set train.warmup_steps=0 --set train.lisa_layers=1 --set train.lisa_interval=2 --set downstream.limit=5 \
-  --set train.seq_len=128 --json > ft.json
+  --set train.seq_len=512 --json > ft.json
 cat ft.json
 ft=$(python3 -c 'import json; j = json.load(open("ft.json")); assert j["status"] == "completed", j; print(j["run_id"])')
 python3 -c 'import json; j = json.load(open("ft.json")); assert j["steps"] == 3 and j["parent"] == "run:'"$parent"'", j' \
@@ -90,7 +90,7 @@ python3 -c 'import json; j = json.load(open("ft.json")); assert j["steps"] == 3 
 # The same finetune again is the same run: nothing to do.
 "$gpas" finetune "$parent" --data sft.json --tasks-dir tasks --set data.val_examples=4 --set train.epochs=2 \
   --set train.warmup_steps=0 --set train.lisa_layers=1 --set train.lisa_interval=2 --set downstream.limit=5 \
-  --set train.seq_len=128 --json | grep -q "\"run_id\":\"$ft\"" || fail "finetune identity"
+  --set train.seq_len=512 --json | grep -q "\"run_id\":\"$ft\"" || fail "finetune identity"
 
 # --- Table 3 and layer importance by downstream accuracy ---------------------------------------
 "$gpas" report table3 --compare-paper --format md > t3.md

@@ -28,6 +28,16 @@ TEST(Corpus, GzipAndPlainJsonlGiveTheSameDocuments) {
   EXPECT_EQ(read_all({dir + "/gz"}), docs);  // two gzip members, read one after the other
 }
 
+// Larger than the reader's input (256 KiB) and output (1 MiB) buffers, so members and lines
+// straddle their edges.
+TEST(Corpus, GzipLargerThanTheBuffersGivesEveryDocument) {
+  auto docs = testing::make_docs(12000, 11, 40, 60);
+  std::string dir = testing::temp_dir("gzbig");
+  testing::write_gz(dir + "/a.jsonl.gz", {testing::jsonl(docs, 0, 5000), testing::jsonl(docs, 5000, 5001),
+                                          testing::jsonl(docs, 5001, 12000)});
+  EXPECT_EQ(read_all({dir}), docs);
+}
+
 TEST(Corpus, PlainTextFileAndParagraphModes) {
   std::string dir = testing::temp_dir("text");
   testing::write_text(dir + "/b.txt", "first para\nline two\n\n\n  \nsecond para\r\n\nthird\n");
@@ -96,6 +106,29 @@ TEST(CorpusErrors, CorruptGzipMemberNamesFileAndLine) {
   EXPECT_EQ(msg.rfind(path + ":", 0), 0u) << msg;
   EXPECT_NE(msg.find("corrupt gzip data"), std::string::npos) << msg;
   EXPECT_EQ(msg.find(path, path.size()), std::string::npos) << "path named twice: " << msg;
+}
+
+// gzip itself skips zero bytes after the last member; anything else there is damage (zlib's
+// gzread ignores it, and gpas read such files without a word before).
+TEST(CorpusErrors, BytesAfterTheLastGzipMemberAreDamageUnlessZeros) {
+  auto docs = testing::make_docs(300, 9, 50, 60);
+  std::string dir = testing::temp_dir("trailing");
+  std::string path = dir + "/a.jsonl.gz";
+  testing::write_gz(path, {testing::jsonl(docs, 0, 300)});
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  testing::write_text(path, bytes + std::string(70000, '\0'));
+  EXPECT_EQ(read_all({dir}), docs);
+  testing::write_text(path, bytes + std::string(10, '\0') + "PK\x03\x04 not gzip");
+  auto msg = error_of([&] { read_all({dir}); });
+  EXPECT_NE(msg.find(path + ":301: corrupt gzip data (bytes after a gzip member at byte " +
+                     std::to_string(bytes.size() + 10) + " are not another member)"),
+            std::string::npos) << msg;
+  testing::write_text(path, bytes + "\x1f");  // half a header
+  EXPECT_NE(error_of([&] { read_all({dir}); }).find(":301: corrupt gzip data"), std::string::npos);
 }
 
 TEST(CorpusErrors, LineWithoutTextFieldAndSkipping) {

@@ -87,6 +87,47 @@ TEST(Instruct, PromptTemplateAndLossOnTheResponseOnly) {
   EXPECT_EQ(tokenize_instruct(tok, rows[0], 5).ids.size(), 6u);
 }
 
+// A prompt that fills seq_len leaves nothing to learn: a split of only such examples is refused
+// (it trained at loss 0 before), a split with some is kept (they are counted in a warning).
+TEST(Instruct, PromptsThatFillSeqLenAreRefusedWhenNoExampleHasAResponseLeft) {
+  std::string dir = testing::temp_dir("instruct_cut");
+  Tokenizer tok = Tokenizer::load(testing::small_tokenizer());
+  DataConfig cfg;
+  cfg.source = "instruct";
+  cfg.path = write_examples(dir, 6);
+  cfg.tokenizer = testing::small_tokenizer();
+  cfg.val_examples = 2;
+  auto rows = read_instruct_file(cfg.path);
+  InstructTokens cut = tokenize_instruct(tok, rows[0], 5);
+  EXPECT_EQ(cut.prompt, 6);
+  EXPECT_EQ(response_tokens(cut), 0);
+  int64_t shortest = 1 << 20, longest = 0;
+  for (const auto& r : rows) {
+    int64_t n = int64_t(tok.encode(instruct_prompt(r)).size());
+    shortest = std::min(shortest, n);
+    longest = std::max(longest, n);
+  }
+  StreamSpec spec;
+  spec.micro_batch = 2;
+  spec.seq_len = shortest - 1;  // the target after the last prompt token is cut off too
+  auto msg = error_of([&] { make_instruct_stream(cfg, spec, false); });
+  EXPECT_NE(msg.find("4 of 4 training examples have no response token within train.seq_len " +
+                     std::to_string(spec.seq_len)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("raise train.seq_len"), std::string::npos) << msg;
+  // Three long instructions among the short ones: kept.
+  std::string all;
+  for (int k = 0; k < 3; ++k)
+    all += nlohmann::json({{"instruction", std::string(size_t(4 * longest), 'a')}, {"output", "vin"}}).dump() + "\n";
+  for (const auto& r : rows)
+    all += nlohmann::json({{"instruction", r.instruction}, {"input", r.input}, {"output", r.output}}).dump() + "\n";
+  testing::write_text(dir + "/mixed.jsonl", all);
+  cfg.path = dir + "/mixed.jsonl";
+  cfg.val_examples = 0;
+  spec.seq_len = longest + 8;
+  auto s = make_instruct_stream(cfg, spec, false);
+  EXPECT_EQ(s->examples(), 9);
+}
+
 TEST(Instruct, EpochsSplitResumeAndRanks) {
   std::string dir = testing::temp_dir("instruct_epochs");
   DataConfig cfg;
