@@ -28,6 +28,16 @@ std::string write_examples(const std::string& dir, int n) {
   return dir + "/sft.jsonl";
 }
 
+// data.source instruct on n examples of write_examples in dir, val_examples of them held out.
+DataConfig instruct_config(const std::string& dir, int n, int64_t val_examples) {
+  DataConfig cfg;
+  cfg.source = "instruct";
+  cfg.path = write_examples(dir, n);
+  cfg.tokenizer = testing::small_tokenizer();
+  cfg.val_examples = val_examples;
+  return cfg;
+}
+
 TEST(Instruct, ReadsJsonArrayAndJsonlWithErrorsThatNameTheRow) {
   std::string dir = testing::temp_dir("instruct_read");
   testing::write_text(dir + "/a.json", R"([{"instruction":"i","input":"","output":"o"},{"instruction":"j","output":"p"}])");
@@ -56,11 +66,7 @@ TEST(Instruct, PromptTemplateAndLossOnTheResponseOnly) {
 
   std::string dir = testing::temp_dir("instruct_stream");
   Tokenizer tok = Tokenizer::load(testing::small_tokenizer());
-  DataConfig cfg;
-  cfg.source = "instruct";
-  cfg.path = write_examples(dir, 10);
-  cfg.tokenizer = testing::small_tokenizer();
-  cfg.val_examples = 2;
+  DataConfig cfg = instruct_config(dir, 10, 2);
   EXPECT_EQ(instruct_train_examples(cfg), 8);
   StreamSpec spec;
   spec.micro_batch = 3;
@@ -92,11 +98,7 @@ TEST(Instruct, PromptTemplateAndLossOnTheResponseOnly) {
 TEST(Instruct, PromptsThatFillSeqLenAreRefusedWhenNoExampleHasAResponseLeft) {
   std::string dir = testing::temp_dir("instruct_cut");
   Tokenizer tok = Tokenizer::load(testing::small_tokenizer());
-  DataConfig cfg;
-  cfg.source = "instruct";
-  cfg.path = write_examples(dir, 6);
-  cfg.tokenizer = testing::small_tokenizer();
-  cfg.val_examples = 2;
+  DataConfig cfg = instruct_config(dir, 6, 2);
   auto rows = read_instruct_file(cfg.path);
   InstructTokens cut = tokenize_instruct(tok, rows[0], 5);
   EXPECT_EQ(cut.prompt, 6);
@@ -130,11 +132,7 @@ TEST(Instruct, PromptsThatFillSeqLenAreRefusedWhenNoExampleHasAResponseLeft) {
 
 TEST(Instruct, EpochsSplitResumeAndRanks) {
   std::string dir = testing::temp_dir("instruct_epochs");
-  DataConfig cfg;
-  cfg.source = "instruct";
-  cfg.path = write_examples(dir, 12);
-  cfg.tokenizer = testing::small_tokenizer();
-  cfg.val_examples = 3;
+  DataConfig cfg = instruct_config(dir, 12, 3);
   StreamSpec spec;
   spec.micro_batch = 3;
   spec.seq_len = 600;
