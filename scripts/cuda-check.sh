@@ -13,8 +13,8 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 check="${GPAS_CHECK_SUITE:-trixie-cuda}"
 case "$check" in
-  trixie-cuda) suite=trixie components=main,contrib,non-free name=cuda-check ;;
-  sid) suite=sid components=main name=sid-check ;;
+  trixie-cuda) suite=trixie components=main,contrib,non-free name=cuda-check nccl=1 ;;
+  sid) suite=sid components=main name=sid-check nccl=0 ;;
   *) echo "gpas: GPAS_CHECK_SUITE=$check: expected trixie-cuda or sid" >&2; exit 2 ;;
 esac
 root="${GPAS_CUDA_ROOT:-/var/cache/gpas/$check}"
@@ -115,8 +115,6 @@ deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown,install-slurm
 if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
   rm -f "$root/.gpas-deps"
   if [ "$check" = sid ]; then
-    printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
-      > "$root/etc/apt/apt.conf.d/99gpas-no-recommends"
     # A mirror's snapshot of sid may serve a Release file past its Valid-Until date.
     echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99gpas-snapshot"
     in_root bash /gpas/src/scripts/install-deps.sh
@@ -134,8 +132,6 @@ in_root bash /gpas/src/scripts/fetch-brown.sh
 # 4. Configure and build with CUDA and NCCL (the Dockerfile's step; sid: without), at the lowest
 # priority. Warnings (exit 3) fail the check too, but after the tests have run.
 build_rc=0
-nccl=1
-[ "$check" != sid ] || nccl=0
 in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory \
   GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" GPAS_REQUIRE_NCCL=$nccl \
   nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build \

@@ -115,14 +115,19 @@ void LineReader::damaged(const std::string& why) const {
                  "corrupt gzip data (" + why + "); the file is damaged or truncated: download it again"));
 }
 
+size_t LineReader::read_file(void* out, size_t cap) {
+  size_t n = std::fread(out, 1, cap, file_);
+  if (n == 0 && std::ferror(file_)) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
+  in_read_ += n;
+  return n;
+}
+
 // Reads more of the file behind what inflate has not consumed yet; false at the end of the file.
 bool LineReader::refill_input() {
   auto* zs = static_cast<z_stream*>(zs_);
   size_t keep = zs->avail_in;
   if (keep > 0 && zs->next_in != in_.data()) std::memmove(in_.data(), zs->next_in, keep);
-  size_t n = std::fread(in_.data() + keep, 1, in_.size() - keep, file_);
-  if (n == 0 && std::ferror(file_)) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
-  in_read_ += n;
+  size_t n = read_file(in_.data() + keep, in_.size() - keep);
   zs->next_in = in_.data();
   zs->avail_in = static_cast<uInt>(keep + n);
   return n > 0;
@@ -130,12 +135,7 @@ bool LineReader::refill_input() {
 
 size_t LineReader::read(char* out, size_t cap) {
   if (!error_.empty()) damaged(error_);
-  if (!zs_) {
-    size_t n = std::fread(out, 1, cap, file_);
-    if (n == 0 && std::ferror(file_)) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
-    in_read_ += n;
-    return n;
-  }
+  if (!zs_) return read_file(out, cap);
   auto* zs = static_cast<z_stream*>(zs_);
   zs->next_out = reinterpret_cast<Bytef*>(out);
   zs->avail_out = static_cast<uInt>(cap);

@@ -57,6 +57,7 @@ class LineReader {
  private:
   bool fill();
   size_t read(char* out, size_t cap);  // decoded bytes; 0 at the end
+  size_t read_file(void* out, size_t cap);  // raw bytes, counted in in_read_
   bool refill_input();
   [[noreturn]] void damaged(const std::string& why) const;
   std::string path_;

@@ -86,11 +86,7 @@ TEST(CorpusErrors, CorruptGzipMemberNamesFileAndLine) {
   std::string dir = testing::temp_dir("corrupt");
   std::string path = dir + "/c4-train.00000-of-00001.json.gz";
   testing::write_gz(path, {testing::jsonl(docs, 0, 200), testing::jsonl(docs, 200, 400)});
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = testing::read_bytes(path);
   // Damage the second member (the first stays readable): its first deflate block gets the
   // reserved block type 11.
   size_t second = bytes.find("\x1f\x8b\x08", 10);
@@ -115,11 +111,7 @@ TEST(CorpusErrors, BytesAfterTheLastGzipMemberAreDamageUnlessZeros) {
   std::string dir = testing::temp_dir("trailing");
   std::string path = dir + "/a.jsonl.gz";
   testing::write_gz(path, {testing::jsonl(docs, 0, 300)});
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = testing::read_bytes(path);
   testing::write_text(path, bytes + std::string(70000, '\0'));
   EXPECT_EQ(read_all({dir}), docs);
   testing::write_text(path, bytes + std::string(10, '\0') + "PK\x03\x04 not gzip");

@@ -33,6 +33,11 @@ inline void write_text(const std::string& path, const std::string& s) {
   std::ofstream(path, std::ios::binary) << s;
 }
 
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // gzip member(s): each string in `members` becomes one gzip member, concatenated.
 inline void write_gz(const std::string& path, const std::vector<std::string>& members) {
   std::string all;
@@ -42,8 +47,7 @@ inline void write_gz(const std::string& path, const std::vector<std::string>& me
     gzFile g = gzopen(tmp.c_str(), "wb");
     gzwrite(g, m.data(), unsigned(m.size()));
     gzclose(g);
-    std::ifstream in(tmp, std::ios::binary);
-    all += std::string(std::istreambuf_iterator<char>(in), {});
+    all += read_bytes(tmp);
     fs::remove(tmp);
   }
   write_text(path, all);
