@@ -18,7 +18,10 @@ void record(const nlohmann::json& r, const BenchTrainOptions& o) {
   e.host = hostname();
   e.device = r["device"].get<std::string>();
   e.threads = r["threads"].get<int>();
-  e.size = o.size;
+  // A shape other than the preset's is its own entry, named as reports name it (L16-h64).
+  e.size = o.model_sets.empty() ? o.size
+                                : "L" + std::to_string(r["layers"].get<int64_t>()) + "-h" +
+                                      std::to_string(r["hidden"].get<int64_t>());
   e.norm = o.norm;
   e.gpas = o.gpas;
   e.precision = o.precision;
@@ -44,6 +47,10 @@ void setup_bench(CLI::App& app) {
   auto* t = bench->add_subcommand("train", "Training-step speed on random tokens (tokens/s, FLOPs/token, MFU)");
   t->add_option("--size", o->size, "size preset")->capture_default_str();
   t->add_option("--norm", o->norm, "normalisation scheme")->capture_default_str();
+  auto layers = std::make_shared<int64_t>(0), hidden = std::make_shared<int64_t>(0);
+  t->add_option("--layers", *layers, "model.layers (default: the preset's)");
+  t->add_option("--hidden", *hidden, "model.hidden (default: the preset's; heads and intermediate stay unless set)");
+  t->add_option("-s,--set", o->model_sets, "any model.* key, e.g. --set model.intermediate=176 --set model.qk_norm=head");
   t->add_flag("--gpas", o->gpas, "with GPAS");
   t->add_option("--batch", o->batch, "sequences per step")->capture_default_str();
   t->add_option("--seq", o->seq, "sequence length")->capture_default_str();
@@ -63,16 +70,19 @@ void setup_bench(CLI::App& app) {
   t->add_flag("--no-cache", *no_cache, "do not record the rate for sweep estimates");
   t->footer("The rate is recorded in $XDG_CACHE_HOME/gpas/bench.json (default ~/.cache/gpas; $GPAS_CACHE_DIR\n"
             "overrides), where `gpas sweep plan` and `sweep run` take it for the nearest job shape.");
-  t->callback([o, json, no_cache, unfused] {
+  t->callback([o, json, no_cache, unfused, layers, hidden] {
     o->fused_adam = !*unfused;
+    if (*layers > 0) o->model_sets.insert(o->model_sets.begin(), "model.layers=" + std::to_string(*layers));
+    if (*hidden > 0) o->model_sets.insert(o->model_sets.begin(), "model.hidden=" + std::to_string(*hidden));
     auto r = bench_train(*o);
     if (!*no_cache) record(r, *o);
     if (*json) {
       std::cout << r.dump() << "\n";
       return;
     }
-    std::printf("bench train %s %s%s %s on %s (%d threads), batch %lldx%lld\n",
-                o->size.c_str(), o->norm.c_str(), o->gpas ? "+gpas" : "", o->precision.c_str(),
+    std::printf("bench train %s (%lld layers x %lld) %s%s %s on %s (%d threads), batch %lldx%lld\n",
+                o->size.c_str(), (long long)r["layers"].get<int64_t>(), (long long)r["hidden"].get<int64_t>(),
+                o->norm.c_str(), o->gpas ? "+gpas" : "", o->precision.c_str(),
                 r["device"].get<std::string>().c_str(), r["threads"].get<int>(),
                 (long long)o->batch, (long long)o->seq);
     std::printf("  median step %.3f s   %.0f tokens/s   %.3g FLOPs/token   %.3g FLOP/s\n",

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("gpas"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   CLI::App app{
-      "gpas: train LLaMA-style models under six normalisation schemes with and without GPAS\n"
+      "gpas: train LLaMA-style models under the GPAS paper's normalisation schemes and those after\n"
+      "it (gpas model info --norm X), with and without GPAS\n"
       "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results."};
   app.set_version_flag("--version", [] {
     return std::string("gpas ") + GPAS_VERSION + " (commit " + gpas::git_commit() + ")\nlibtorch " +

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "core/config/config_yaml.h"
 #include "core/config/flops.h"
+#include "core/config/schemes.h"
 #include "core/model/block.h"
 #include "core/model/model.h"
 #include "core/train/export.h"
@@ -15,44 +16,6 @@
 namespace gpas::cli {
 
 namespace {
-
-// The scheme's sub-layer as the paper writes it (f in {Attn, FFN}), with GPAS where it is on.
-std::vector<std::string> formulas(const ModelConfig& m, double deepnorm_alpha, int64_t post_layers) {
-  const std::string act = m.gpas.activation == "silu" ? "SiLU" : m.gpas.activation;
-  const std::string sg = m.gpas.stopgrad ? "sg" : "";
-  auto gpas_after = [&] {
-    return "x_{l+1} = x'_{l+1} - " + act + "(a_l) * " + sg + "(x'_{l+1})" + (m.gpas.stopgrad ? "   (Eq. 2)" : "   (Eq. 12)");
-  };
-  char alpha[32];
-  std::snprintf(alpha, sizeof alpha, "%.4g", deepnorm_alpha);
-  std::vector<std::string> out;
-  if (m.norm == "post") out.push_back("Post-LN:     x_{l+1} = LN(x_l + f(x_l))   (Eq. 5)");
-  if (m.norm == "deepnorm") {
-    if (m.gpas.enabled)
-      out = {"DeepNorm + GPAS: x'_l = x_l - " + act + "(a_l) * " + sg + "(x_l)   (Eq. 7)",
-             "                 x_{l+1} = LN(alpha * x'_l + f(x_l)), alpha = " + std::string(alpha) + "   (Eq. 8)"};
-    else
-      out.push_back("DeepNorm:    x_{l+1} = LN(alpha * x_l + f(x_l)), alpha = " + std::string(alpha) + "   (Eq. 6)");
-  }
-  if (m.norm == "pre") out.push_back("Pre-LN:      x'_{l+1} = x_l + f(LN(x_l))   (Eq. 1)");
-  if (m.norm == "sandwich") out.push_back("Sandwich-LN: x'_{l+1} = x_l + LN(f(LN(x_l)))   (Eq. 4)");
-  if (m.norm == "lns") out.push_back("LNS:         x'_{l+1} = x_l + f(LN(x_l) / sqrt(l))   (Eq. 3)");
-  if (m.norm == "mix") {
-    out.push_back("Mix-LN:      layers 0.." + std::to_string(post_layers - 1) +
-                  " Post-LN x_{l+1} = LN(x_l + f(x_l)) (Eq. 5), the rest Pre-LN x'_{l+1} = x_l + f(LN(x_l)) (Eq. 1)");
-    if (post_layers <= 0)
-      out.back() = "Mix-LN:      0 Post-LN layers at " + m.size + " (" + std::to_string(m.layers) +
-                   " layers; the default is layers / 4): this model equals Pre-LN; --set model.post_layers=N for N Post-LN layers";
-    if (m.gpas.enabled) out.push_back("  + GPAS:    Post-LN layers as DeepNorm + GPAS (Eq. 7), Pre-LN layers as Eq. 2");
-  }
-  if (m.gpas.enabled && m.norm != "deepnorm" && m.norm != "mix" && m.norm != "post")
-    out.push_back("  + GPAS:    " + gpas_after() + (m.gpas.site != "after_sublayer" ? ", at " + m.gpas.site : ""));
-  if (m.gpas.enabled && m.norm == "post") out.push_back("  + GPAS:    as DeepNorm + GPAS (Eq. 7) with alpha = 1");
-  out.push_back("             f in {Attn, FFN}; a_l one learnable scalar per layer" +
-                std::string(m.gpas.enabled ? (m.gpas.learnable ? "" : " (fixed here)") : ""));
-  if (!m.gpas.enabled) out.pop_back(), out.push_back("             f in {Attn, FFN}");
-  return out;
-}
 
 struct InfoArgs {
   std::string size = "71m", norm = "pre";
@@ -68,57 +31,102 @@ int run_info(const InfoArgs& a) {
   for (const auto& kv : a.sets) s.push_back(parse_set(kv));
   RunConfig cfg = build_config(s);
   const ModelConfig& m = cfg.model;
-  ParamCount pc = count_parameters(m);
+  const Scheme& row = scheme_of(m.norm);
+  const ParamCount pc = count_parameters(m);
+  const StemSpec stem = stem_spec(m);
+  auto norm_text = [](const NormSite& n) -> std::string {
+    if (n.kind == NormKind::kDyt) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", n.alpha_init);
+      return "DyT[alpha=" + std::string(buf) + "]";
+    }
+    if (n.weight_init != 1.0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3g", n.weight_init);
+      return "LN[w=" + std::string(buf) + "]";
+    }
+    return "LN";
+  };
   nlohmann::json layers = nlohmann::json::array();
-  for (int64_t i = 0; i < m.layers; ++i) {
-    LayerSpec ls = make_layer_spec(m, i);
-    auto sub = [](const SublayerSpec& x) {
-      return nlohmann::json{{"in_norm", x.in_norm}, {"out_norm", x.out_norm},
-                            {"post_norm", x.post_norm}, {"shortcut_scale", x.shortcut_scale},
-                            {"gpas", site_name(x.gpas)}};
-    };
-    layers.push_back({{"layer", i}, {"post_ln", ls.post_ln}, {"attn", sub(ls.attn)}, {"mlp", sub(ls.mlp)}});
-  }
+  std::vector<std::string> text;  // one line per layer
   int64_t post_layers = 0;
-  for (const auto& l : layers) post_layers += l["post_ln"].get<bool>();
-  double alpha = layers.empty() ? 1.0 : layers[0]["attn"]["shortcut_scale"].get<double>();
+  for (int64_t i = 0; i < m.layers; ++i) {
+    LayerSpec ls = layer_spec(m, i);
+    post_layers += ls.post_ln;
+    auto site = [](const NormSite& n) {
+      return nlohmann::json{{"name", n.name}, {"kind", n.kind == NormKind::kDyt ? "dyt" : "rms"},
+                            {"weight_init", n.weight_init}, {"alpha_init", n.alpha_init}};
+    };
+    auto sub = [&](const SublayerSpec& x) {
+      nlohmann::json j = {{"in_norm", x.in_norm.name}, {"out_norm", x.out_norm.name},
+                          {"post_norm", x.post_norm.name}, {"shortcut_scale", x.shortcut_scale},
+                          {"gpas", site_name(x.gpas)}, {"norms", nlohmann::json::array()}};
+      for (const NormSite* n : {&x.in_norm, &x.out_norm, &x.post_norm})
+        if (n->on()) j["norms"].push_back(site(*n));
+      return j;
+    };
+    layers.push_back({{"layer", i}, {"post_ln", ls.post_ln}, {"qk_norm", qk_norm_name(ls.qk_norm)},
+                      {"v_norm", ls.v_norm},
+                      {"branch", ls.branch == BranchScale::kLayerScale ? "layerscale"
+                                 : ls.branch == BranchScale::kReZero   ? "rezero" : "none"},
+                      {"branch_init", ls.branch_init}, {"attn", sub(ls.attn)}, {"mlp", sub(ls.mlp)}});
+    auto desc = [&](const SublayerSpec& x, bool attn) {
+      std::string in = x.in_norm.on() ? norm_text(x.in_norm) + "(x)" : "x";
+      std::string d = "f(" + in + ")";
+      if (attn && ls.qk_norm != QkNorm::kNone) d = "f[qk" + std::string(ls.v_norm ? "v" : "") + "-norm](" + in + ")";
+      if (x.out_norm.on()) d = norm_text(x.out_norm) + "(" + d + ")";
+      if (ls.branch == BranchScale::kLayerScale) d = "lambda*" + d;
+      if (ls.branch == BranchScale::kReZero) d = "alpha*" + d;
+      char sc[32] = "";
+      if (x.shortcut_scale != 1.0) std::snprintf(sc, sizeof sc, "%.4g*", x.shortcut_scale);
+      std::string y = std::string(sc) + (x.gpas == GpasSite::kShortcut ? "gpas(x)" : "x") + " + " + d;
+      if (x.post_norm.on()) y = norm_text(x.post_norm) + "(" + y + ")";
+      if (x.gpas != GpasSite::kNone && x.gpas != GpasSite::kShortcut) y += "  [gpas " + std::string(site_name(x.gpas)) + "]";
+      return y;
+    };
+    char line[512];
+    std::snprintf(line, sizeof line, "  layer %2lld %-8s attn: %-32s mlp: %s", (long long)i,
+                  ls.post_ln ? "post-ln" : "", desc(ls.attn, true).c_str(), desc(ls.mlp, false).c_str());
+    text.push_back(line);
+  }
+  std::vector<std::string> stem_lines;
+  if (stem.embed_scale) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", stem.embed_scale_init);
+    stem_lines.push_back("x_0 = s * Embed(t), s learnable, init " + std::string(buf));
+  }
+  if (stem.embed_norm.on()) stem_lines.push_back("x_0 = " + norm_text(stem.embed_norm) + "(Embed(t))");
+  stem_lines.push_back(stem.final_norm.on() ? "logits = head(" + norm_text(stem.final_norm) + "(x_L))"
+                                            : "logits = head(x_L)  (no final norm)");
   if (a.json) {
-    nlohmann::json j = {{"formula", formulas(m, alpha, post_layers)}, {"post_ln_layers", post_layers},
-                        {"size", m.size}, {"norm", m.norm}, {"gpas", m.gpas.enabled},
+    nlohmann::json j = {{"formula", formula(m)}, {"post_ln_layers", post_layers},
+                        {"size", m.size}, {"norm", m.norm}, {"display", row.display},
+                        {"method", m.gpas.enabled ? row.display_gpas : row.display},
+                        {"source", row.source}, {"note", row.note}, {"gpas", m.gpas.enabled},
+                        {"qk_norm", qk_norm_name(effective_qk_norm(m))},
                         {"hidden", m.hidden}, {"intermediate", m.intermediate}, {"heads", m.heads},
                         {"layers", m.layers}, {"vocab_size", m.vocab_size},
                         {"parameters", pc.total}, {"embedding_parameters", pc.embedding},
                         {"lm_head_parameters", pc.lm_head}, {"norm_parameters", pc.norms},
-                        {"gate_parameters", pc.gates}, {"matmul_parameters", pc.matmul},
-                        {"flops_per_token_seq256", flops_per_token(m, 256)}, {"layout", layers}};
+                        {"gate_parameters", pc.gates}, {"branch_parameters", pc.branch},
+                        {"matmul_parameters", pc.matmul},
+                        {"flops_per_token_seq256", flops_per_token(m, 256)}, {"stem", stem_lines},
+                        {"fold_gates", fold_refusal(m).empty() ? "folds" : fold_refusal(m)},
+                        {"hf_class", hf_class(m).architecture}, {"layout", layers}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("%s %s%s: hidden %lld, intermediate %lld, heads %lld, layers %lld, vocab %lld\n",
               m.size.c_str(), m.norm.c_str(), m.gpas.enabled ? " + GPAS" : "", (long long)m.hidden,
               (long long)m.intermediate, (long long)m.heads, (long long)m.layers, (long long)m.vocab_size);
-  std::printf("parameters %lld (embedding %lld, lm_head %lld, norms %lld, gates %lld)\n",
+  std::printf("%s (%s)\n", m.gpas.enabled ? row.display_gpas.c_str() : row.display.c_str(), row.source.c_str());
+  std::printf("parameters %lld (embedding %lld, lm_head %lld, norms %lld, gates %lld%s)\n",
               (long long)pc.total, (long long)pc.embedding, (long long)pc.lm_head, (long long)pc.norms,
-              (long long)pc.gates);
-  for (const auto& f : formulas(m, alpha, post_layers)) std::printf("%s\n", f.c_str());
-  for (const auto& l : layers) {
-    const std::string ln_in = m.norm == "lns" ? "LN(x)/sqrt(" + std::to_string(l["layer"].get<int64_t>() + 1) + ")" : "LN(x)";
-    auto desc = [&](const nlohmann::json& x) {
-      std::string d = x["in_norm"].get<std::string>().empty() ? "f(x)" : "f(" + ln_in + ")";
-      if (!x["out_norm"].get<std::string>().empty()) d = "LN(" + d + ")";
-      double sc = x["shortcut_scale"];
-      std::string gp = x["gpas"];
-      std::string sc_s = sc != 1.0 ? std::to_string(sc).substr(0, 5) + "*" : "";
-      std::string shortcut = gp == "shortcut" ? sc_s + "gpas(x)" : sc_s + "x";
-      std::string y = shortcut + " + " + d;
-      if (!x["post_norm"].get<std::string>().empty()) y = "LN(" + y + ")";
-      if (gp != "none" && gp != "shortcut") y += "  [gpas " + gp + "]";
-      return y;
-    };
-    std::printf("  layer %2lld %-8s attn: %-28s mlp: %s\n", (long long)l["layer"].get<int64_t>(),
-                l["post_ln"].get<bool>() ? "post-ln" : "pre-ln", desc(l["attn"]).c_str(),
-                desc(l["mlp"]).c_str());
-  }
+              (long long)pc.gates, pc.branch ? (", branch/embedding scales " + std::to_string(pc.branch)).c_str() : "");
+  for (const auto& f : formula(m)) std::printf("%s\n", f.c_str());
+  if (!row.note.empty()) std::printf("note: %s\n", row.note.c_str());
+  for (const auto& l : stem_lines) std::printf("  %s\n", l.c_str());
+  for (const auto& l : text) std::printf("%s\n", l.c_str());
   return 0;
 }
 
@@ -136,7 +144,7 @@ void setup_model(CLI::App& app) {
   auto ia = std::make_shared<InfoArgs>();
   auto* info = model->add_subcommand("info", "Layout and parameter count of a size x scheme x GPAS");
   info->add_option("--size", ia->size, "size preset (tiny, 9m ... 7b)")->capture_default_str();
-  info->add_option("--norm", ia->norm, "post | deepnorm | pre | sandwich | mix | lns")->capture_default_str();
+  info->add_option("--norm", ia->norm, "the scheme: " + scheme_names())->capture_default_str();
   info->add_flag("--gpas", ia->gpas, "with GPAS");
   info->add_option("--vocab", ia->vocab, "vocabulary size")->capture_default_str();
   info->add_option("-s,--set", ia->sets, "any other model key, e.g. --set model.post_layers=2");

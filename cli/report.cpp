@@ -12,6 +12,7 @@
 #include "cli/results_commands.h"
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "core/config/schemes.h"
 #include "results/reports.h"
 #include "results/table3.h"
 #include "results/store.h"
@@ -115,12 +116,17 @@ void setup_report(CLI::App& app) {
     emit(*o, results::report_table2(*store, o->report, format_of(*o)));
   });
 
-  auto* ab = report->add_subcommand("ablations", "Tables 4 and 5: GPAS ablations on Pre-LN");
+  auto* ab = report->add_subcommand("ablations", "Tables 4 and 5: GPAS ablations on Pre-LN (or --norm)");
   add_common(ab, *o);
   ab->add_flag("--compare-paper", o->report.compare_paper, "the published numbers beside ours");
   ab->add_option("--size", o->report.size, "model.size of the ablation runs")->capture_default_str();
+  ab->add_option("--norm", o->report.norm, "model.norm of the ablation runs: " + scheme_names())
+      ->capture_default_str();
   ab->callback([o] {
+    scheme_of(o->report.norm);  // an unknown scheme names the known ones
     auto store = open_checked(*o);
+    if (o->report.compare_paper && o->report.norm != "pre")
+      std::cerr << "gpas: warning: --compare-paper: the paper's ablations (Tables 4-5) are on Pre-LN only\n";
     if (o->report.compare_paper && o->report.size != "350m")
       std::cerr << "gpas: warning: --compare-paper: the paper's ablations (Tables 4-5) are at 350m only; "
                 << o->report.size << " has no paper column values\n";

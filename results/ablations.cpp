@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/config/schemes.h"
 #include "results/paper_tables.h"
 #include "results/reports.h"
 
@@ -75,7 +76,7 @@ std::vector<ReportTable> ablation_tables(const Store& store, const ReportOptions
   std::vector<RunRow> pool;
   for (auto& r : store.list_runs({opts.sweep, "", {}}))
     if (r.config.is_object() && config_text(r.config, "model.size") == opts.size &&
-        config_text(r.config, "model.norm") == "pre")
+        config_text(r.config, "model.norm") == opts.norm)
       pool.push_back(std::move(r));
   std::vector<ReportTable> out;
   bool any_ablation = false;
@@ -83,7 +84,8 @@ std::vector<ReportTable> ablation_tables(const Store& store, const ReportOptions
     ReportTable t;
     t.title = std::string("Table ") + table;
     t.label = std::string("tab:gpas-ablation-") + table;
-    t.caption = "Ablations of GPAS on " + opts.size + " Pre-LN: final " + opts.metric +
+    const Scheme* row = find_scheme(opts.norm);
+    t.caption = "Ablations of GPAS on " + opts.size + " " + (row ? row->display : opts.norm) + ": final " + opts.metric +
                 " (lower is better)" + (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
                 ". Mean ± std over seeds [n runs]; best of each ablation in bold, second underlined.";
     t.header = {"Ablation", "Variant", opts.metric};

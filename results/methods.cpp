@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "core/common/hash.h"
 #include "core/config/presets.h"
+#include "core/config/schemes.h"
 
 namespace gpas::results {
 
@@ -20,19 +22,16 @@ const std::vector<std::string>& paper_methods() {
 }
 
 namespace {
-struct Scheme {
-  const char* norm;
-  const char* plain;  // without GPAS
-  const char* gpas;   // with GPAS
-};
-const Scheme kSchemes[] = {
-    {"post", "Post-LN", "Post-LN + GPAS"},  // not run in the paper
-    {"deepnorm", "DeepNorm", "DeepNorm + GPAS"},
-    {"pre", "Pre-LN", "Pre + GPAS"},
-    {"sandwich", "Sandwich-LN", "Sandwich + GPAS"},
-    {"mix", "Mix-LN", "Mix + GPAS"},
-    {"lns", "LNS", "LNS + GPAS"},
-};
+
+// Where model.qk_norm is set and differs from the scheme's own, the method says so.
+const char* const kQkSuffixes[] = {"", " + QK-norm", " + QK-norm (full)", " - QK-norm"};
+
+std::string qk_suffix(const Scheme& row, const std::string& qk) {
+  QkNorm q = qk == "head" ? QkNorm::kHead : qk == "full" ? QkNorm::kFull : qk == "none" ? QkNorm::kNone : row.default_qk;
+  if (q == row.default_qk) return "";
+  return q == QkNorm::kHead ? kQkSuffixes[1] : q == QkNorm::kFull ? kQkSuffixes[2] : kQkSuffixes[3];
+}
+
 }  // namespace
 
 std::string config_text(const nlohmann::json& config, const std::string& dotted_key) {
@@ -54,20 +53,41 @@ std::string config_text(const nlohmann::json& config, const std::string& dotted_
 std::string method_of(const nlohmann::json& config) {
   std::string norm = config_text(config, "model.norm");
   bool gpas = config_text(config, "model.gpas.enabled") == "true";
-  for (const auto& s : kSchemes)
-    if (norm == s.norm) return gpas ? s.gpas : s.plain;
+  if (const Scheme* row = find_scheme(norm))
+    return (gpas ? row->display_gpas : row->display) + qk_suffix(*row, config_text(config, "model.qk_norm"));
   if (norm.empty()) return "";
   return norm + (gpas ? " + GPAS" : "");
 }
 
 std::string base_method(const std::string& method) {
-  for (const auto& s : kSchemes)
-    if (method == s.gpas) return s.plain;
+  for (const auto& row : schemes())
+    for (const char* suffix : kQkSuffixes)
+      if (method == row.display_gpas + suffix) return row.display + suffix;
   const std::string suffix = " + GPAS";
   if (method.size() > suffix.size() &&
       method.compare(method.size() - suffix.size(), suffix.size(), suffix) == 0)
     return method.substr(0, method.size() - suffix.size());
   return "";
+}
+
+void sort_methods(std::vector<std::string>& methods) {
+  static const std::vector<std::string> kOrder = [] {
+    std::vector<std::string> order = paper_methods();
+    for (const Scheme& row : schemes())
+      for (const std::string* m : {&row.display, &row.display_gpas})
+        if (std::find(order.begin(), order.end(), *m) == order.end()) order.push_back(*m);
+    return order;
+  }();
+  auto rank = [&](const std::string& m) {
+    // A QK-norm variant sorts right after its scheme.
+    std::string base = m;
+    for (const char* suffix : kQkSuffixes)
+      if (*suffix && base.size() > strlen(suffix) && base.compare(base.size() - strlen(suffix), std::string::npos, suffix) == 0)
+        base.resize(base.size() - strlen(suffix));
+    return std::make_pair(std::find(kOrder.begin(), kOrder.end(), base) - kOrder.begin(), m);
+  };
+  std::stable_sort(methods.begin(), methods.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
 }
 
 int size_rank(const std::string& size) {

@@ -15,6 +15,9 @@ const std::vector<std::string>& paper_methods();
 std::string method_of(const nlohmann::json& config);
 // The scheme without GPAS of a GPAS method ("Pre + GPAS" -> "Pre-LN"); "" for a non-GPAS method.
 std::string base_method(const std::string& method);
+// Methods in the order reports list them: the paper's Table 2 rows, then every other scheme of
+// the table (core/config/schemes.h) without and with GPAS; anything else after them, by name.
+void sort_methods(std::vector<std::string>& methods);
 // Position in the size presets (tiny, 9m, ..., 7b); unknown sizes sort after them, by name.
 int size_rank(const std::string& size);
 // Sizes in preset order, then size_label()'s custom shapes by width, then depth.

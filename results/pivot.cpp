@@ -22,15 +22,7 @@ std::string key_of(const RunRow& r, const std::string& key) {
 // Sizes in preset order, numbers numerically, everything else by text.
 void sort_values(const std::string& key, std::vector<std::string>& v) {
   if (key == "model.size") return sort_sizes(v);
-  if (key == "method") {
-    const auto& pm = paper_methods();
-    std::stable_sort(v.begin(), v.end(), [&](const std::string& a, const std::string& b) {
-      auto ia = std::find(pm.begin(), pm.end(), a) - pm.begin();
-      auto ib = std::find(pm.begin(), pm.end(), b) - pm.begin();
-      return ia != ib ? ia < ib : a < b;
-    });
-    return;
-  }
+  if (key == "method") return sort_methods(v);
   bool numeric = std::all_of(v.begin(), v.end(), [](const std::string& s) {
     char* end = nullptr;
     std::strtod(s.c_str(), &end);

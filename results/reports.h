@@ -18,6 +18,7 @@ struct ReportOptions {
   std::string metric = "eval/ppl";  // value at the last step of each run
   bool compare_paper = false;       // published numbers beside the measured ones
   std::string size = "350m";        // ablations: the model size the ablation runs used
+  std::string norm = "pre";         // ablations: the scheme they ablate GPAS on (the paper's: Pre-LN)
 };
 
 // The runs of one table cell, reduced: finished values, diverged and unfinished counts.

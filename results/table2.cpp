@@ -77,6 +77,7 @@ Table2Data collect_table2(const Store& store, const ReportOptions& opts) {
   Table2Data d;
   d.methods = paper_methods();
   d.methods.insert(d.methods.end(), extra_methods.begin(), extra_methods.end());
+  sort_methods(d.methods);
   d.sizes.assign(sizes.begin(), sizes.end());
   sort_sizes(d.sizes);
   for (const auto& [key, by_config] : groups) {

@@ -3,23 +3,39 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
+#include "core/common/fs.h"
 #include "core/config/flops.h"
+#include "core/config/schemes.h"
+#include "core/data/brown.h"
 
 namespace gpas::sweeps {
 
-int64_t parameter_count(const RunConfig& cfg) {
-  const auto& m = cfg.model;
-  int64_t v = m.vocab_size > 0 ? m.vocab_size : 32000;
-  int64_t h = m.hidden;
-  int64_t norms = m.norm == "sandwich" ? 4 : 2;
-  int64_t layer = 4 * h * h + 3 * h * m.intermediate + norms * h;
-  return 2 * v * h + m.layers * layer + h;
+int64_t parameter_count(const RunConfig& cfg) { return count_parameters(priced_model(cfg)).total; }
+
+int64_t data_vocab(const DataConfig& d) {
+  if (d.source == "synthetic") return d.synthetic_vocab;
+  if (d.source == "brown") return kBrownVocab;
+  // A prepared directory says its tokenizer's size in manifest.json (read once per directory).
+  static std::map<std::string, int64_t> seen;
+  if (d.source == "prepared" && !d.path.empty()) {
+    auto it = seen.find(d.path);
+    if (it != seen.end()) return it->second;
+    int64_t v = kAssumedVocab;
+    try {
+      auto j = nlohmann::json::parse(read_file(d.path + "/manifest.json"));
+      v = j.at("tokenizer").at("vocab_size").get<int64_t>();
+    } catch (const std::exception&) {  // not prepared yet: the assumption, as before
+    }
+    return seen[d.path] = v;
+  }
+  return kAssumedVocab;
 }
 
 ModelConfig priced_model(const RunConfig& cfg) {
   ModelConfig m = cfg.model;
-  if (m.vocab_size <= 0) m.vocab_size = cfg.data.source == "synthetic" ? cfg.data.synthetic_vocab : 32000;
+  if (m.vocab_size <= 0) m.vocab_size = data_vocab(cfg.data);
   return m;
 }
 

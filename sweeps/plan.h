@@ -14,7 +14,11 @@
 
 namespace gpas::sweeps {
 
-int64_t parameter_count(const RunConfig& cfg);  // embedding + head + layers (vocab 0 -> 32000)
+// The vocabulary a run will have before it starts (model.vocab_size 0 = the data's): synthetic's,
+// Brown's (8000), a prepared directory's manifest, else kAssumedVocab (T5's 32000).
+inline constexpr int64_t kAssumedVocab = 32000;
+int64_t data_vocab(const DataConfig& d);
+int64_t parameter_count(const RunConfig& cfg);  // count_parameters() of priced_model()
 ModelConfig priced_model(const RunConfig& cfg);  // the model with the vocabulary the run will have
 double train_flops(const RunConfig& cfg);        // flops_per_token x tokens
 // Estimated device-hours of a whole run: GPU-hours (gpus GPUs) or, with gpus = 0, CPU job hours.

@@ -8,6 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/config/presets.h"
+#include "core/config/schemes.h"
 
 namespace gpas::sweeps {
 
@@ -29,15 +30,12 @@ std::string text(const YAML::Node& v, const std::string& axis, const std::string
 
 std::vector<Setting> norm_settings(const std::string& scheme, const std::string& file, int line,
                                    const std::string& axis) {
-  const auto& all = schemes();
-  if (std::find(all.begin(), all.end(), scheme) == all.end()) {
-    std::string list;
-    for (const auto& s : all) list += (list.empty() ? "" : ", ") + s;
-    throw Error(at(file, line, axis + ": unknown scheme '" + scheme + "' (one of " + list + ")"));
-  }
+  if (!find_scheme(scheme))
+    throw Error(at(file, line, axis + ": unknown scheme '" + scheme + "' (one of " + scheme_names() + ")"));
   std::vector<Setting> out{make("model.norm", scheme, file, line)};
-  // Mix-LN's post_layers follows the layer count of whatever size the cell has (resolve(): L/4).
-  if (scheme == "mix") out.push_back(make("model.post_layers", "-1", file, line));
+  // Mix-LN's post_layers follows the layer count of whatever size the cell has (resolve(): L/4;
+  // the other schemes do not read it, and resolve() resets it for them).
+  out.push_back(make("model.post_layers", "-1", file, line));
   return out;
 }
 
@@ -101,11 +99,6 @@ const std::map<std::string, Expand>& table() {
 }
 
 }  // namespace
-
-const std::vector<std::string>& schemes() {
-  static const std::vector<std::string> kSchemes = {"post", "deepnorm", "pre", "sandwich", "mix", "lns"};
-  return kSchemes;
-}
 
 bool is_shorthand(const std::string& axis) { return table().count(axis) > 0; }
 

@@ -17,7 +17,6 @@ std::string shorthand_names();  // "size, norm, method, ..." for error messages
 // a value the shorthand does not know (an unknown scheme, size, ...).
 std::vector<Setting> shorthand_settings(const std::string& axis, const YAML::Node& value,
                                         const std::string& file, int line);
-// The six normalisation schemes; methods are "<scheme>" or "<scheme>+gpas".
-const std::vector<std::string>& schemes();
+// Schemes are core/config/schemes.h's rows; methods are "<scheme>" or "<scheme>+gpas".
 
 }  // namespace gpas::sweeps

@@ -15,6 +15,7 @@
 
 #include "core/common/fs.h"
 #include "core/config/flops.h"
+#include "core/config/presets.h"
 #include "sweeps/plan.h"
 
 namespace gpas::sweeps {
@@ -158,7 +159,15 @@ std::string calibrate_command(const RunConfig& cfg, bool cpu) {
   ModelConfig m = priced_model(cfg);
   int64_t micro = cfg.train.micro_batch > 0 ? cfg.train.micro_batch : cfg.train.batch_size;
   std::string c = "gpas bench train --device " + std::string(cpu ? "cpu" : "cuda") + " --size " + m.size;
+  // The shape where it differs from the preset's (the CPU tables' 16 x 64 is tiny's with 16 layers).
+  if (const SizePreset* p = find_size_preset(m.size)) {
+    if (m.layers != p->layers) c += " --layers " + std::to_string(m.layers);
+    if (m.hidden != p->hidden) c += " --hidden " + std::to_string(m.hidden);
+    if (m.heads != p->heads) c += " --set model.heads=" + std::to_string(m.heads);
+    if (m.intermediate != p->intermediate) c += " --set model.intermediate=" + std::to_string(m.intermediate);
+  }
   if (m.norm != "pre") c += " --norm " + m.norm;
+  if (m.qk_norm != "auto") c += " --set model.qk_norm=" + m.qk_norm;
   if (m.gpas.enabled) c += " --gpas";
   c += " --batch " + std::to_string(micro) + " --seq " + std::to_string(cfg.train.seq_len) + " --vocab " +
        std::to_string(m.vocab_size) + " --precision " + cfg.train.precision + " --steps 10 --warmup 2";

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/config/schemes.h"
 
 namespace gpas {
 
@@ -27,6 +28,9 @@ void resolve(RunConfig& cfg) {
   if (cfg.model.norm == "mix" && cfg.model.post_layers < 0)
     cfg.model.post_layers = cfg.model.layers / 4;
   if (cfg.model.norm != "mix") cfg.model.post_layers = -1;
+  // Keys a scheme does not read are reset, so one model has one identity.
+  if (cfg.model.norm != "dyt") cfg.model.dyt = DytConfig{};
+  if (cfg.model.norm != "layerscale" && cfg.model.norm != "rezero") cfg.model.branch_init = -1;
   if (cfg.data.source == "synthetic" && cfg.model.vocab_size == 0)
     cfg.model.vocab_size = cfg.data.synthetic_vocab;
   // A per-layer list of one value is the same as the scalar: keep identities equal.
@@ -49,7 +53,8 @@ void validate(const RunConfig& cfg) {
   require((m.hidden / m.heads) % 2 == 0, "model.heads", "head size must be even for RoPE");
   require(m.vocab_size >= 0, "model.vocab_size", "must be >= 0 (0 = from the tokenizer)");
   require(m.max_positions > 0, "model.max_positions", "must be positive");
-  one_of(m.norm, {"post", "deepnorm", "pre", "sandwich", "mix", "lns"}, "model.norm");
+  scheme_of(m.norm);  // throws naming the schemes
+  validate_scheme(m);
   if (m.norm == "mix")
     require(m.post_layers >= 0 && m.post_layers <= m.layers, "model.post_layers",
             "must be between 0 and model.layers (" + std::to_string(m.layers) + ")");

@@ -18,6 +18,15 @@ struct GpasConfig {
   std::vector<double> init = {0.0};    // one value for every layer, or one per layer
 };
 
+// DyT (Zhu et al. 2025): the initial alpha of each kind of site, and the scalar after the
+// embedding. -1: DyT's own rule (alpha by width, its paper's Table 11; the scalar sqrt(hidden)).
+struct DytConfig {
+  double alpha_attn = -1;   // the norm before attention
+  double alpha_mlp = -1;    // the norm before the MLP
+  double alpha_final = -1;  // the norm before the LM head
+  double embed_scale = -1;  // the learnable scalar that multiplies the embedding output
+};
+
 struct ModelConfig {
   std::string size = "tiny";  // preset that filled the four numbers below
   int64_t hidden = 64;
@@ -26,7 +35,10 @@ struct ModelConfig {
   int64_t layers = 2;
   int64_t vocab_size = 0;       // 0: take it from the tokenizer / data
   int64_t max_positions = 1024;
-  std::string norm = "pre";     // post | deepnorm | pre | sandwich | mix | lns
+  std::string norm = "pre";     // a scheme of core/config/schemes.cpp (post, deepnorm, pre, ...)
+  // RMSNorm of q and k before rotary: auto (the scheme's own: OLMo-2 full, HybridNorm per head,
+  // others none) | none | head (per head, Qwen3) | full (over the projection, OLMo-2).
+  std::string qk_norm = "auto";
   int64_t post_layers = -1;     // mix: leading Post-LN layers; -1 = layers / 4
   double norm_eps = 1e-6;
   double init_std = 0.02;       // every linear weight ~ N(0, init_std)
@@ -35,6 +47,10 @@ struct ModelConfig {
   // N(0, init_std) as the paper's reference code did (it applies DeepNorm's init only to the
   // scheme without GPAS), which is what produced the paper's DeepNorm + GPAS numbers.
   std::string deepnorm_gpas_init = "deepnorm";
+  // LayerScale / ReZero: the branch scales' initial value; -1 = the scheme's rule (LayerScale by
+  // depth as CaiT: 0.1 up to 18 layers, 1e-5 up to 24, 1e-6 deeper; ReZero 0).
+  double branch_init = -1;
+  DytConfig dyt;
   GpasConfig gpas;
 };
 

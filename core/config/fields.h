@@ -17,13 +17,26 @@ void visit_fields(Cfg& c, F&& f) {
   f("model.layers", c.model.layers, "decoder layers");
   f("model.vocab_size", c.model.vocab_size, "vocabulary; 0 = from the tokenizer/data");
   f("model.max_positions", c.model.max_positions, "longest sequence (RoPE table)");
-  f("model.norm", c.model.norm, "post | deepnorm | pre | sandwich | mix | lns");
+  f("model.norm", c.model.norm,
+    "the scheme: post | deepnorm | pre | sandwich | mix | lns | dyt | hybrid | hybrid_star | "
+    "olmo2 | layerscale | rezero (gpas model info --norm X shows one)");
+  f("model.qk_norm", c.model.qk_norm,
+    "RMSNorm of q and k before rotary: auto (the scheme's: olmo2 full, hybrid per head, else none) | "
+    "none | head (per head, Qwen3) | full (whole projection, OLMo-2)");
   f("model.post_layers", c.model.post_layers, "mix: leading Post-LN layers; -1 = layers/4");
   f("model.norm_eps", c.model.norm_eps, "RMSNorm epsilon");
   f("model.init_std", c.model.init_std, "std of every linear weight");
   f("model.embed_std", c.model.embed_std, "std of the token embedding (sqrt(0.4) = Scaled Embed)");
   f("model.deepnorm_gpas_init", c.model.deepnorm_gpas_init,
     "DeepNorm + GPAS: deepnorm (Xavier/beta init) | normal (N(0, init_std), the reference code's)");
+  f("model.branch_init", c.model.branch_init,
+    "layerscale | rezero: initial branch scale; -1 = the scheme's (LayerScale by depth: 0.1 / 1e-5 / "
+    "1e-6; ReZero 0)");
+  f("model.dyt.alpha_attn", c.model.dyt.alpha_attn, "dyt: initial alpha before attention; -1 = by width (DyT's Table 11)");
+  f("model.dyt.alpha_mlp", c.model.dyt.alpha_mlp, "dyt: initial alpha before the MLP; -1 = by width");
+  f("model.dyt.alpha_final", c.model.dyt.alpha_final, "dyt: initial alpha before the LM head; -1 = by width");
+  f("model.dyt.embed_scale", c.model.dyt.embed_scale,
+    "dyt: initial scalar on the embedding output; -1 = sqrt(hidden) (DyT's)");
   f("model.gpas.enabled", c.model.gpas.enabled, "apply GPAS");
   f("model.gpas.activation", c.model.gpas.activation,
     "silu | identity | relu | leaky_relu | tanh | scaled_silu");

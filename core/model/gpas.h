@@ -9,6 +9,9 @@
 namespace gpas {
 
 // act(alpha) for the gate activations of the paper's ablation (Table 4).
+enum class GateActivation { kSilu, kIdentity, kRelu, kLeakyRelu, kTanh, kScaledSilu };
+GateActivation gate_activation_kind(const std::string& name);  // throws on an unknown name
+torch::Tensor gate_activation(const torch::Tensor& alpha, GateActivation act, double beta);
 torch::Tensor gate_activation(const torch::Tensor& alpha, const std::string& name, double beta);
 
 // The GPAS op. With stopgrad (the paper's Eq. 2) the gradient to x passes unchanged; without it
@@ -26,7 +29,7 @@ class GpasGateImpl : public torch::nn::Module {
   torch::Tensor gate;                             // () scalar alpha
 
  private:
-  std::string activation_;
+  GateActivation activation_;  // resolved from its name once, at construction
   double beta_;
   bool stopgrad_;
 };

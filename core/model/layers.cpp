@@ -8,14 +8,23 @@ namespace gpas {
 
 namespace nn = torch::nn;
 
-RMSNormImpl::RMSNormImpl(int64_t dim, double eps, double init) : eps_(eps) {
-  weight = register_parameter("weight", torch::full({dim}, init));
+NormImpl::NormImpl(int64_t dim, double eps, double weight_init, NormKind kind, double alpha_init)
+    : eps_(eps), kind_(kind) {
+  TORCH_CHECK(kind != NormKind::kNone, "a norm module needs a kind");
+  weight = register_parameter("weight", torch::full({dim}, weight_init));
+  if (kind == NormKind::kDyt) alpha = register_parameter("alpha", torch::full({}, alpha_init));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto h = x.to(torch::kFloat32);                                      // (B, T, C)
-  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);    // (B, T, C)
-  return weight * h.to(x.scalar_type());                               // (B, T, C)
+torch::Tensor NormImpl::forward(const torch::Tensor& x) {
+  auto h = x.to(torch::kFloat32);                                        // (..., C)
+  if (kind_ == NormKind::kDyt) return weight * torch::tanh(alpha * h).to(x.scalar_type());
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);      // (..., C)
+  return weight * h.to(x.scalar_type());                                 // (..., C)
+}
+
+Norm build_norm(const NormSite& site, int64_t dim, double eps) {
+  if (!site.on()) return Norm(nullptr);
+  return Norm(dim, eps, site.weight_init, site.kind, site.alpha_init);
 }
 
 Rope make_rope(int64_t max_positions, int64_t head_dim, double base) {
@@ -35,8 +44,8 @@ torch::Tensor apply_rope(const torch::Tensor& x, const Rope& rope) {
   return x * cos + rotated * sin;
 }
 
-AttentionImpl::AttentionImpl(int64_t hidden, int64_t heads)
-    : heads_(heads), head_dim_(hidden / heads) {
+AttentionImpl::AttentionImpl(int64_t hidden, int64_t heads, QkNorm qk_norm, bool v, double eps)
+    : heads_(heads), head_dim_(hidden / heads), qk_(qk_norm) {
   auto lin = [&](const char* name) {
     return register_module(name, nn::Linear(nn::LinearOptions(hidden, hidden).bias(false)));
   };
@@ -44,6 +53,12 @@ AttentionImpl::AttentionImpl(int64_t hidden, int64_t heads)
   k_proj = lin("k_proj");
   v_proj = lin("v_proj");
   o_proj = lin("o_proj");
+  if (qk_ != QkNorm::kNone) {
+    const int64_t dim = qk_ == QkNorm::kHead ? head_dim_ : hidden;
+    q_norm = register_module("q_norm", Norm(dim, eps));
+    k_norm = register_module("k_norm", Norm(dim, eps));
+    if (v) v_norm = register_module("v_norm", Norm(dim, eps));
+  }
 }
 
 torch::Tensor causal_attention_math(const torch::Tensor& q, const torch::Tensor& k,
@@ -61,9 +76,20 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const Rope& rope) {
   auto split = [&](const torch::Tensor& t) {
     return t.view({B, T, heads_, head_dim_}).transpose(1, 2);  // (B, H, T, D)
   };
-  auto q = apply_rope(split(q_proj(x)), rope);                 // (B, H, T, D)
-  auto k = apply_rope(split(k_proj(x)), rope);                 // (B, H, T, D)
-  auto v = split(v_proj(x));                                   // (B, H, T, D)
+  auto q = q_proj(x), k = k_proj(x), v = v_proj(x);            // (B, T, C)
+  if (qk_ == QkNorm::kFull) {                                  // over the projection (OLMo-2)
+    q = q_norm(q);
+    k = k_norm(k);
+    if (v_norm) v = v_norm(v);
+  }
+  q = split(q), k = split(k), v = split(v);                    // (B, H, T, D)
+  if (qk_ == QkNorm::kHead) {                                  // per head (Qwen3, HybridNorm)
+    q = q_norm(q);
+    k = k_norm(k);
+    if (v_norm) v = v_norm(v);
+  }
+  q = apply_rope(q, rope);                                     // (B, H, T, D)
+  k = apply_rope(k, rope);                                     // (B, H, T, D)
   auto y = use_math ? causal_attention_math(q, k, v) : compat::causal_sdpa(q, k, v);
   y = y.transpose(1, 2).contiguous().view({B, T, C});          // (B, T, C)
   return o_proj(y);                                            // (B, T, C)

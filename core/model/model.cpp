@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include "core/common/error.h"
 #include "core/config/flops.h"
@@ -14,13 +13,18 @@ namespace nn = torch::nn;
 
 TransformerImpl::TransformerImpl(const ModelConfig& c) : cfg(c) {
   if (cfg.vocab_size <= 0) throw Error("model.vocab_size: not set (the data source gives it)");
+  const StemSpec stem = stem_spec(cfg);
   embed_tokens = register_module("embed_tokens", nn::Embedding(cfg.vocab_size, cfg.hidden));
+  if (stem.embed_scale) embed_scale = register_parameter("embed_scale", torch::full({}, stem.embed_scale_init));
+  if (stem.embed_norm.on())
+    embed_norm = register_module(stem.embed_norm.name, build_norm(stem.embed_norm, cfg.hidden, cfg.norm_eps));
   auto list = register_module("layers", nn::ModuleList());
   for (int64_t i = 0; i < cfg.layers; ++i) {
     blocks.push_back(Block(cfg, i));
     list->push_back(blocks.back());
   }
-  norm = register_module("norm", RMSNorm(cfg.hidden, cfg.norm_eps));
+  if (stem.final_norm.on())
+    norm = register_module(stem.final_norm.name, build_norm(stem.final_norm, cfg.hidden, cfg.norm_eps));
   lm_head = register_module("lm_head",
                             nn::Linear(nn::LinearOptions(cfg.hidden, cfg.vocab_size).bias(false)));
   rope = make_rope(cfg.max_positions, cfg.hidden / cfg.heads);
@@ -32,7 +36,9 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens) {
   TORCH_CHECK(tokens.size(1) <= cfg.max_positions, "sequence longer than model.max_positions");
   if (rope.cos.device() != tokens.device())
     rope = {rope.cos.to(tokens.device()), rope.sin.to(tokens.device())};
-  auto x = embed_tokens(tokens);  // (B, T, C)
+  auto x = embed_tokens(tokens);                     // (B, T, C)
+  if (embed_scale.defined()) x = embed_scale * x;    // (B, T, C)
+  if (!embed_norm.is_empty()) x = embed_norm(x);     // (B, T, C)
   if (probe) last_layer_variance.clear();
   std::vector<int64_t> order;
   for (int64_t i = 0; i < layer_count(); ++i)
@@ -42,8 +48,10 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens) {
     Block& b = blocks[order[k]];
     if (fused_norm && b->fusable()) {
       if (!n.defined()) n = b->input_norm()(x);
-      RMSNorm next{nullptr};
-      if (k + 1 == order.size()) next = norm;
+      Norm next{nullptr};
+      if (k + 1 == order.size()) {
+        if (!norm.is_empty() && norm->kind() == NormKind::kRms) next = norm;
+      }
       else if (blocks[order[k + 1]]->fusable()) next = blocks[order[k + 1]]->input_norm();
       std::tie(x, n) = b->forward_fused(x, n, rope, next);
     } else {
@@ -52,7 +60,8 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens) {
     }
     if (probe) last_layer_variance.push_back(x.detach().to(torch::kFloat32).var().item<double>());
   }
-  return n.defined() ? n : norm(x);  // (B, T, C)
+  if (n.defined()) return n;
+  return norm.is_empty() ? x : norm(x);  // (B, T, C)
 }
 
 int64_t TransformerImpl::fused_layer_count() const {
@@ -136,8 +145,8 @@ torch::Tensor TransformerImpl::chunked_loss_sum(const torch::Tensor& h, const to
 void TransformerImpl::init_weights(uint64_t seed) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(seed);
-  const bool deepnorm =
-      cfg.norm == "deepnorm" && !(cfg.gpas.enabled && cfg.deepnorm_gpas_init == "normal");
+  const bool deepnorm = scheme_of(cfg.norm).init == InitRule::kDeepNorm &&
+                        !(cfg.gpas.enabled && cfg.deepnorm_gpas_init == "normal");
   const double beta = std::pow(8.0 * cfg.layers, -0.25);  // DeepNorm Xavier gain
   embed_tokens->weight.normal_(0.0, cfg.embed_std);
   auto xavier = [](torch::Tensor& w, double gain) {
@@ -192,28 +201,6 @@ std::vector<torch::Tensor> TransformerImpl::gates() const {
   for (const auto& b : blocks)
     if (b->gpas_block) g.push_back(b->gpas_block->gate);
   return g;
-}
-
-ParamCount count_parameters(const ModelConfig& cfg) {
-  ParamCount c;
-  const int64_t d = cfg.hidden, V = cfg.vocab_size, L = cfg.layers;
-  c.embedding = V * d;
-  c.lm_head = V * d;
-  int64_t attn = 4 * d * d, mlp = 3 * d * cfg.intermediate;
-  int64_t norms_per_layer = 0;
-  for (int64_t i = 0; i < L; ++i) {
-    LayerSpec s = make_layer_spec(cfg, i);
-    std::set<std::string> names;
-    for (const SublayerSpec* sub : {&s.attn, &s.mlp})
-      for (const std::string* n : {&sub->in_norm, &sub->out_norm, &sub->post_norm})
-        if (!n->empty()) names.insert(*n);
-    norms_per_layer += int64_t(names.size()) * d;
-  }
-  c.gates = cfg.gpas.enabled ? L : 0;
-  c.norms = norms_per_layer + d;  // + the final norm
-  c.matmul = matmul_parameters(cfg);
-  c.total = c.embedding + c.lm_head + L * (attn + mlp) + c.norms + c.gates;
-  return c;
 }
 
 }  // namespace gpas

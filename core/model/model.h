@@ -1,4 +1,5 @@
-// The LLaMA-style decoder: embedding -> L blocks -> final RMSNorm -> untied LM head.
+// The LLaMA-style decoder: embedding (-> the scheme's scale or norm) -> L blocks -> final norm
+// (the scheme's) -> untied LM head.
 // Knows its config, its initialisation (semantics.md) and its exported parameter names; knows
 // nothing about optimisers, data or files.
 #pragma once
@@ -53,19 +54,16 @@ class TransformerImpl : public torch::nn::Module {
 
   ModelConfig cfg;
   torch::nn::Embedding embed_tokens{nullptr};
+  torch::Tensor embed_scale;   // DyT: () learnable scalar on the embedding output; else undefined
+  Norm embed_norm{nullptr};    // Peri-LN: the embedding output's norm; else empty
   std::vector<Block> blocks;
-  RMSNorm norm{nullptr};
+  Norm norm{nullptr};          // the final norm (empty for ReZero)
   torch::nn::Linear lm_head{nullptr};
   Rope rope;
 };
 TORCH_MODULE(Transformer);
 
-// Parameter counts without building the model (presets can be 7B).
-struct ParamCount {
-  int64_t total = 0, embedding = 0, lm_head = 0, norms = 0, gates = 0;
-  int64_t matmul = 0;  // attention + MLP + LM head weights: the FLOP-relevant parameters
-};
-ParamCount count_parameters(const ModelConfig& cfg);
+// Parameter counts without building the model: count_parameters() in core/config/schemes.h.
 // FLOPs per token: flops_per_token() in core/config/flops.h.
 
 }  // namespace gpas

@@ -10,6 +10,7 @@
 
 #include "core/common/error.h"
 #include "core/config/config.h"
+#include "core/config/config_yaml.h"
 #include "core/config/flops.h"
 #include "core/config/presets.h"
 #include "core/model/compat.h"
@@ -163,18 +164,20 @@ static std::string fused_norm_path(Transformer& model) {
 
 nlohmann::json bench_train(const BenchTrainOptions& o) {
   int threads = setup_threads();
-  const SizePreset* p = find_size_preset(o.size);
-  if (!p) throw Error("--size: unknown preset '" + o.size + "' (one of " + size_preset_names() + ")");
+  if (!find_size_preset(o.size))
+    throw Error("--size: unknown preset '" + o.size + "' (one of " + size_preset_names() + ")");
+  // The model as `gpas train` builds it: the preset, the scheme, then any model.* key.
+  std::vector<Setting> settings = {parse_set("model.size=" + o.size), parse_set("model.norm=" + o.norm),
+                                   parse_set("model.vocab_size=" + std::to_string(o.vocab)),
+                                   parse_set(std::string("model.gpas.enabled=") + (o.gpas ? "true" : "false"))};
+  for (const auto& kv : o.model_sets) {
+    if (kv.rfind("model.", 0) != 0)
+      throw Error("--set " + kv + ": bench train takes model.* keys only (its own options set the "
+                  "batch, sequence, precision and device)");
+    settings.push_back(parse_set(kv));
+  }
   RunConfig rc;
-  rc.model.size = o.size;
-  rc.model.hidden = p->hidden;
-  rc.model.intermediate = p->intermediate;
-  rc.model.heads = p->heads;
-  rc.model.layers = p->layers;
-  rc.model.max_positions = p->max_positions;
-  rc.model.vocab_size = o.vocab;
-  rc.model.norm = o.norm;
-  rc.model.gpas.enabled = o.gpas;
+  rc.model = build_config(settings).model;
   rc.train.precision = o.precision;
   rc.train.seq_len = o.seq;
   rc.train.batch_size = rc.train.micro_batch = o.batch;
@@ -232,6 +235,12 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
   nlohmann::json r = {{"size", o.size},
           {"norm", o.norm},
           {"gpas", o.gpas},
+          {"layers", rc.model.layers},
+          {"hidden", rc.model.hidden},
+          {"intermediate", rc.model.intermediate},
+          {"heads", rc.model.heads},
+          {"vocab", rc.model.vocab_size},
+          {"model_sets", o.model_sets},
           {"precision", o.precision},
           {"device", device_name},
           {"threads", threads},

@@ -3,6 +3,7 @@
 // rate measured in the same run; GPU: the device's dense bf16 peak).
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,9 @@ struct BenchTrainOptions {
   bool fused_adam = true;  // train.fused_adam: false times torch's per-parameter Adam step
   bool fused_norm = false; // train.fused_norm: residual add + GPAS + RMSNorm as one op
   bool breakdown = false;  // also time each part of the step alone ("breakdown" in the JSON)
+  // Any model.* key=value after the preset (model.layers=16, model.hidden=64, model.qk_norm=head):
+  // the model's shape and scheme knobs, as `gpas train --set` spells them.
+  std::vector<std::string> model_sets;
 };
 
 nlohmann::json bench_train(const BenchTrainOptions& o);

@@ -19,10 +19,13 @@ namespace gpas {
 
 namespace fs = std::filesystem;
 
+// config.json: the fields the model's transformers class reads (LLaMA's, plus Qwen3's head_dim
+// and OLMo-2's, which name the same numbers); a model no class loads gets LLaMA's fields and no
+// "architectures", so nothing loads it as something it is not.
 static nlohmann::json hf_config(const ModelConfig& m) {
-  return {
-      {"architectures", {"LlamaForCausalLM"}},
-      {"model_type", "llama"},
+  const HfClass hf = hf_class(m);
+  nlohmann::json j = {
+      {"model_type", hf.model_type.empty() ? "gpas" : hf.model_type},
       {"hidden_size", m.hidden},
       {"intermediate_size", m.intermediate},
       {"num_attention_heads", m.heads},
@@ -37,6 +40,12 @@ static nlohmann::json hf_config(const ModelConfig& m) {
       {"attention_bias", false},
       {"torch_dtype", "float32"},
   };
+  if (!hf.architecture.empty()) j["architectures"] = {hf.architecture};
+  if (hf.model_type == "qwen3") {
+    j["head_dim"] = m.hidden / m.heads;
+    j["use_sliding_window"] = false;
+  }
+  return j;
 }
 
 ExportResult export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
@@ -56,7 +65,8 @@ ExportResult export_checkpoint(const std::string& checkpoint, const std::string&
     plain->load_exported(f.tensors);
     res.max_abs_logit_diff = max_logit_difference(model, plain);
     res.min_scale = f.min_scale;
-    res.plain_llama = true;
+    res.hf_architecture = hf_class(f.cfg).architecture;
+    res.plain_llama = res.hf_architecture == "LlamaForCausalLM";
     tensors = std::move(f.tensors);
     meta["gpas_folded_gates"] = "true";
     char buf[32];
@@ -67,15 +77,13 @@ ExportResult export_checkpoint(const std::string& checkpoint, const std::string&
     tensors = model->named_for_export();
     for (auto& [name, t] : tensors) t = t.detach().to(torch::kFloat32);
     const auto& m = cfg.model;
+    const HfClass hf = hf_class(m);
+    res.hf_architecture = hf.architecture;
+    res.plain_llama = hf.architecture == "LlamaForCausalLM";
+    res.not_plain_reason = hf.reason;
     if (m.gpas.enabled)
-      res.not_plain_reason = "the model has GPAS gates (model.layers.*.gpas_block.gate), which "
-                             "LlamaForCausalLM ignores: loaded there it computes another function" +
-                             std::string(fold_refusal(m).empty()
-                                             ? "; export with --fold-gates for a plain LLaMA"
-                                             : " (and cannot be folded: " + fold_refusal(m) + ")");
-    else if (m.norm != "pre" && m.norm != "lns")
-      res.not_plain_reason = "model.norm " + m.norm + " is not LLaMA's Pre-LN layout";
-    res.plain_llama = res.not_plain_reason.empty();
+      res.not_plain_reason += fold_refusal(m).empty() ? "; export with --fold-gates for a plain model"
+                                                      : " (and cannot be folded: " + fold_refusal(m) + ")";
     j = hf_config(m);
     j["gpas_norm_scheme"] = m.norm;
     j["gpas"] = to_json(cfg);
@@ -92,9 +100,12 @@ RunConfig read_export_config(const std::string& dir) {
   auto j = nlohmann::json::parse(read_file(path), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error(path + ": not a JSON object; pass --config");
   if (j.contains("gpas")) return from_json(j["gpas"]);
-  if (j.value("model_type", "") != "llama")
-    throw Error(path + ": neither a gpas export (no \"gpas\" object) nor a LLaMA config "
-                "(model_type is not \"llama\"); pass --config");
+  // The transformers layouts gpas's model computes: LLaMA (Pre-LN), Qwen3 (Pre-LN with per-head
+  // QK-norm) and OLMo-2 (norms after each sub-layer, QK-norm over the projection).
+  const std::string type = j.value("model_type", "");
+  if (type != "llama" && type != "qwen3" && type != "olmo2")
+    throw Error(path + ": neither a gpas export (no \"gpas\" object) nor a LLaMA, Qwen3 or OLMo-2 "
+                "config (model_type \"" + type + "\"); pass --config");
   auto need = [&](const char* key) {
     if (!j.contains(key)) throw Error(path + ": LLaMA config without \"" + std::string(key) + "\"");
     return j[key];
@@ -102,7 +113,8 @@ RunConfig read_export_config(const std::string& dir) {
   RunConfig cfg;
   auto& m = cfg.model;
   m.size = "custom";
-  m.norm = "pre";
+  m.norm = type == "olmo2" ? "olmo2" : "pre";
+  if (type == "qwen3") m.qk_norm = "head";  // olmo2: its scheme's own (full)
   m.hidden = need("hidden_size").get<int64_t>();
   m.intermediate = need("intermediate_size").get<int64_t>();
   m.heads = need("num_attention_heads").get<int64_t>();
@@ -115,6 +127,9 @@ RunConfig read_export_config(const std::string& dir) {
                 "SiLU and an untied LM head");
   };
   if (j.value("num_key_value_heads", m.heads) != m.heads) refuse("grouped-query attention");
+  if (j.contains("head_dim") && !j["head_dim"].is_null() && j["head_dim"].get<int64_t>() * m.heads != m.hidden)
+    refuse("head_dim * num_attention_heads is not hidden_size");
+  if (j.value("use_sliding_window", false)) refuse("sliding-window attention");
   if (j.value("rope_theta", 10000.0) != 10000.0) refuse("rope_theta is not 10000");
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) refuse("rope_scaling is set");
   if (j.value("tie_word_embeddings", false)) refuse("tied embeddings");

@@ -16,7 +16,8 @@ struct ExportOptions {
 struct ExportResult {
   int tensors = 0;
   bool plain_llama = false;         // config.json and weights are a plain LlamaForCausalLM
-  std::string not_plain_reason;     // why not, when !plain_llama (the CLI warns with it)
+  std::string hf_architecture;      // the transformers class that loads it ("" = none)
+  std::string not_plain_reason;     // why none does, when hf_architecture is "" (the CLI warns)
   double max_abs_logit_diff = NAN;  // folded vs unfolded on a check batch (fold_gates only)
   double min_scale = 1;             // smallest cumulative stream scale divided out
 };

@@ -17,24 +17,6 @@
 
 namespace gpas {
 
-std::string fold_refusal(const ModelConfig& m) {
-  const std::string& n = m.norm;
-  if (n == "post" || n == "deepnorm")
-    return "model.norm " + n +
-           ": a Post-LN-family layer normalises after the residual add (LN(a x + f(x))); its GPAS gate "
-           "could be absorbed into o_proj/down_proj, but the layer itself has no LlamaForCausalLM "
-           "equivalent (LLaMA normalises before each sub-layer)";
-  if (n == "mix" && m.post_layers > 0)
-    return "model.norm mix: its first " + std::to_string(m.post_layers) +
-           " layers are Post-LN, which LlamaForCausalLM cannot express (the Pre-LN layers would fold)";
-  if (n == "sandwich")
-    return "model.norm sandwich: the gates would fold into the post-sub-layer norm weights, but "
-           "LlamaForCausalLM has no norm after attention/MLP outputs (Sandwich is a Gemma-2-like "
-           "layout, and Gemma-2 differs in other ways)";
-  if (n != "pre" && n != "lns" && n != "mix") return "model.norm " + n + ": unknown scheme";
-  return "";
-}
-
 FoldedModel fold_gates(const Transformer& model) {
   const ModelConfig& mc = model->cfg;
   if (std::string why = fold_refusal(mc); !why.empty())
@@ -42,8 +24,12 @@ FoldedModel fold_gates(const Transformer& model) {
                 ". Export without --fold-gates (gpas model forward runs such exports).");
   FoldedModel out;
   out.cfg = mc;
-  out.cfg.norm = "pre";  // LNS differs from Pre-LN only by its initial norm weights
+  // LNS differs from Pre-LN only by its initial norm weights; LayerScale's lambda folds into the
+  // output projections; QK-norm reads the normalised input, so it stays as it is.
+  out.cfg.norm = "pre";
   out.cfg.post_layers = -1;
+  out.cfg.branch_init = -1;
+  out.cfg.qk_norm = qk_norm_name(effective_qk_norm(mc));
   out.cfg.gpas = GpasConfig{};
   std::map<std::string, torch::Tensor> w;  // float64 copies to scale
   for (const auto& [name, t] : model->named_for_export())
@@ -55,7 +41,7 @@ FoldedModel fold_gates(const Transformer& model) {
     out.max_scale = std::max(out.max_scale, std::abs(v));
   };
   for (int64_t l = 0; l < model->layer_count(); ++l) {
-    const LayerSpec spec = make_layer_spec(mc, l);
+    const LayerSpec spec = layer_spec(mc, l);
     double c = 1.0;
     if (mc.gpas.enabled) {
       torch::NoGradGuard ng;
@@ -71,16 +57,21 @@ FoldedModel fold_gates(const Transformer& model) {
     struct Sub {
       const SublayerSpec* spec;
       std::string out_proj;
+      std::string branch;  // LayerScale's lambda: diag(lambda) W_out
     };
-    for (const Sub& sub : {Sub{&spec.attn, p + "self_attn.o_proj.weight"},
-                           Sub{&spec.mlp, p + "mlp.down_proj.weight"}}) {
+    for (const Sub& sub : {Sub{&spec.attn, p + "self_attn.o_proj.weight", p + "attn_scale"},
+                           Sub{&spec.mlp, p + "mlp.down_proj.weight", p + "mlp_scale"}}) {
+      if (auto it = w.find(sub.branch); it != w.end()) {
+        w.at(sub.out_proj).mul_(it->second.unsqueeze(1));  // (C, C_in) rows by (C)
+        w.erase(it);
+      }
       const GpasSite site = sub.spec->gpas;
       if (site == GpasSite::kBeforeSublayer) s *= c;
       track(s);
       double norm_mul = s < 0 ? -1.0 : 1.0, proj_mul = 1.0 / s;
       if (site == GpasSite::kAfterNorm) norm_mul *= c;
       if (site == GpasSite::kAfterModule) proj_mul *= c;
-      w.at(p + sub.spec->in_norm + ".weight").mul_(norm_mul);
+      w.at(p + sub.spec->in_norm.name + ".weight").mul_(norm_mul);
       w.at(sub.out_proj).mul_(proj_mul);
       if (site == GpasSite::kAfterSublayer) s *= c;
     }

@@ -6,16 +6,16 @@
 #include <string>
 
 #include "core/config/config.h"
+#include "core/config/schemes.h"
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 
 namespace gpas {
 
-// "" when `m` can be folded into a plain LlamaForCausalLM, else the reason, for the user.
-std::string fold_refusal(const ModelConfig& m);
+// Whether a scheme folds, and why not: fold_refusal() in core/config/schemes.h.
 
 struct FoldedModel {
-  ModelConfig cfg;       // norm "pre", GPAS off: what the folded weights are
+  ModelConfig cfg;       // norm "pre" (with the model's QK-norm), GPAS off: the folded weights' model
   NamedTensors tensors;  // fp32, HF LLaMA names, no gpas_block tensors
   double min_scale = 1;  // smallest |cumulative stream scale| divided out (eps error grows as 1/s^2)
   double max_scale = 1;

@@ -8,6 +8,7 @@
 #include "core/common/fs.h"
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
+#include "core/config/schemes.h"
 #include "core/data/batch.h"
 #include "core/data/prepared.h"
 #include "core/model/safetensors.h"
@@ -88,7 +89,8 @@ static std::string arch_of(const ModelConfig& m) {
   return "hidden " + std::to_string(m.hidden) + ", intermediate " + std::to_string(m.intermediate) +
          ", heads " + std::to_string(m.heads) + ", layers " + std::to_string(m.layers) + ", vocab " +
          std::to_string(m.vocab_size) + ", norm " + m.norm +
-         (m.norm == "mix" ? " (post_layers " + std::to_string(m.post_layers) + ")" : "") +
+         (m.post_layers >= 0 ? " (post_layers " + std::to_string(m.post_layers) + ")" : "") +
+         ", qk_norm " + qk_norm_name(effective_qk_norm(m)) +
          ", gpas " + (m.gpas.enabled ? "on (" + m.gpas.site + ", " + m.gpas.activation + ")" : "off");
 }
 

@@ -63,6 +63,26 @@ for k in a:
 print("ddp_test: ok,", len(a), "losses equal within 1e-4")
 PY
 
+# Schemes with parameters of other shapes and sharing (DyT's alphas and embedding scale, HybridNorm*'s
+# Q/K/V norms, ReZero's one scalar shared by both sub-layers), with GPAS: two ranks equal one.
+for scheme in dyt hybrid_star rezero; do
+  extra=(--set model.norm=$scheme --set model.gpas.enabled=true)
+  GPAS_THREADS=1 "$gpas" train "${common[@]}" "${extra[@]}" --set train.micro_batch=8 --run-dir "$tmp/one-$scheme" > /dev/null
+  start_ranks "$tmp/two-$scheme" "${extra[@]}"
+  for r in 0 1; do wait "${pids[$r]}" || { echo "$scheme: rank $r exited with $?"; exit 1; }; done
+  python3 - "$tmp/one-$scheme/journal.jsonl" "$tmp/two-$scheme/journal.jsonl" "$scheme" <<'PY'
+import json, sys
+def losses(path):
+    return {(j["key"], j["step"]): j["value"] for j in map(json.loads, open(path))
+            if j.get("type") == "metric" and j["key"] in ("train/loss", "eval/loss")}
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+assert a.keys() == b.keys() and len(a) == 7, (sorted(a), sorted(b))
+for k in a:
+    assert abs(a[k] - b[k]) <= 1e-4 * max(1.0, abs(a[k])), (sys.argv[3], k, a[k], b[k])
+print("ddp_test:", sys.argv[3], "+ GPAS: two ranks equal one,", len(a), "losses")
+PY
+done
+
 # A rank that dies (SIGKILL, no word to the others) fails the other with an error, not a hang.
 GPAS_DIST_TIMEOUT_S=20 start_ranks "$tmp/dead" --set train.steps=100000 --set train.checkpoint_every=0
 for _ in $(seq 1 200); do

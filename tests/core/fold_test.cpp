@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "core/config/schemes.h"
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
@@ -75,8 +77,37 @@ TEST(Fold, LogitsMatchForEveryFoldableSite) {
     }
 }
 
+// LayerScale's lambda folds into o_proj/down_proj's rows; QK-norm reads the normalised input and
+// stays (a per-head one is Qwen3's layout). Random lambdas and QK-norm gains, every site.
+TEST(Fold, LayerScaleAndQkNormFoldToo) {
+  for (auto [norm, qk, arch] : {std::tuple{"layerscale", "auto", "LlamaForCausalLM"},
+                                std::tuple{"pre", "head", "Qwen3ForCausalLM"},
+                                std::tuple{"layerscale", "full", ""}})
+    for (const char* site : {"after_sublayer", "after_module"}) {
+      SCOPED_TRACE(std::string(norm) + " " + qk + " " + site);
+      ModelConfig m = tiny_cfg(norm, site);
+      m.qk_norm = qk;
+      Transformer model = random_model(m);
+      {
+        torch::NoGradGuard ng;
+        for (auto& p : model->named_parameters())
+          if (p.key().find("_scale") != std::string::npos || p.key().find("q_norm") != std::string::npos ||
+              p.key().find("k_norm") != std::string::npos)
+            p.value().uniform_(-1.5, 1.5);
+      }
+      FoldedModel f = fold_gates(model);
+      EXPECT_EQ(f.cfg.norm, "pre");
+      EXPECT_EQ(hf_class(f.cfg).architecture, arch);
+      for (const auto& [name, t] : f.tensors) EXPECT_EQ(name.find("_scale"), std::string::npos) << name;
+      Transformer plain(f.cfg);
+      plain->load_exported(f.tensors);
+      EXPECT_LT(max_logit_difference(model, plain), 2e-4);
+    }
+}
+
 TEST(Fold, RefusesSchemesWithoutALlamaEquivalent) {
-  for (const char* norm : {"post", "deepnorm", "sandwich", "mix"}) {
+  for (const char* norm : {"post", "deepnorm", "sandwich", "mix", "dyt", "hybrid", "hybrid_star",
+                           "olmo2", "rezero"}) {
     ModelConfig m = tiny_cfg(norm, "after_sublayer");
     EXPECT_NE(fold_refusal(m), "") << norm;
     Transformer model(m);
@@ -85,6 +116,7 @@ TEST(Fold, RefusesSchemesWithoutALlamaEquivalent) {
       ADD_FAILURE() << norm << " folded";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(std::string("model.norm ") + norm), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fold_refusal(m)), std::string::npos) << e.what();
     }
   }
   ModelConfig mix0 = tiny_cfg("mix", "after_sublayer");
@@ -140,6 +172,48 @@ TEST(Fold, ExportWritesAPlainLlama) {
   save_checkpoint(ckpt, cfg, sw, nullptr, TrainState{});
   EXPECT_THROW(export_checkpoint(ckpt, dir + "/sandwich", o), Error);
   EXPECT_FALSE(path_exists(dir + "/sandwich/model.safetensors"));
+}
+
+// Every scheme exports (without --fold-gates) and comes back: the config names the transformers
+// class that loads it (LLaMA, Qwen3, OLMo-2) or none, and gpas reads the export back to the same
+// logits bit for bit.
+TEST(Export, EverySchemeRoundTripsAndNamesItsClass) {
+  std::string dir = ::testing::TempDir() + "gpas_export_schemes";
+  std::filesystem::remove_all(dir);
+  for (const Scheme& row : schemes())
+    for (bool gpas : {false, true}) {
+      SCOPED_TRACE(row.name + (gpas ? " + gpas" : ""));
+      RunConfig cfg;
+      cfg.model = tiny_cfg(row.name, "after_sublayer");
+      cfg.model.gpas.enabled = gpas;
+      Transformer model = random_model(cfg.model);
+      std::string ckpt = dir + "/" + row.name + ".pt", out = dir + "/" + row.name + (gpas ? "-gpas" : "");
+      save_checkpoint(ckpt, cfg, model, nullptr, TrainState{});
+      ExportResult r = export_checkpoint(ckpt, out);
+      const HfClass hf = hf_class(cfg.model);
+      EXPECT_EQ(r.hf_architecture, hf.architecture);
+      auto j = nlohmann::json::parse(read_file(out + "/config.json"));
+      if (hf.architecture.empty()) {
+        EXPECT_FALSE(j.contains("architectures"));
+        EXPECT_NE(r.not_plain_reason, "");
+      } else {
+        EXPECT_EQ(j["architectures"][0], hf.architecture);
+        EXPECT_EQ(j["model_type"], hf.model_type);
+      }
+      RunConfig back = read_export_config(out);
+      Transformer loaded(back.model);
+      loaded->load_exported(load_safetensors(out + "/model.safetensors"));
+      EXPECT_EQ(max_logit_difference(model, loaded), 0.0);
+      // A transformers config without gpas's own copy is read as that layout too.
+      if (!hf.architecture.empty()) {
+        j.erase("gpas");
+        write_file_atomic(out + "/config.json", j.dump());
+        RunConfig plain = read_export_config(out);
+        Transformer again(plain.model);
+        again->load_exported(load_safetensors(out + "/model.safetensors"));
+        EXPECT_EQ(max_logit_difference(model, again), 0.0);
+      }
+    }
 }
 
 }  // namespace

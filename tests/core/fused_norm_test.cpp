@@ -56,7 +56,7 @@ OpResult run_op(const OpCase& c, torch::Device dev, torch::ScalarType dtype, tor
 std::pair<torch::Tensor, torch::Tensor> separate_modules(const torch::Tensor& x, const torch::Tensor& o,
                                                          const torch::Tensor& s, bool stopgrad,
                                                          const torch::Tensor& w) {
-  RMSNorm norm(w.size(0), 1e-6);
+  Norm norm(w.size(0), 1e-6);
   norm->weight = w;  // the leaf itself, so its gradient is the test's
   auto y = x + o;
   auto xp = s.defined() ? gpas_scale(y, s, stopgrad) : y;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/config/presets.h"
+#include "tests/common/preset_model.h"
 #include "core/model/block.h"
 #include "core/model/model.h"
 
@@ -14,18 +15,7 @@ namespace gpas {
 namespace {
 
 ModelConfig preset(const std::string& size, const std::string& norm, bool gpas) {
-  const SizePreset* p = find_size_preset(size);
-  ModelConfig m;
-  m.size = size;
-  m.hidden = p->hidden;
-  m.intermediate = p->intermediate;
-  m.heads = p->heads;
-  m.layers = p->layers;
-  m.vocab_size = 32000;
-  m.norm = norm;
-  m.post_layers = norm == "mix" ? m.layers / 4 : -1;
-  m.gpas.enabled = gpas;
-  return m;
+  return testing::preset_model(size, norm, gpas);
 }
 
 TEST(Model, PresetParameterCounts) {
@@ -49,29 +39,29 @@ TEST(Model, SchemeWiring) {
   ModelConfig m = preset("9m", "mix", true);
   m.layers = 8;
   m.post_layers = 2;
-  auto l0 = make_layer_spec(m, 0), l5 = make_layer_spec(m, 5);
+  auto l0 = layer_spec(m, 0), l5 = layer_spec(m, 5);
   EXPECT_TRUE(l0.post_ln);
-  EXPECT_EQ(l0.attn.post_norm, "post_attention_layernorm");
+  EXPECT_EQ(l0.attn.post_norm.name, "post_attention_layernorm");
   EXPECT_EQ(l0.attn.gpas, GpasSite::kShortcut);
   EXPECT_FALSE(l5.post_ln);
-  EXPECT_EQ(l5.mlp.in_norm, "post_attention_layernorm");
+  EXPECT_EQ(l5.mlp.in_norm.name, "post_attention_layernorm");
   EXPECT_EQ(l5.attn.gpas, GpasSite::kAfterSublayer);
 
   m = preset("9m", "deepnorm", true);
-  auto d = make_layer_spec(m, 1);
+  auto d = layer_spec(m, 1);
   EXPECT_DOUBLE_EQ(d.attn.shortcut_scale, std::pow(8.0, 0.25));  // (2L)^(1/4), L = 4
   EXPECT_EQ(d.mlp.gpas, GpasSite::kShortcut);
 
   m = preset("9m", "sandwich", false);
-  auto s = make_layer_spec(m, 0);
-  EXPECT_EQ(s.attn.out_norm, "post_attention_layernorm");
-  EXPECT_EQ(s.mlp.in_norm, "pre_feedforward_layernorm");
-  EXPECT_EQ(s.mlp.out_norm, "post_feedforward_layernorm");
+  auto s = layer_spec(m, 0);
+  EXPECT_EQ(s.attn.out_norm.name, "post_attention_layernorm");
+  EXPECT_EQ(s.mlp.in_norm.name, "pre_feedforward_layernorm");
+  EXPECT_EQ(s.mlp.out_norm.name, "post_feedforward_layernorm");
   EXPECT_EQ(s.attn.gpas, GpasSite::kNone);
 
   m = preset("9m", "pre", true);
   m.gpas.site = "after_norm";
-  EXPECT_EQ(make_layer_spec(m, 2).attn.gpas, GpasSite::kAfterNorm);
+  EXPECT_EQ(layer_spec(m, 2).attn.gpas, GpasSite::kAfterNorm);
 }
 
 double std_of(const torch::Tensor& t) { return t.to(torch::kFloat64).std().item<double>(); }
