@@ -18,7 +18,7 @@ void visit_fields(Cfg& c, F&& f) {
   f("model.vocab_size", c.model.vocab_size, "vocabulary; 0 = from the tokenizer/data");
   f("model.max_positions", c.model.max_positions, "longest sequence (RoPE table)");
   f("model.norm", c.model.norm,
-    "the scheme: post | deepnorm | pre | sandwich | mix | lns | dyt | hybrid | hybrid_star | "
+    "the scheme: post | deepnorm | pre | sandwich | mix | lns | peri | dyt | hybrid | hybrid_star | "
     "olmo2 | layerscale | rezero (gpas model info --norm X shows one)");
   f("model.qk_norm", c.model.qk_norm,
     "RMSNorm of q and k before rotary: auto (the scheme's: olmo2 full, hybrid per head, else none) | "

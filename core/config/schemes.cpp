@@ -178,6 +178,20 @@ std::vector<Scheme> make_schemes() {
   t.push_back(s);
 
   s = {};
+  s.name = "peri"; s.display = "Peri-LN"; s.display_gpas = "Peri-LN + GPAS";
+  s.source = "Kim et al. 2025 (arXiv 2502.02732)";
+  s.layer = [](const ModelConfig&, int64_t) { return sandwich_layer(); };
+  s.stem = [](const ModelConfig&) { return StemSpec{rms("embed_norm"), false, 0.0, rms("norm")}; };
+  s.formula = [](const ModelConfig&) -> std::vector<std::string> {
+    return {"Peri-LN:     x'_{l+1} = x_l + LN(f(LN(x_l))),  x_0 = LN(Embed(t))"};
+  };
+  s.fold_refusal = output_norm_refusal;
+  s.note = "Peri-LN's layer is Sandwich-LN's (the same four norms); it differs only by the norm of "
+           "the embedding output, which its paper offers as optional. Without it, use "
+           "model.norm=sandwich: that is Peri-LN exactly.";
+  t.push_back(s);
+
+  s = {};
   s.name = "dyt"; s.display = "DyT"; s.display_gpas = "DyT + GPAS";
   s.source = "Zhu et al. 2025 (arXiv 2503.10622), code jiachenzhu/DyT other_tasks/LLaMA";
   s.layer = [](const ModelConfig&, int64_t) {

@@ -24,6 +24,7 @@ int64_t by_hand(const ModelConfig& m) {
   const std::string& n = m.norm;
   if (n == "pre" || n == "lns" || n == "post" || n == "deepnorm" || n == "mix") return base + L * 2 * d + d;
   if (n == "sandwich") return base + L * 4 * d + d;
+  if (n == "peri") return base + L * 4 * d + d + d;                    // + the embedding's norm
   if (n == "dyt") return base + L * 2 * (d + 1) + (d + 1) + 1;          // + the embedding scale
   if (n == "hybrid") return base + L * (d + 3 * hd) + d;                // one norm, Q/K/V per head
   if (n == "hybrid_star") return base + 2 * d + 3 * hd + (L - 1) * (d + 3 * hd) + d;
@@ -78,7 +79,7 @@ TEST(SchemeTable, GpasScalesTheShortcutWhereTheAddIsNormalised) {
   EXPECT_TRUE(s.post_ln);
   m.gpas.site = "after_norm";
   EXPECT_EQ(layer_spec(m, 1).attn.gpas, GpasSite::kAfterNorm);
-  for (const char* n : {"dyt", "olmo2", "layerscale", "rezero"}) {
+  for (const char* n : {"peri", "dyt", "olmo2", "layerscale", "rezero"}) {
     m.norm = n;
     m.gpas.site = "after_sublayer";
     EXPECT_EQ(layer_spec(m, 0).attn.gpas, GpasSite::kAfterSublayer) << n;
@@ -93,7 +94,7 @@ TEST(SchemeTable, FoldAndExportAnswers) {
     return c;
   };
   for (const char* n : {"pre", "lns", "layerscale"}) EXPECT_EQ(fold_refusal(m(n)), "") << n;
-  for (const char* n : {"post", "deepnorm", "sandwich", "dyt", "hybrid", "hybrid_star", "olmo2", "rezero"})
+  for (const char* n : {"post", "deepnorm", "sandwich", "peri", "dyt", "hybrid", "hybrid_star", "olmo2", "rezero"})
     EXPECT_NE(fold_refusal(m(n)), "") << n;
   EXPECT_EQ(hf_class(m("pre")).architecture, "LlamaForCausalLM");
   EXPECT_EQ(hf_class(m("pre", "head")).architecture, "Qwen3ForCausalLM");

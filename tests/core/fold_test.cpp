@@ -106,7 +106,7 @@ TEST(Fold, LayerScaleAndQkNormFoldToo) {
 }
 
 TEST(Fold, RefusesSchemesWithoutALlamaEquivalent) {
-  for (const char* norm : {"post", "deepnorm", "sandwich", "mix", "dyt", "hybrid", "hybrid_star",
+  for (const char* norm : {"post", "deepnorm", "sandwich", "mix", "peri", "dyt", "hybrid", "hybrid_star",
                            "olmo2", "rezero"}) {
     ModelConfig m = tiny_cfg(norm, "after_sublayer");
     EXPECT_NE(fold_refusal(m), "") << norm;

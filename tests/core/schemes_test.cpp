@@ -1,6 +1,7 @@
 // The schemes after the paper (core/config/schemes.h), each against its closed form: DyT's op,
 // HybridNorm's attention with its three norms and its layer, QK-norm per head and over the
-// projection, OLMo-2's reordered layer, ReZero's identity at init, LayerScale's init by depth; then every scheme with and without GPAS: its parameters counted
+// projection, OLMo-2's reordered layer, ReZero's identity at init, LayerScale's init by depth,
+// Peri-LN's embedding norm; then every scheme with and without GPAS: its parameters counted
 // without building it, its initial loss, a few training steps, and the fused path.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -201,6 +202,26 @@ TEST(Schemes, LayerScaleInitFollowsDepth) {
   auto h = x + c->attn_scale * c->self_attn(c->attn_norms.in(x), rope);
   auto want = h + c->mlp_scale * c->mlp(c->mlp_norms.in(h));
   EXPECT_TRUE(torch::allclose(c(x, rope), want, 1e-5, 1e-6));
+}
+
+TEST(Schemes, PeriLnNormalisesTheEmbeddingAndIsSandwichOtherwise) {
+  ModelConfig m = small("peri");
+  Transformer peri(m);
+  peri->init_weights(2);
+  ASSERT_FALSE(peri->embed_norm.is_empty());
+  m.norm = "sandwich";
+  Transformer sw(m);
+  sw->init_weights(2);
+  auto tok = torch::randint(0, 50, {2, 9});
+  torch::NoGradGuard ng;
+  // The same layers on LN(embedding) give the same hidden state.
+  for (size_t i = 0; i < 3; ++i)
+    for (auto& [name, n] : sw->blocks[i]->norms) EXPECT_TRUE(peri->blocks[i]->norms.count(name)) << name;
+  auto x = sw->embed_tokens(tok);
+  auto ln = rms(x, torch::ones({32}));
+  auto h = ln;
+  for (auto& b : sw->blocks) h = b(h, sw->rope);
+  EXPECT_TRUE(torch::allclose(peri->hidden(tok), sw->norm(h), 1e-5, 1e-6));
 }
 
 // Every scheme, with and without GPAS: the built model has exactly count_parameters(), starts at a
