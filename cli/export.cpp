@@ -34,12 +34,17 @@ void setup_export(CLI::App& app) {
     ExportOptions o;
     o.fold_gates = *fold;
     ExportResult r = export_checkpoint(*ckpt, *out, o);
-    if (!r.plain_llama)
-      spdlog::warn("{}/config.json says LlamaForCausalLM, but this is not a plain LLaMA: {}",
-                   *out, r.not_plain_reason);
+    if (r.hf_architecture.empty())
+      spdlog::warn("{}: not a plain LLaMA, and no transformers class computes it: {}", *out,
+                   r.not_plain_reason);
+    else if (!r.plain_llama)
+      spdlog::info("{}: loads as transformers' {}", *out, r.hf_architecture);
+    if (r.tokenizer.empty())
+      spdlog::warn("{}: no tokenizer.model written ({})", *out, r.tokenizer_note);
     if (*json) {
       nlohmann::json j = {{"tensors", r.tensors}, {"weights", *out + "/model.safetensors"},
-                          {"config", *out + "/config.json"}, {"plain_llama", r.plain_llama}};
+                          {"config", *out + "/config.json"}, {"plain_llama", r.plain_llama},
+                          {"hf_architecture", r.hf_architecture}, {"tokenizer", r.tokenizer}};
       if (!r.plain_llama) j["not_plain_reason"] = r.not_plain_reason;
       if (*fold) j["max_abs_logit_diff"] = r.max_abs_logit_diff, j["min_scale"] = r.min_scale;
       std::cout << j.dump() << "\n";

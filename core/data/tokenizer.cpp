@@ -25,6 +25,7 @@ struct Spm {
   decltype(&gpas_spm_free) free;
   decltype(&gpas_spm_piece_size) piece_size;
   decltype(&gpas_spm_eos_id) eos_id;
+  decltype(&gpas_spm_bos_id) bos_id;
   decltype(&gpas_spm_pad_id) pad_id;
   decltype(&gpas_spm_encode) encode;
   decltype(&gpas_spm_decode) decode;
@@ -61,6 +62,7 @@ const Spm& spm() {
       r.free = reinterpret_cast<decltype(r.free)>(sym("gpas_spm_free"));
       r.piece_size = reinterpret_cast<decltype(r.piece_size)>(sym("gpas_spm_piece_size"));
       r.eos_id = reinterpret_cast<decltype(r.eos_id)>(sym("gpas_spm_eos_id"));
+      r.bos_id = reinterpret_cast<decltype(r.bos_id)>(sym("gpas_spm_bos_id"));
       r.pad_id = reinterpret_cast<decltype(r.pad_id)>(sym("gpas_spm_pad_id"));
       r.encode = reinterpret_cast<decltype(r.encode)>(sym("gpas_spm_encode"));
       r.decode = reinterpret_cast<decltype(r.decode)>(sym("gpas_spm_decode"));
@@ -104,6 +106,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
   t.path_ = path;
   t.sha256_ = sha256_hex(bytes);
   t.eos_ = spm().eos_id(t.sp_->sp);
+  t.bos_ = spm().bos_id(t.sp_->sp);
   if (t.eos_ < 0) throw Error(path + ": this SentencePiece model has no EOS piece (eos_id -1)");
   int pad = spm().pad_id(t.sp_->sp);
   t.pad_ = pad >= 0 ? pad : t.eos_;

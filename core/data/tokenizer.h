@@ -26,6 +26,7 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids) const;   // drops pad, stops at nothing
   int64_t vocab_size() const;
   int32_t eos_id() const { return eos_; }
+  int32_t bos_id() const { return bos_; }  // -1: none (T5's)
   // The model's pad id; models trained without one (pad_id -1) pad with EOS: padding never enters
   // the loss, so its id only has to be a valid row of the embedding.
   int32_t pad_id() const { return pad_; }
@@ -36,7 +37,7 @@ class Tokenizer {
   Tokenizer() = default;
   std::unique_ptr<SpHandle> sp_;
   std::string path_, sha256_;
-  int32_t eos_ = 1, pad_ = 0;
+  int32_t eos_ = 1, pad_ = 0, bos_ = -1;
 };
 
 // SHA-256 of a tokenizer file (what manifests record and runs compare).

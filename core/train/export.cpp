@@ -10,10 +10,12 @@
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/config/config_yaml.h"
+#include "core/data/tokenizer.h"
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
 #include "core/train/fold.h"
+#include "core/train/model_source.h"
 
 namespace gpas {
 
@@ -88,7 +90,30 @@ ExportResult export_checkpoint(const std::string& checkpoint, const std::string&
     j["gpas_norm_scheme"] = m.norm;
     j["gpas"] = to_json(cfg);
   }
+  // The run's tokenizer travels with the weights, and its special ids go into config.json (folded
+  // or not), so an export can be evaluated and loaded without the run's data.
+  std::string tok_src;
+  try {
+    tok_src = tokenizer_for(cfg);
+  } catch (const Error& e) {
+    res.tokenizer_note = e.what();
+  }
+  if (!tok_src.empty()) {
+    try {
+      Tokenizer tok = Tokenizer::load(tok_src);
+      j["eos_token_id"] = tok.eos_id();
+      j["pad_token_id"] = tok.pad_id();
+      j["bos_token_id"] = tok.bos_id() >= 0 ? nlohmann::json(tok.bos_id()) : nlohmann::json(nullptr);
+    } catch (const Error& e) {
+      res.tokenizer_note = e.what();
+      tok_src.clear();
+    }
+  }
   make_dirs(out_dir);
+  if (!tok_src.empty()) {
+    res.tokenizer = (fs::path(out_dir) / "tokenizer.model").string();
+    write_file_atomic(res.tokenizer, read_file(tok_src));
+  }
   save_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors, meta);
   write_file_atomic((fs::path(out_dir) / "config.json").string(), j.dump(2) + "\n");
   res.tensors = int(tensors.size());

@@ -18,6 +18,8 @@ struct ExportResult {
   bool plain_llama = false;         // config.json and weights are a plain LlamaForCausalLM
   std::string hf_architecture;      // the transformers class that loads it ("" = none)
   std::string not_plain_reason;     // why none does, when hf_architecture is "" (the CLI warns)
+  std::string tokenizer;            // <dir>/tokenizer.model when the run had one, else ""
+  std::string tokenizer_note;       // why there is none
   double max_abs_logit_diff = NAN;  // folded vs unfolded on a check batch (fold_gates only)
   double min_scale = 1;             // smallest cumulative stream scale divided out
 };

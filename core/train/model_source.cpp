@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "core/common/error.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
@@ -51,8 +53,19 @@ ModelSource resolve_model_source(const std::string& spec_in, const std::string& 
                 "config.json, or a .safetensors file)");
   }
   if (!path_exists(s.weights)) throw Error(s.weights + ": no such file");
+  if (s.kind == "checkpoint") {  // named by the user: verified, never silently replaced
+    if (std::string bad = verify_checkpoint(s.weights); !bad.empty())
+      throw Error(s.weights + ": " + bad + "; name an earlier checkpoint, or the run directory to take "
+                  "the newest one that verifies");
+    if (!path_exists(checksum_path(s.weights)))
+      spdlog::warn("{}: no .sha256 beside it (written by an older gpas, or removed): its integrity is "
+                   "not checked", s.weights);
+  }
   if (s.kind == "export") {
-    s.cfg = read_export_config(fs::path(s.weights).parent_path().string());
+    const fs::path dir = fs::path(s.weights).parent_path();
+    s.cfg = read_export_config(dir.string());
+    // An export carries its tokenizer (gpas export writes it beside the weights).
+    if (path_exists((dir / "tokenizer.model").string())) s.cfg.data.tokenizer = (dir / "tokenizer.model").string();
   } else {
     s.cfg = checkpoint_config(s.weights);
     s.step = checkpoint_step(s.weights);

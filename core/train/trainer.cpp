@@ -98,7 +98,22 @@ std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cf
 
 std::string latest_checkpoint(const std::string& run_dir) {
   auto all = list_checkpoints(run_dir);
-  return all.empty() ? "" : all.back();
+  std::vector<std::string> skipped;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (std::string bad = verify_checkpoint(*it); !bad.empty()) {
+      skipped.push_back(*it + ": " + bad);
+      continue;
+    }
+    for (const auto& s : skipped) spdlog::warn("skipping a damaged checkpoint: {}", s);
+    if (!path_exists(checksum_path(*it)))
+      spdlog::warn("{}: no {} beside it (written by an older gpas, or removed): its integrity is not "
+                   "checked", *it, std::filesystem::path(checksum_path(*it)).filename().string());
+    return *it;
+  }
+  if (all.empty()) return "";
+  std::string why;
+  for (const auto& s : skipped) why += "\n  " + s;
+  throw Error(run_dir + ": no checkpoint of this run verifies:" + why);
 }
 
 RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const TrainOptions& opts,

@@ -45,6 +45,9 @@ RunResult train_run(const RunConfig& cfg, const std::string& run_dir, const Trai
 // Token-weighted eval loss and perplexity of `model` on the config's validation stream.
 std::pair<double, double> evaluate_model(Transformer& model, const RunConfig& cfg);
 
-std::string latest_checkpoint(const std::string& run_dir);  // "" if none
+// The newest checkpoint of run_dir that matches its .sha256 ("" if the run has none); each newer
+// one that does not is skipped with a warning, as resume skips it; throws if none verifies. Warns
+// when the one taken has no .sha256. (eval, train.init_from, fixed gates and importance use it.)
+std::string latest_checkpoint(const std::string& run_dir);
 
 }  // namespace gpas

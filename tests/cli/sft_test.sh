@@ -57,7 +57,14 @@ names = [k for k in json.loads(raw[8:8 + n]) if k != "__metadata__"]
 assert names and not any("gpas" in k for k in names), names
 d = float(re.search(r"max \|logit difference\| vs the unfolded model ([0-9.e+-]+)", open("folded.txt").read()).group(1))
 assert d < 1e-3, d
+# The tokenizer travels with the export, folded or not, and its ids are in config.json.
+for d in ("folded", "plain"):
+    c = json.load(open(f"{d}/config.json"))
+    assert open(f"{d}/tokenizer.model", "rb").read() == open("tok.model", "rb").read(), d
+    assert isinstance(c["eos_token_id"], int) and isinstance(c["pad_token_id"], int) and "bos_token_id" in c, c
 PY
+# ... so a folded export is evaluated as it is (it was "no tokenizer known for this model").
+"$gpas" eval folded --tasks-dir tasks --limit 5 --no-record --json > eval_folded.json || fail "eval of a folded export"
 
 # --- zero-shot evaluation of the pretrained run: journal and store -----------------------------
 "$gpas" eval "$parent" --tasks-dir tasks --limit 5 --json > eval.json

@@ -5,10 +5,12 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include "tests/core/fixture.h"
+#include "core/common/error.h"
 #include "core/common/journal.h"
 #include "core/config/config_yaml.h"
 #include "core/model/model.h"
@@ -16,6 +18,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/export.h"
 #include "core/train/importance.h"
+#include "core/train/model_source.h"
 #include "core/train/schedule.h"
 #include "core/train/trainer.h"
 
@@ -145,6 +148,43 @@ TEST(Trainer, ResumeIsBitwiseExact) {
   int starts = 0;
   for (const auto& j : read_journal(split + "/journal.jsonl")) starts += j["type"] == "start";
   EXPECT_EQ(starts, 2);
+}
+
+// eval, train.init_from, fixed gates and importance read a run's newest checkpoint that matches
+// its .sha256, passing over a damaged newer one as resume does; a checkpoint named by the user
+// that fails is refused, not used.
+TEST(Trainer, ReadersOfARunTakeTheNewestCheckpointThatVerifies) {
+  RunConfig c = tiny(6);
+  c.train.checkpoint_every = 3;
+  c.train.keep_checkpoints = 3;
+  std::string dir = fresh_dir("trainer_verified_ckpt");
+  ASSERT_EQ(train_run(c, dir, quiet()).status, "completed");
+  auto all = list_checkpoints(dir);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(latest_checkpoint(dir), all[1]);
+  {  // one byte of the newest flipped
+    std::fstream f(all[1], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char b = 0;
+    f.read(&b, 1);
+    f.seekp(100);
+    b = char(b ^ 0x5a);
+    f.write(&b, 1);
+  }
+  EXPECT_EQ(latest_checkpoint(dir), all[0]);
+  EXPECT_EQ(resolve_model_source(dir).weights, all[0]);
+  try {
+    resolve_model_source(all[1]);
+    ADD_FAILURE() << "a damaged checkpoint named by path was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
+  }
+  fs::remove(checksum_path(all[0]));  // unverifiable: taken, with a warning
+  EXPECT_EQ(latest_checkpoint(dir), all[0]);
+  {  // the older one truncated as well: nothing verifies
+    std::ofstream(checksum_path(all[0])) << std::string(64, '0') << "  x\n";
+  }
+  EXPECT_THROW(latest_checkpoint(dir), Error);
 }
 
 TEST(Trainer, InjectedNanEndsTheRunAsDiverged) {

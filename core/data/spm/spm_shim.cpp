@@ -48,6 +48,7 @@ void* gpas_spm_load(const std::string* bytes, std::string* err) {
 void gpas_spm_free(void* sp) { delete P(sp); }
 int gpas_spm_piece_size(void* sp) { return P(sp)->GetPieceSize(); }
 int gpas_spm_eos_id(void* sp) { return P(sp)->eos_id(); }
+int gpas_spm_bos_id(void* sp) { return P(sp)->bos_id(); }
 int gpas_spm_pad_id(void* sp) { return P(sp)->pad_id(); }
 
 bool gpas_spm_encode(void* sp, const std::string* text, std::vector<int>* ids, std::string* err) {

@@ -14,6 +14,7 @@ void* gpas_spm_load(const std::string* bytes, std::string* err);
 void gpas_spm_free(void* sp);
 int gpas_spm_piece_size(void* sp);
 int gpas_spm_eos_id(void* sp);
+int gpas_spm_bos_id(void* sp);
 int gpas_spm_pad_id(void* sp);
 bool gpas_spm_encode(void* sp, const std::string* text, std::vector<int>* ids, std::string* err);
 bool gpas_spm_decode(void* sp, const std::vector<int>* ids, std::string* text, std::string* err);
