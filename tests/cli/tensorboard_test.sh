@@ -5,6 +5,7 @@
 # every record, that each file starts with file_version "brain.Event:2", that the scalars are the
 # journal's metric points (key, step, value as float32, wall time) one for one, and that the hparams
 # carry the start line's config; a copy with one flipped byte (in a length, in an Event) is refused.
+# A second attempt (--fresh) adds a second file; export-runs writes one file per attempt.
 # Usage: tensorboard_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$1
@@ -139,10 +140,10 @@ print(f"{len(files)} files, {len(scalars)} scalars, {len(hparams)} hparams: OK")
 EOF
 
 # ---- a run writes its own event file ----
-"$gpas" train --workdir w --set model.size=tiny --set data.source=synthetic --set train.steps=12 \
-  --set train.log_every=3 --set train.eval_every=6 --set train.warmup_steps=2 --set train.batch_size=4 \
-  --set train.micro_batch=4 --set train.seq_len=16 --set train.device=cpu --set train.eval_tokens=256 \
-  > train.txt 2>&1 || { cat train.txt; fail "the run failed"; }
+train=(train --workdir w --set model.size=tiny --set data.source=synthetic --set train.steps=12
+  --set train.log_every=3 --set train.eval_every=6 --set train.warmup_steps=2 --set train.batch_size=4
+  --set train.micro_batch=4 --set train.seq_len=16 --set train.device=cpu --set train.eval_tokens=256)
+"$gpas" "${train[@]}" > train.txt 2>&1 || { cat train.txt; fail "the run failed"; }
 rd=$(dirname w/runs/*/journal.jsonl)
 run_id=$(basename "$rd")
 ls "$rd"/tb/events.out.tfevents.*."$(hostname)" > /dev/null || fail "no $rd/tb/events.out.tfevents.<secs>.<host>"
@@ -159,17 +160,22 @@ for at in 3 20 60; do  # in the first record's length, its Event; in the second 
   grep -q "CRC wrong" bad.txt || { cat bad.txt; fail "a flipped byte at $at: not a CRC error"; }
 done
 
+# ---- a second attempt in the same run directory adds a file (TensorBoard reads them all) ----
+"$gpas" "${train[@]}" --fresh > train2.txt 2>&1 || { cat train2.txt; fail "the second attempt failed"; }
+[ "$(ls "$rd"/tb/events.out.tfevents.* | wc -l)" = 2 ] || fail "two attempts, not two event files: $(ls "$rd/tb")"
+python3 read_tb.py "$rd/journal.jsonl" "$rd/tb" | grep -q "^2 files, .* 2 hparams: OK" || fail "two attempts' event files"
+
 # ---- export-runs: the same from the journal, for runs made before ----
 mv "$rd/tb" live_tb  # as a run made before event files were written
 "$gpas" export-runs --tensorboard out -w w > export.txt 2>&1 || { cat export.txt; fail "export-runs failed"; }
-grep -q "^$run_id: " export.txt || { cat export.txt; fail "export-runs did not name the run"; }
-python3 read_tb.py "$rd/journal.jsonl" "out/$run_id" || fail "export-runs' event file"
+grep -q "^$run_id: .* in 2 event files" export.txt || { cat export.txt; fail "export-runs: not the run's two attempts"; }
+python3 read_tb.py "$rd/journal.jsonl" "out/$run_id" || fail "export-runs' event files"
 [ ! -e "$rd/tb" ] || fail "export-runs wrote into the run directory"
 # Again, by the run's directory and with --json: the old file is replaced, not added to.
 "$gpas" export-runs --tensorboard out "$rd" --json > export.json || fail "export-runs RUN_DIR --json"
-python3 -c "import json,sys; j=json.load(open('export.json')); assert len(j)==1 and j[0]['files']==1 and j[0]['scalars']>=16, j" \
+python3 -c "import json,sys; j=json.load(open('export.json')); assert len(j)==1 and j[0]['files']==2 and j[0]['scalars']>=32, j" \
   || fail "export-runs --json: $(cat export.json)"
-[ "$(ls out/"$run_id" | wc -l)" = 1 ] || fail "a second export added files: $(ls out/"$run_id")"
+[ "$(ls out/"$run_id" | wc -l)" = 2 ] || fail "a second export added files: $(ls out/"$run_id")"
 python3 read_tb.py "$rd/journal.jsonl" "out/$run_id" || fail "export-runs' event file, exported again"
 # By run id, from the store.
 "$gpas" export-runs --tensorboard out2 -w w "${run_id:0:6}" > /dev/null || fail "export-runs by id prefix"
