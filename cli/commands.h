@@ -11,6 +11,7 @@ namespace gpas::cli {
 void setup_model(CLI::App& app);   // model.cpp: model info / model forward
 void setup_train(CLI::App& app);   // train.cpp
 void setup_export(CLI::App& app);  // export.cpp
+void setup_export_runs(CLI::App& app);  // export_runs.cpp: export-runs --tensorboard
 void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
@@ -29,6 +30,7 @@ inline constexpr Setup kCommands[] = {
     setup_model,
     setup_train,
     setup_export,
+    setup_export_runs,
     setup_finetune,
     setup_eval,
     setup_bench,

@@ -3,12 +3,18 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+
+#include <spdlog/spdlog.h>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
+#include "core/common/tfevents.h"
 
 namespace gpas {
+
+Journal::Journal() = default;
 
 Journal::Journal(const std::string& path) : path_(path) {
   if (path.empty()) return;  // disabled (ranks other than 0)
@@ -34,7 +40,26 @@ void Journal::write(nlohmann::json obj) {
   std::string line = obj.dump() + "\n";
   std::fwrite(line.data(), 1, line.size(), f_);
   std::fflush(f_);
-  if (obj.value("type", "") == "status") ::fsync(fileno(f_));
+  const std::string type = obj.value("type", "");
+  if (type == "status") ::fsync(fileno(f_));
+  tee_to_tensorboard(obj, type);
+}
+
+void Journal::tee_to_tensorboard(const nlohmann::json& line, const std::string& type) {
+  if (tb_failed_) return;
+  if (!tb_ && (type == "metric" || type == "start")) {
+    const auto dir = std::filesystem::path(path_).parent_path() / "tb";
+    try {
+      tb_ = std::make_unique<EventWriter>(dir.string(), line["time"].get<double>(), hostname());
+    } catch (const std::exception& e) {  // the run goes on: the journal is what counts
+      tb_failed_ = true;
+      spdlog::warn("no TensorBoard event file for this run: {}", e.what());
+      return;
+    }
+  }
+  if (!tb_) return;
+  tb_->journal_line(line);
+  tb_->flush();  // where the journal line was flushed
 }
 
 void Journal::metric(int64_t step, const std::string& key, double value) {

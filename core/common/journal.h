@@ -3,6 +3,11 @@
 // store ingests it into SQLite (idempotently, by (run_id, seq)), so training never needs the
 // database and works the same on a local disk and on a cluster's shared filesystem.
 //
+// Each metric line also goes to a TensorBoard event file, <dir of the journal>/tb/events.out.tfevents.*
+// (tfevents.h), opened at the first metric or start line of this Journal object (a resumed run opens
+// a new one beside the old: TensorBoard reads every file of the directory), with the start line's
+// config as hparams; flushed when the journal line is.
+//
 // Line types (all have "seq", "type", "time"):
 //   start      run_id, attempt, host, pid, devices, git_commit, torch_version, config (object)
 //   metric     step, key, value            (train/loss, train/lr, train/grad_norm, train/tokens_per_s,
@@ -14,6 +19,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,9 +28,11 @@
 
 namespace gpas {
 
+class EventWriter;
+
 class Journal {
  public:
-  Journal() = default;  // disabled: every call is a no-op
+  Journal();  // disabled: every call is a no-op
   explicit Journal(const std::string& path);  // "" = disabled
   ~Journal();
   Journal(const Journal&) = delete;
@@ -41,10 +49,14 @@ class Journal {
   void write(nlohmann::json obj);  // adds seq, time; flushes (and fsyncs status lines)
 
  private:
+  void tee_to_tensorboard(const nlohmann::json& line, const std::string& type);  // under mu_
+
   std::FILE* f_ = nullptr;
   std::string path_;
   int64_t seq_ = 0;
   std::mutex mu_;
+  std::unique_ptr<EventWriter> tb_;  // opened at the first line it takes; null until then or if it failed
+  bool tb_failed_ = false;           // said once, then the run goes on without it
 };
 
 // Reads a journal; a torn line (a writer killed mid-write) is skipped, not an error. A line whose

@@ -25,6 +25,8 @@ start_ranks() {  # run_dir extra-args...
 start_ranks "$tmp/two"
 for r in 0 1; do wait "${pids[$r]}" || { echo "rank $r exited with $?"; exit 1; }; done
 python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['status']=='completed', j" "$tmp/two.1.json"
+# Rank 0 alone writes the TensorBoard event file too (one file, beside its journal).
+[ "$(ls "$tmp/two/tb" | grep -c '^events\.out\.tfevents\.')" = 1 ] || { ls "$tmp/two/tb"; echo "not one event file"; exit 1; }
 
 # The same job with gradient buckets of 20 KB: many buckets, most sent while backward still runs
 # (as DDP overlaps them); the losses must not change.
