@@ -78,6 +78,15 @@ struct IngestOptions {
   bool rebuild = false;
 };
 
+// The run directories ingest_workdir skipped (each named, with why, in its warnings) make the
+// command fail at the end, after the others are indexed.
+void fail_on_skipped(const results::IngestStats& s) {
+  if (s.skipped.empty()) return;
+  throw Error(std::to_string(s.skipped.size()) + " run director" + (s.skipped.size() == 1 ? "y was" : "ies were") +
+              " skipped, each named above with why (the other " + std::to_string(s.runs) +
+              " are indexed); repair or move them out of runs/, then run `gpas ingest` again");
+}
+
 void run_ingest(const IngestOptions& o) {
   if (o.rebuild) {  // a damaged gpas.db: set it aside and index the journals again
     if (!o.run_dir.empty()) throw Error("--rebuild re-indexes the whole workdir; drop --run-dir", kExitUsage);
@@ -85,17 +94,20 @@ void run_ingest(const IngestOptions& o) {
     results::IngestStats s = results::Store::rebuild(o.workdir, &aside);
     std::cout << "rebuilt " << results::db_path_for(o.workdir) << " from " << s.runs << " run directories ("
               << s.lines << " journal lines)" << (aside.empty() ? "" : "; the old file is " + aside) << "\n";
+    fail_on_skipped(s);
     return;
   }
   auto store = open_store(o.workdir, false);
   results::IngestStats s = o.run_dir.empty() ? store->ingest_workdir(o.workdir)
                                              : store->ingest_run_dir(o.run_dir, o.sweep);
   if (o.json) {
-    std::cout << nlohmann::json{{"runs", s.runs}, {"lines", s.lines}, {"db", store->path()}}.dump() << "\n";
-    return;
+    std::cout << nlohmann::json{{"runs", s.runs}, {"lines", s.lines}, {"db", store->path()},
+                                {"skipped", s.skipped}}.dump() << "\n";
+  } else {
+    std::cout << "ingested " << s.lines << " new journal lines from " << s.runs
+              << " run director" << (s.runs == 1 ? "y" : "ies") << " into " << store->path() << "\n";
   }
-  std::cout << "ingested " << s.lines << " new journal lines from " << s.runs
-            << " run director" << (s.runs == 1 ? "y" : "ies") << " into " << store->path() << "\n";
+  fail_on_skipped(s);
 }
 
 }  // namespace

@@ -69,18 +69,40 @@ int64_t int_of(const nlohmann::json& j, const char* key, int64_t dflt) {
   return j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : dflt;
 }
 
+// A directory named as gpas names run directories: the run id, 12 lowercase hex digits.
+bool is_run_id(const std::string& name) {
+  return name.size() == 12 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 // Which run a directory holds: the journal's start line, else the directory's name (run dirs are
 // <workdir>/runs/<run_id>/); config_out gets config.yaml for a run that has not started yet.
+// A journal that names another run than the directory does (copied or moved in by hand) is
+// refused: ingesting it would file its lines under a run this directory does not hold.
 std::string identify_run(const std::string& dir, const std::string& journal,
                          nlohmann::json& config_out) {
+  std::error_code ec;
+  if (fs::exists(journal, ec) && !fs::is_regular_file(journal, ec))
+    throw Error(journal + ": not a regular file (" +
+                (fs::is_directory(journal, ec) ? "a directory" : "not a plain file") +
+                "), so this run directory cannot be read; move it out of runs/ or repair it");
   std::ifstream in(journal);
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_discarded() && j.is_object() && j.value("type", "") == "start" &&
-        j.contains("run_id") && j["run_id"].is_string())
-      return j["run_id"].get<std::string>();
+        j.contains("run_id") && j["run_id"].is_string()) {
+      std::string id = j["run_id"].get<std::string>();
+      std::string name = fs::path(dir).filename().string();
+      if (is_run_id(name) && name != id)
+        throw Error(journal + ": the journal is run " + id + "'s, but its directory is named for run " +
+                    name + " (a journal copied or moved here by hand?); not ingested: move it to runs/" +
+                    id + "/ or remove it");
+      return id;
+    }
   }
+  if (in.bad()) throw Error(journal + ": cannot read the journal");
   std::string yaml = (fs::path(dir) / "config.yaml").string();
   if (fs::exists(yaml)) {
     try {
@@ -330,15 +352,22 @@ IngestStats Store::ingest_workdir(const std::string& workdir) {
         (fs::exists(e.path() / "journal.jsonl") || fs::exists(e.path() / "config.yaml")))
       dirs.push_back(e.path());
   std::sort(dirs.begin(), dirs.end());
+  // One run directory that cannot be read is skipped, named; the others are still ingested.
   for (const auto& d : dirs) {
+    std::string why;
     try {
       int64_t lines = 0;  // the first call reads the journal, the others only add memberships
       for (const auto& sweep : sweeps_of_record(d)) lines += ingest_run_dir(d.string(), sweep).lines;
       total.runs += 1;
       total.lines += lines;
+      continue;
     } catch (const Error& e) {
-      spdlog::warn("ingest: {}", e.what());
+      why = e.what();
+    } catch (const std::exception& e) {  // an I/O error from the standard library names no file
+      why = d.string() + ": " + e.what();
     }
+    spdlog::warn("ingest: skipped {}", why);
+    total.skipped.push_back(why);
   }
   return total;
 }

@@ -1,6 +1,8 @@
 // Renderers of ReportTable. Markdown has no underline, so the second best is <u>...</u>, which
 // GitHub and most viewers show; LaTeX uses \textbf and \underline inside a booktabs table; a
-// terminal gets aligned text, bold and underlined by escapes ("ansi") or marked * and † ("text").
+// terminal gets aligned text, bold and underlined by escapes ("ansi") or marked ▲ and △ ("text"):
+// not `*`, which a cell's own text uses for an interval that excludes zero (paired.h), and which
+// Markdown escapes in cells so that two of them do not start emphasis.
 #include "results/report_table.h"
 
 #include <algorithm>
@@ -39,7 +41,7 @@ std::string latex_escape(const std::string& s) {
 }
 
 std::string md_cell(const Cell& c) {
-  std::string t = replace_all(c.text, "|", "\\|");
+  std::string t = replace_all(replace_all(c.text, "|", "\\|"), "*", "\\*");
   if (c.kind == "missing" || c.kind == "diverged") t = "*" + t + "*";
   if (c.em == Emphasis::kBest) return "**" + t + "**";
   if (c.em == Emphasis::kSecond) return "<u>" + t + "</u>";
@@ -82,7 +84,7 @@ std::string wrap(const std::string& text, size_t cols) {
 std::string render_text(const ReportTable& t, bool ansi) {
   auto plain = [&](const Cell& c) {
     if (ansi || c.em == Emphasis::kNone) return c.text;
-    return c.text + (c.em == Emphasis::kBest ? "*" : "†");
+    return c.text + (c.em == Emphasis::kBest ? "▲" : "△");
   };
   std::vector<size_t> w(t.header.size(), 0);
   for (size_t i = 0; i < t.header.size(); ++i) w[i] = width(t.header[i]);
@@ -118,7 +120,7 @@ std::string render_text(const ReportTable& t, bool ansi) {
   bool any_em = false;
   for (const auto& r : t.rows)
     for (const auto& c : r) any_em |= c.em != Emphasis::kNone;
-  if (any_em) out << (ansi ? "bold: best, underlined: second best\n" : "*: best, †: second best\n");
+  if (any_em) out << (ansi ? "bold: best, underlined: second best\n" : "▲: best, △: second best\n");
   for (const auto& n : t.notes) out << wrap("- " + n, 100);
   return out.str();
 }

@@ -25,7 +25,7 @@ struct ReportTable {
   std::string label;                     // LaTeX \label, e.g. "tab:ppl"
 };
 
-// format: md | latex | csv | html | json | text (aligned, best marked * and second †) | ansi
+// format: md | latex | csv | html | json | text (aligned, best marked ▲ and second △) | ansi
 // (aligned, best bold and second underlined by terminal escapes)
 std::string render(const ReportTable& t, const std::string& format);
 std::string html_escape(const std::string& s);

@@ -69,6 +69,7 @@ struct Artifact {
 struct IngestStats {
   int64_t runs = 0;   // run directories looked at
   int64_t lines = 0;  // journal lines newly ingested
+  std::vector<std::string> skipped;  // ingest_workdir: run dirs not ingested, each with why
 };
 
 // A read-only query's answer; cells keep SQLite's types (null, integer, real, text).

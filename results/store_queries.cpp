@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -202,6 +203,34 @@ std::vector<Artifact> Store::artifacts(const std::string& run_id) const {
 namespace {
 // sqlite3_progress_handler: a non-zero answer interrupts the statement.
 int past_deadline(void* deadline) { return now_seconds() > *static_cast<double*>(deadline); }
+
+// sqlite3_stmt_readonly() is true for statements that change the connection rather than the file
+// (PRAGMA writable_schema=ON, PRAGMA query_only=0, SAVEPOINT, BEGIN, ATTACH): the authorizer
+// refuses those while `gpas query` prepares, and says which.
+struct Refusal {
+  std::string what;
+};
+int authorize(void* out, int action, const char* a3, const char* a4, const char*, const char*) {
+  auto* r = static_cast<Refusal*>(out);
+  switch (action) {
+    case SQLITE_TRANSACTION: r->what = "a transaction statement"; return SQLITE_DENY;
+    case SQLITE_SAVEPOINT: r->what = "SAVEPOINT/RELEASE"; return SQLITE_DENY;
+    case SQLITE_ATTACH: r->what = "ATTACH"; return SQLITE_DENY;
+    case SQLITE_DETACH: r->what = "DETACH"; return SQLITE_DENY;
+    case SQLITE_PRAGMA: {
+      // A pragma with an argument sets something, but for those that only read about a table.
+      static const std::set<std::string> kReaders = {
+          "table_info", "table_xinfo", "index_info", "index_xinfo", "index_list", "foreign_key_list",
+          "foreign_key_check", "integrity_check", "quick_check", "table_list"};
+      std::string name = a3 ? a3 : "";
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (a4 == nullptr || kReaders.count(name)) return SQLITE_OK;
+      r->what = "PRAGMA " + name + " with a value";
+      return SQLITE_DENY;
+    }
+    default: return SQLITE_OK;
+  }
+}
 }  // namespace
 
 QueryResult Store::query(const std::string& sql, double timeout_s) const {
@@ -211,9 +240,14 @@ QueryResult Store::query(const std::string& sql, double timeout_s) const {
   std::unique_ptr<sqlite3, void (*)(sqlite3*)> unset(h, [](sqlite3* d) { sqlite3_progress_handler(d, 0, nullptr, nullptr); });
   sqlite3_stmt* st = nullptr;
   const char* tail = nullptr;
-  if (sqlite3_prepare_v2(h, sql.c_str(), static_cast<int>(sql.size() + 1), &st, &tail) !=
-      SQLITE_OK)
-    throw Error("query: " + std::string(sqlite3_errmsg(h)));
+  Refusal refusal;
+  sqlite3_set_authorizer(h, authorize, &refusal);
+  int prepared = sqlite3_prepare_v2(h, sql.c_str(), static_cast<int>(sql.size() + 1), &st, &tail);
+  sqlite3_set_authorizer(h, nullptr, nullptr);
+  if (prepared != SQLITE_OK && !refusal.what.empty())
+    throw Error("query: refused: " + refusal.what + " changes the database or its connection, and "
+                "`gpas query` is read-only (one SELECT, WITH, EXPLAIN or PRAGMA that reads)");
+  if (prepared != SQLITE_OK) throw Error("query: " + std::string(sqlite3_errmsg(h)));
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(st, sqlite3_finalize);
   if (!st) throw Error("query: the SQL text holds no statement");
   for (const char* p = tail; p && *p; ++p)

@@ -15,6 +15,12 @@ namespace gpas::sweeps {
 namespace {
 
 using Expand = std::function<std::vector<Setting>(const YAML::Node&, const std::string&, int)>;
+// A shorthand: what a value sets, and the keys its values name (what the job names say); the
+// other keys it sets (size's Table 1 recipe, Mix-LN's post_layers) are defaults --set may change.
+struct Shorthand {
+  Expand expand;
+  std::vector<std::string> keys;
+};
 
 Setting make(const std::string& key, const YAML::Node& v, const std::string& file, int line) {
   return Setting{key, v, file, line};
@@ -40,22 +46,24 @@ std::vector<Setting> norm_settings(const std::string& scheme, const std::string&
 }
 
 // A GPAS-variant axis (activation, site): the value, and GPAS switched on.
-Expand gpas_knob(const std::string& key) {
-  return [key](const YAML::Node& v, const std::string& file, int line) {
-    return std::vector<Setting>{make(key, v, file, line), make("model.gpas.enabled", "true", file, line)};
-  };
+Shorthand gpas_knob(const std::string& key) {
+  return {[key](const YAML::Node& v, const std::string& file, int line) {
+            return std::vector<Setting>{make(key, v, file, line), make("model.gpas.enabled", "true", file, line)};
+          },
+          {key, "model.gpas.enabled"}};
 }
 
-Expand plain(const std::string& key) {
-  return [key](const YAML::Node& v, const std::string& file, int line) {
-    return std::vector<Setting>{make(key, v, file, line)};
-  };
+Shorthand plain(const std::string& key) {
+  return {[key](const YAML::Node& v, const std::string& file, int line) {
+            return std::vector<Setting>{make(key, v, file, line)};
+          },
+          {key}};
 }
 
-const std::map<std::string, Expand>& table() {
-  static const std::map<std::string, Expand> kTable = {
+const std::map<std::string, Shorthand>& table() {
+  static const std::map<std::string, Shorthand> kTable = {
       {"size",
-       [](const YAML::Node& v, const std::string& file, int line) {
+       {[](const YAML::Node& v, const std::string& file, int line) {
          std::string size = text(v, "size", file, line);
          if (!find_size_preset(size))
            throw Error(at(file, line, "size: unknown size '" + size + "' (one of " +
@@ -68,13 +76,15 @@ const std::map<std::string, Expand>& table() {
            out.push_back(make("train.batch_size", YAML::Node(r->batch_size), file, line));
          }
          return out;
-       }},
+       },
+       {"model.size"}}},
       {"norm",
-       [](const YAML::Node& v, const std::string& file, int line) {
-         return norm_settings(text(v, "norm", file, line), file, line, "norm");
-       }},
+       {[](const YAML::Node& v, const std::string& file, int line) {
+          return norm_settings(text(v, "norm", file, line), file, line, "norm");
+        },
+        {"model.norm"}}},
       {"method",
-       [](const YAML::Node& v, const std::string& file, int line) {
+       {[](const YAML::Node& v, const std::string& file, int line) {
          std::string m = text(v, "method", file, line);
          bool gpas = false;
          const std::string suffix = "+gpas";
@@ -85,7 +95,8 @@ const std::map<std::string, Expand>& table() {
          auto out = norm_settings(m, file, line, "method");
          out.push_back(make("model.gpas.enabled", gpas ? "true" : "false", file, line));
          return out;
-       }},
+       },
+       {"model.norm", "model.gpas.enabled"}}},
       {"gpas", plain("model.gpas.enabled")},
       {"activation", gpas_knob("model.gpas.activation")},
       {"site", gpas_knob("model.gpas.site")},
@@ -112,7 +123,12 @@ std::vector<Setting> shorthand_settings(const std::string& axis, const YAML::Nod
                                         const std::string& file, int line) {
   auto it = table().find(axis);
   if (it == table().end()) throw Error(at(file, line, "unknown shorthand axis '" + axis + "'"));
-  return it->second(value, file, line);
+  return it->second.expand(value, file, line);
+}
+
+std::vector<std::string> shorthand_keys(const std::string& axis) {
+  auto it = table().find(axis);
+  return it == table().end() ? std::vector<std::string>{} : it->second.keys;
 }
 
 }  // namespace gpas::sweeps

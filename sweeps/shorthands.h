@@ -17,6 +17,10 @@ std::string shorthand_names();  // "size, norm, method, ..." for error messages
 // a value the shorthand does not know (an unknown scheme, size, ...).
 std::vector<Setting> shorthand_settings(const std::string& axis, const YAML::Node& value,
                                         const std::string& file, int line);
+// The config keys a shorthand's values name (`method`: model.norm and model.gpas.enabled), not
+// the defaults that come with them (`size`'s Table 1 recipe): a --set on one of these would make
+// the jobs named after the values not have them.
+std::vector<std::string> shorthand_keys(const std::string& axis);
 // Schemes are core/config/schemes.h's rows; methods are "<scheme>" or "<scheme>+gpas".
 
 }  // namespace gpas::sweeps

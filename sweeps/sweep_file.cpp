@@ -4,6 +4,7 @@
 #include "sweeps/sweep_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -104,6 +105,20 @@ struct Reader {
   }
 };
 
+// The sweep's name, checked: it names the sweep's lock and record files under the workdir.
+std::string name_of(const YAML::Node& root, const std::string& file) {
+  bool given = root.IsMap() && root["sweep"];
+  if (given && !root["sweep"].IsScalar())
+    throw Error(at(file, line_of(root["sweep"]), "sweep: the name must be a single value"));
+  std::string name = given ? root["sweep"].Scalar() : fs::path(file).stem().string();
+  std::string why = sweep_name_problem(name);
+  if (!why.empty())
+    throw Error(at(file, given ? line_of(root["sweep"]) : 0,
+                   (given ? "sweep: " : "the file's name, taken as the sweep's name: ") + why +
+                       (given ? "; give the sweep another name" : "; add `sweep: NAME` or rename the file")));
+  return name;
+}
+
 std::string location(const std::string& file, const YAML::Node& n) {
   return file + ":" + std::to_string(line_of(n));
 }
@@ -112,19 +127,24 @@ void read_options(const Reader& r, const YAML::Node& n, SweepOptions& o) {
   if (!n.IsMap()) r.fail(n, "options must be a mapping");
   for (const auto& kv : n) {
     std::string k = kv.first.as<std::string>();
+    auto finite = [&] {  // .inf and .nan are YAML numbers, and no option means them
+      double d = kv.second.as<double>();
+      if (!std::isfinite(d)) throw YAML::Exception(YAML::Mark(), "not finite");
+      return d;
+    };
     try {
       if (k == "max_retries") o.max_retries = kv.second.as<int>();
-      else if (k == "heartbeat_timeout") o.heartbeat_timeout = kv.second.as<double>();
+      else if (k == "heartbeat_timeout") o.heartbeat_timeout = finite();
       else if (k == "gpus_per_job") o.gpus_per_job = kv.second.as<int>();
-      else if (k == "gpu_tflops") o.gpu_tflops = kv.second.as<double>();
-      else if (k == "cpu_gflops") o.cpu_gflops = kv.second.as<double>();
+      else if (k == "gpu_tflops") o.gpu_tflops = finite();
+      else if (k == "cpu_gflops") o.cpu_gflops = finite();
       else if (k == "max_jobs") o.max_jobs = kv.second.as<int64_t>();
       else
         r.fail(kv.first, "unknown option '" + k +
                              "' (one of max_retries, heartbeat_timeout, gpus_per_job, gpu_tflops, cpu_gflops, "
                              "max_jobs)");
     } catch (const YAML::Exception&) {
-      r.fail(kv.second, "options." + k + ": expected a number");
+      r.fail(kv.second, "options." + k + ": expected a finite number");
     }
   }
   if (o.max_retries < 0) r.fail(n, "options.max_retries must be >= 0");
@@ -151,11 +171,7 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
       r.fail(kv.first, "unknown section '" + k + "' (one of sweep, extends, base, grid, zip, "
                        "define, overrides, include, exclude, options)");
   }
-  if (root["sweep"]) spec.name = root["sweep"].as<std::string>();
-  bool control = std::any_of(spec.name.begin(), spec.name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-  if (spec.name.empty() || control || spec.name.find_first_of("/ \t") != std::string::npos)
-    r.fail(root["sweep"] ? root["sweep"] : root,
-           "sweep: the name must be non-empty without '/', spaces or control characters");
+  spec.name = name_of(root, file);
 
   // extends: run-config files (relative to the sweep file) applied before base:.
   if (YAML::Node ext = root["extends"]) {
@@ -195,10 +211,12 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
                                 : r.settings_of(val.second, "define." + name + "." + val.first.as<std::string>());
     }
   }
+  std::map<std::string, std::string> axis_where;  // axis -> file:line of its first mention
   auto add_axis = [&](const std::string& a, const YAML::Node& at_node) {
     for (const auto& n : spec.axis_names)
       if (n == a) r.fail(at_node, "axis '" + a + "' appears twice (grid and zip axes must be distinct)");
     spec.axis_names.push_back(a);
+    axis_where[a] = location(file, at_node);
   };
 
   if (YAML::Node g = root["grid"]) {
@@ -270,8 +288,10 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
         }
       }
       for (const auto& a : in.axes)
-        if (std::find(spec.axis_names.begin(), spec.axis_names.end(), a.first) == spec.axis_names.end())
+        if (std::find(spec.axis_names.begin(), spec.axis_names.end(), a.first) == spec.axis_names.end()) {
           spec.axis_names.push_back(a.first);
+          axis_where[a.first] = in.where;
+        }
       spec.includes.push_back(in);
     }
   }
@@ -280,6 +300,28 @@ SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std:
     for (const auto& e : ex) spec.excludes.push_back(r.match_of(e, "exclude"));
   }
   if (YAML::Node o = root["options"]) read_options(r, o, spec.options);
+
+  // A --set on a key that an axis names would give every job the same value while the jobs keep
+  // names that say otherwise (`--set model.gpas.enabled=yes` on a method axis ran a 4-job grid as
+  // 2 jobs named `.../pre/...`): refused.
+  for (const auto& s : spec.sets)
+    for (const auto& axis : spec.axis_names) {
+      std::vector<std::string> keys;
+      if (auto d = r.defines.find(axis); d != r.defines.end()) {
+        for (const auto& v : d->second)
+          for (const auto& x : v.second) keys.push_back(x.key);
+      } else if (is_shorthand(axis)) {
+        keys = shorthand_keys(axis);
+      } else {
+        keys = {axis};
+      }
+      if (std::find(keys.begin(), keys.end(), s.key) != keys.end())
+        throw Error("--set " + s.key + ": the sweep's axis '" + axis + "' (" + axis_where[axis] +
+                        ") sets " + s.key + " in its values; with --set every job would get "
+                        "one value and keep a name that says otherwise. Edit the axis in " + file +
+                        " (keep the values you want) instead of --set",
+                    kExitUsage);
+    }
   return spec;
 }
 
@@ -292,9 +334,32 @@ Sweep load_sweep_text(const std::string& yaml, const std::string& label, const s
 }
 
 std::string sweep_name_of(const std::string& path) {
-  YAML::Node root = load_yaml_file(path, "sweep file");
-  if (root.IsMap() && root["sweep"] && root["sweep"].IsScalar()) return root["sweep"].Scalar();
-  return fs::path(path).stem().string();
+  return name_of(load_yaml_file(path, "sweep file"), path);
+}
+
+std::string sweep_name_problem(const std::string& name) {
+  if (name.empty()) return "the name is empty";
+  if (name == "." || name == "..") return "'" + name + "' names a directory, not a sweep";
+  if (name.find_first_of("/ \t") != std::string::npos)
+    return "the name must be without '/' or spaces (it names files)";
+  // Control characters (newlines included) and invalid UTF-8: the name is a file name and
+  // appears in logs and terminal output.
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) return "the name holds control characters (byte " + std::to_string(c) + " at " + std::to_string(i) + ")";
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = n > 0 && i + n <= name.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(name[i + k]) & 0xc0) == 0x80;
+    if (ok && n > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      uint32_t cp = c & (0x7f >> n);
+      for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(name[i + k]) & 0x3f);
+      static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[n] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+    }
+    if (!ok) return "the name is not valid UTF-8 (at byte " + std::to_string(i) + ")";
+    i += n;
+  }
+  return "";
 }
 
 Sweep load_sweep(const std::string& path, const std::string& workdir,

@@ -15,6 +15,9 @@ Sweep load_sweep(const std::string& path, const std::string& workdir,
                  const std::vector<std::string>& sets = {});
 // The sweep's name (its `sweep:` key, else the file's stem) without expanding it.
 std::string sweep_name_of(const std::string& path);
+// Why a sweep name cannot be used ("" if it can): empty, "." or "..", '/', spaces, control
+// characters or invalid UTF-8 (it names the sweep's lock and record files).
+std::string sweep_name_problem(const std::string& name);
 // The same from YAML text; `label` names it in errors, relative `extends:` paths use base_dir.
 Sweep load_sweep_text(const std::string& yaml, const std::string& label, const std::string& base_dir,
                       const std::string& workdir, const std::vector<std::string>& sets = {});

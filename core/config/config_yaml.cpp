@@ -2,6 +2,7 @@
 #include "core/config/yaml_load.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -62,23 +63,34 @@ Setting parse_set(const std::string& kv) {
 namespace {
 
 std::string type_name(const int64_t&) { return "an integer"; }
-std::string type_name(const double&) { return "a number"; }
+std::string type_name(const double&) { return "a finite number"; }
 std::string type_name(const bool&) { return "true or false"; }
 std::string type_name(const std::string&) { return "a string"; }
-std::string type_name(const std::vector<double>&) { return "a number or a list of numbers"; }
+std::string type_name(const std::vector<double>&) { return "a finite number or a list of them"; }
+
+// YAML reads .inf and .nan as numbers; no config value means them (and `--set train.lr=inf` was
+// refused where `lr: .inf` in a file was not).
+double finite(const YAML::Node& v) {
+  double d = v.as<double>();
+  if (!std::isfinite(d)) throw YAML::Exception(YAML::Mark(), "not finite");
+  return d;
+}
 
 template <class T>
 void assign(T& dst, const YAML::Node& v) {
   if (!v.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
-  dst = v.as<T>();
+  if constexpr (std::is_same_v<T, double>)
+    dst = finite(v);
+  else
+    dst = v.as<T>();
 }
 void assign(std::vector<double>& dst, const YAML::Node& v) {
   if (v.IsSequence()) {
     std::vector<double> out;
-    for (const auto& e : v) out.push_back(e.as<double>());
+    for (const auto& e : v) out.push_back(finite(e));
     dst = out;
   } else if (v.IsScalar()) {
-    dst = {v.as<double>()};
+    dst = {finite(v)};
   } else {
     throw YAML::Exception(YAML::Mark(), "not a scalar or list");
   }

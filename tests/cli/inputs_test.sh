@@ -2,7 +2,9 @@
 # Damaged and hostile inputs, with the real binary: each gives a clear error (what, where, what to
 # do) and a non-zero exit: a journal line of the wrong types, a corrupt or zero-byte gpas.db
 # (rebuilt by `gpas ingest --rebuild`), `extends:` naming a directory, a duplicated YAML key, a
-# query past its --timeout, control characters in sweep and job names (never raw in job.yaml).
+# query past its --timeout, control characters in sweep and job names (never raw in job.yaml); and
+# from issue 25: nested YAML aliases, sweep names that cannot name files, .inf, --set on an axis
+# key, queries that change the connection, an unreadable or misplaced run directory in ingest.
 # Usage: inputs_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$1
@@ -64,4 +66,41 @@ printf 'sweep: "a\\nb"\ngrid:\n  method: [pre]\n' > ctl.yaml
 refused "a sweep name with a newline" "control characters" "$gpas" sweep plan ctl.yaml
 printf 'sweep: c\nbase:\n  data: {source: synthetic}\ngrid:\n  data.path: ["x\\ny: 1"]\n' > ctljob.yaml
 refused "a job name with a newline" "holds a control character" "$gpas" sweep plan ctljob.yaml
+# Issue 25. Nested aliases (9^9 nodes from a few hundred bytes) are refused at once, in a sweep
+# file and in a run config (they took 92 s).
+{ echo 'a: &a [s, s, s, s, s, s, s, s, s]'; p=a
+  for n in b c d e f g h i j; do echo "$n: &$n [*$p, *$p, *$p, *$p, *$p, *$p, *$p, *$p, *$p]"; p=$n; done; } > bomb.txt
+{ cat bomb.txt; printf 'sweep: bomb\ngrid:\n  method: [pre]\n'; } > bomb.yaml
+{ cat bomb.txt; printf 'train:\n  steps: 2\n'; } > bombcfg.yaml
+refused "a sweep file of nested aliases" "expand to more than 100000 nodes" timeout 10 "$gpas" sweep plan bomb.yaml
+refused "a run config of nested aliases" "expand to more than 100000 nodes" timeout 10 "$gpas" train --config bombcfg.yaml
+# Sweep names that cannot name files; .inf where a number is read, in a file as on the command line.
+printf 'sweep: ".."\ngrid:\n  method: [pre]\n' > dots.yaml
+refused "the sweep name .." "dots.yaml:1: sweep: '..' names a directory" "$gpas" sweep plan dots.yaml
+printf 'sweep: "a\377b"\ngrid:\n  method: [pre]\n' > utf.yaml
+refused "a sweep name of invalid UTF-8" "not valid UTF-8" "$gpas" sweep plan utf.yaml
+printf 'train:\n  lr: .inf\n' > inf.yaml
+refused "lr: .inf" "inf.yaml:2: train.lr: expected a finite number, got '.inf'" "$gpas" train --config inf.yaml
+# --set on a key an axis names: refused, naming the axis and its line (it ran 4 jobs as 2).
+printf 'sweep: mine\ngrid:\n  method: [pre, pre+gpas]\n  seed: [1, 2]\n' > mine.yaml
+refused "--set on an axis key" "--set model.gpas.enabled: the sweep's axis 'method' (mine.yaml:3)" \
+  "$gpas" sweep plan mine.yaml --set model.gpas.enabled=yes
+"$gpas" sweep plan mine.yaml --set train.steps=3 > /dev/null || fail "--set on a key no axis names was refused"
+
+# Statements that change the connection are refused by `gpas query` like writes.
+"$gpas" ingest --workdir w > /dev/null
+for sql in "PRAGMA writable_schema=ON" "PRAGMA query_only=0" "SAVEPOINT x"; do
+  refused "query $sql" "query: refused:" "$gpas" query --workdir w "$sql"
+done
+"$gpas" query --workdir w "PRAGMA table_info(runs)" | grep -q status || fail "PRAGMA table_info was refused"
+
+# One unreadable run directory and one whose journal is another run's: ingest indexes the rest,
+# names both, exits 1.
+cp -r "$dir" w/runs/0123456789ab
+mkdir -p w/runs/fedcba987654/journal.jsonl
+refused "ingest with a damaged run directory" "2 run directories were skipped" "$gpas" ingest --workdir w
+grep -qF "w/runs/fedcba987654/journal.jsonl: not a regular file (a directory)" out.txt || { cat out.txt; fail "the unreadable directory is not named"; }
+grep -qF "w/runs/0123456789ab/journal.jsonl: the journal is run" out.txt || { cat out.txt; fail "the misplaced journal is not named"; }
+"$gpas" runs list --workdir w 2> /dev/null | grep -q " completed " || fail "the readable run is not listed"
+
 echo "inputs_test: ok"

@@ -69,6 +69,23 @@ TEST_F(Table2Test, CellsSayWhatTheyAre) {
   EXPECT_EQ(d.notes[0], "130m Mix + GPAS: 1 run(s) running, not counted");
 }
 
+// Text tables used `*` both for "the interval excludes zero" (in a cell) and for "best" (after
+// it). Best and second best have marks of their own now, and Markdown escapes the interval's `*`
+// (two in a row started emphasis).
+TEST_F(Table2Test, EachMarkHasOneMeaning) {
+  std::string text = report_table2(*store(), {}, "text");
+  EXPECT_NE(text.find("32.82▲"), std::string::npos) << text;         // best at 71m
+  EXPECT_NE(text.find("32.93 (-1.77)△"), std::string::npos) << text;  // second at 71m
+  EXPECT_NE(text.find("(-0.70 [-0.70, -0.70]*) [n=2]"), std::string::npos) << text;
+  EXPECT_NE(text.find("▲: best, △: second best"), std::string::npos) << text;
+  EXPECT_EQ(text.find("*: best"), std::string::npos) << text;
+  for (size_t at = text.find('*'); at != std::string::npos; at = text.find('*', at + 1))
+    EXPECT_TRUE(text.compare(at - 1, 2, "]*") == 0 || text[at + 1] == ' ' || text[at + 1] == '\n')
+        << "a * that is not an interval's mark (or the caption's word on it): " << text.substr(at - 20, 40);
+  std::string md = report_table2(*store(), {}, "md");
+  EXPECT_NE(md.find("(-0.70 [-0.70, -0.70]\\*) [n=2]"), std::string::npos) << md;
+}
+
 TEST_F(Table2Test, CsvAndPaperComparison) {
   ReportOptions o;
   o.compare_paper = true;
@@ -138,7 +155,7 @@ TEST_F(Table2Test, PivotPairsTwoArms) {
   EXPECT_EQ(t.header.back(), "Pre + GPAS − Pre-LN");
   std::string md = render(t, "md");
   // 71m: seeds 0 and 1 are in both arms (33.40 - 34.10, 33.60 - 34.30); seed 2 of Pre-LN has no partner.
-  EXPECT_NE(md.find("| -0.70 [-0.70, -0.70]* [n=2] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| -0.70 [-0.70, -0.70]\\* [n=2] |"), std::string::npos) << md;
   // 130m: one seed each: the change without an interval.
   EXPECT_NE(md.find("| -0.41 [n=1] |"), std::string::npos) << md;
   EXPECT_NE(t.caption.find("t(0.975, n-1)"), std::string::npos);

@@ -3,6 +3,7 @@
 // Concurrency with real processes is in concurrency_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -199,6 +200,65 @@ TEST(Store, ReadOnlyQueryRefusesWrites) {
   EXPECT_THROW(s->query("SELECT 1; DELETE FROM runs"), Error);
   EXPECT_THROW(s->ingest_workdir(wd), Error);
   EXPECT_EQ(s->list_runs().size(), 1u);
+}
+
+// sqlite3_stmt_readonly() says yes to statements that change the connection rather than the
+// file; these answered 0 rows and exit 0. Pragmas that read stay allowed.
+TEST(Store, QueryRefusesConnectionChanges) {
+  auto wd = temp_dir("readonly_pragma");
+  write_run(wd, {config_of("71m", "pre", false), 34.0});
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto s = Store::open(db_path_for(wd), true);
+  for (const char* sql : {"PRAGMA writable_schema=ON", "PRAGMA query_only=0", "pragma QUERY_ONLY = false",
+                          "SAVEPOINT x", "RELEASE x", "BEGIN", "COMMIT", "ATTACH ':memory:' AS m",
+                          "PRAGMA main.journal_mode=DELETE"}) {
+    try {
+      s->query(sql);
+      ADD_FAILURE() << "not refused: " << sql;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("query: refused:"), std::string::npos) << sql << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("read-only"), std::string::npos) << sql << ": " << e.what();
+    }
+  }
+  EXPECT_EQ(s->query("PRAGMA table_info(runs)").rows.empty(), false);
+  EXPECT_EQ(s->query("SELECT name FROM pragma_table_info('metrics')").rows.size(), 5u);
+  EXPECT_EQ(s->query("PRAGMA user_version").rows.size(), 1u);
+  EXPECT_EQ(s->query("SELECT COUNT(*) FROM runs").rows[0][0], 1);
+}
+
+// One unreadable run directory (journal.jsonl a directory) used to stop the whole ingest with
+// "basic_filebuf::underflow error" and no path; a journal copied into another run's directory was
+// filed under the run it names. Both are skipped, named, and the others indexed.
+TEST(Store, IngestSkipsUnreadableAndMisplacedRunsNamingThem) {
+  auto wd = temp_dir("skip");
+  std::vector<std::string> dirs;
+  for (int seed = 0; seed < 5; ++seed) dirs.push_back(write_run(wd, {config_of("9m", "pre", false, seed), 30.0}));
+  std::sort(dirs.begin(), dirs.end());
+  std::filesystem::remove(dirs[1] + "/journal.jsonl");
+  std::filesystem::create_directories(dirs[1] + "/journal.jsonl");
+  std::string copy = wd + "/runs/0123456789ab";  // another run's name, this journal
+  std::filesystem::create_directories(copy);
+  std::filesystem::copy_file(dirs[3] + "/journal.jsonl", copy + "/journal.jsonl");
+  std::string named = wd + "/runs/my-run";  // a --run-dir of the user's choosing is fine
+  std::filesystem::create_directories(named);
+  std::filesystem::copy_file(dirs[4] + "/journal.jsonl", named + "/journal.jsonl");
+  std::filesystem::remove_all(dirs[4]);
+
+  auto s = Store::open(db_path_for(wd));
+  IngestStats st = s->ingest_workdir(wd);
+  EXPECT_EQ(st.runs, 4);  // dirs 0, 2, 3 and my-run
+  ASSERT_EQ(st.skipped.size(), 2u);
+  std::stable_partition(st.skipped.begin(), st.skipped.end(), [&](const std::string& a) { return a.rfind(copy, 0) == 0; });
+  EXPECT_EQ(st.skipped[0].rfind(copy + "/journal.jsonl: the journal is run ", 0), 0u) << st.skipped[0];
+  EXPECT_NE(st.skipped[0].find("named for run 0123456789ab"), std::string::npos) << st.skipped[0];
+  EXPECT_EQ(st.skipped[1].rfind(dirs[1] + "/journal.jsonl: not a regular file (a directory)", 0), 0u)
+      << st.skipped[1];
+  EXPECT_EQ(count(*s, "SELECT COUNT(*) FROM runs"), 4);
+  EXPECT_FALSE(s->find_run("0123456789ab"));
+  auto r = s->find_run(std::filesystem::path(dirs[3]).filename().string());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->run_dir, std::filesystem::weakly_canonical(dirs[3]).string());  // not the copy's
+  EXPECT_THROW(s->ingest_run_dir(copy), Error);
 }
 
 }  // namespace

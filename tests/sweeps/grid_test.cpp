@@ -2,11 +2,13 @@
 // @run references, identity stability, and the experiments/ files.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include "core/common/error.h"
 #include "core/config/config_yaml.h"
 #include "sweeps/sweep_file.h"
+#include "tests/common/nested_aliases.h"
 #include "test_util.h"
 
 namespace gpas::sweeps {
@@ -217,6 +219,76 @@ TEST(GridErrors, EveryBadFileNamesFileAndLine) {
                 .find("s.yaml:3:"),
             std::string::npos);
   EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1, 2]\n").find("s.yaml:"), std::string::npos);  // bad YAML
+}
+
+// The sweep's name names its lock and record files: ".", "..", control characters (a newline
+// included) and invalid UTF-8 are refused, from `sweep:` and from the file's name alike.
+TEST(GridErrors, SweepNamesThatCannotNameFilesAreRefused) {
+  for (const char* bad : {"'.'", "'..'", "\"a\\nb\"", "\"a\\tb\"", "\"a\\x01\"", "a/b", "''"}) {
+    std::string e = error_of(std::string("sweep: ") + bad + "\ngrid: {seed: [1]}\n");
+    EXPECT_EQ(e.rfind("s.yaml:1: sweep: ", 0), 0u) << bad << ": " << e;
+    EXPECT_NE(e.find("give the sweep another name"), std::string::npos) << bad << ": " << e;
+  }
+  for (const char* bad : {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80"}) {  // bytes, overlong, surrogate
+    std::string e = error_of(std::string("sweep: \"") + bad + "\"\ngrid: {seed: [1]}\n");
+    EXPECT_NE(e.find("not valid UTF-8"), std::string::npos) << e;
+  }
+  for (const char* good : {"table2-cpu_lr.3", "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80"})  // é, €, an emoji
+    EXPECT_EQ(load(std::string("sweep: \"") + good + "\"\ngrid: {seed: [1]}\n").name, good);
+  // From the file's name, and in sweep_name_of (which finds a sweep's records before expanding).
+  std::string dir = temp_dir("names");
+  std::string dots = write(dir + "/...yaml", "grid: {seed: [1]}\n");
+  try {
+    load_sweep(dots, "w");
+    ADD_FAILURE() << "a file named ...yaml gave its sweep the name '..'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add `sweep: NAME` or rename the file"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sweep_name_of(write(dir + "/nl.yaml", "sweep: \"x\\ny\"\n")), Error);
+}
+
+// A --set on a key an axis names used to turn a 4-job grid into 2 jobs named after axis values
+// they no longer had; size's Table 1 recipe (train.steps, ...) stays open to --set.
+TEST(GridErrors, SetOnAnAxisKeyIsRefused) {
+  const std::string yaml = "sweep: t\ngrid:\n  method: [pre, pre+gpas]\n  seed: [1, 2]\n";
+  try {
+    load_sweep_text(yaml, "mine.yaml", ".", "w", {"model.gpas.enabled=yes"});
+    ADD_FAILURE() << "not refused";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_EQ(m.rfind("--set model.gpas.enabled: the sweep's axis 'method' (mine.yaml:3)", 0), 0u) << m;
+    EXPECT_NE(m.find("Edit the axis in mine.yaml"), std::string::npos) << m;
+    EXPECT_EQ(e.exit_code(), kExitUsage);
+  }
+  EXPECT_THROW(load_sweep_text(yaml, "mine.yaml", ".", "w", {"train.seed=3"}), Error);
+  EXPECT_THROW(load_sweep_text("sweep: t\ngrid: {train.lr: [1e-3, 2e-3]}\n", "s.yaml", ".", "w", {"train.lr=1e-4"}),
+               Error);
+  EXPECT_THROW(load_sweep_text("sweep: t\ndefine:\n  arm: {a: {train.lr: 1}, b: {train.lr: 2}}\n"
+                               "grid: {arm: [a, b]}\n", "s.yaml", ".", "w", {"train.lr=3"}),
+               Error);
+  EXPECT_THROW(load_sweep_text("sweep: t\ngrid: {seed: [1]}\ninclude: [{method: pre}]\n", "s.yaml", ".", "w",
+                               {"model.norm=post"}),
+               Error);
+  // Keys no axis names are free, the size recipe's included.
+  EXPECT_EQ(load_sweep_text(yaml, "mine.yaml", ".", "w", {"train.steps=3"}).jobs.size(), 4u);
+  Sweep sized = load_sweep_text("sweep: t\ngrid: {size: [71m, 130m]}\n", "s.yaml", ".", "w", {"train.steps=3"});
+  ASSERT_EQ(sized.jobs.size(), 2u);
+  EXPECT_EQ(sized.jobs[1].cfg.train.steps, 3);
+}
+
+// A sweep file of nested aliases is refused at once (it took 92 s), and so is `.inf` in options.
+TEST(GridErrors, AliasBombsAndNonFiniteOptionsAreRefused) {
+  std::string yaml = gpas::testing::nested_aliases() + "sweep: t\nbase: {train.steps: 3}\ngrid: {seed: [1, 2]}\n";
+  auto t0 = std::chrono::steady_clock::now();
+  std::string e = error_of(yaml);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+  EXPECT_NE(e.find("expand to more than"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("s.yaml:", 0), 0u) << e;
+  EXPECT_NE(error_of("sweep: t\ngrid: {seed: [1]}\noptions: {heartbeat_timeout: .inf}\n")
+                .find("s.yaml:3: options.heartbeat_timeout: expected a finite number"),
+            std::string::npos);
+  EXPECT_NE(error_of("sweep: t\ngrid: {train.lr: [1e-3, .nan]}\n").find("s.yaml:2: train.lr: expected a finite number"),
+            std::string::npos);
 }
 
 TEST(Experiments, ShippedSweepsExpand) {
