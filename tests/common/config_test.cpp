@@ -13,8 +13,10 @@
 namespace gpas {
 namespace {
 
+// Named after the test too: ctest runs the tests of this binary in parallel processes.
 std::string write_tmp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + name;
+  std::string path = ::testing::TempDir() +
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
   std::ofstream(path) << text;
   return path;
 }
