@@ -2,14 +2,18 @@
 # Configures and builds gpas against the system's LibTorch with CUDA (after scripts/cuda-deps.sh),
 # checks that c10d's NCCL backend is compiled in; exit 3 if gpas's own files gave any warning.
 # The Dockerfile's build step and scripts/cuda-check.sh's (in its chroot) are this script.
-# Usage: scripts/cuda-build.sh [BUILD_DIR]   (default: build-cuda/ in the tree; GPAS_JOBS, default 2)
+# Usage: scripts/cuda-build.sh [BUILD_DIR]   (default: build-cuda/ in the tree; GPAS_JOBS, default 2;
+# GPAS_TORCH_TESTS_ONLY=1 builds only the torch-labelled test binary, for `ctest -L torch`)
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$src/build-cuda}"
 jobs="${GPAS_JOBS:-2}"
 mkdir -p "$build"
 
-cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release > "$build/configure.log" 2>&1 \
+torch_tests_only=OFF
+[ "${GPAS_TORCH_TESTS_ONLY:-0}" = 0 ] || torch_tests_only=ON
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPAS_TORCH_TESTS_ONLY=$torch_tests_only \
+  > "$build/configure.log" 2>&1 \
   || { cat "$build/configure.log" >&2; echo "gpas: configure failed ($build/configure.log)" >&2; exit 1; }
 # LibTorch's torch_cuda target brings -DUSE_C10D_NCCL (distributed.cpp's NCCL code compiles on it).
 # GPAS_REQUIRE_NCCL=0 (scripts/sid-check.sh, a CPU LibTorch) builds without.

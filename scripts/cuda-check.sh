@@ -2,10 +2,13 @@
 # The CUDA build, checked on a machine without a GPU: makes (or reuses) a Debian trixie chroot with
 # LibTorch 2.6 + CUDA 12.4 + NCCL (scripts/cuda-deps.sh, the Dockerfile's steps), copies this tree
 # into it as it is now, builds gpas there with CUDA and NCCL (scripts/cuda-build.sh; a warning from
-# gpas's own files fails the check, after the tests), and runs the whole ctest suite on the CPU
-# (CUDA sees no device: GPU-only tests skip, saying why; the real single-node Slurm test runs).
-# GPAS_CHECK_SUITE=sid (scripts/sid-check.sh) does the same with Debian sid's CPU LibTorch and its
-# newest compilers and libraries (scripts/install-deps.sh there), the versions gpas meets next.
+# gpas's own files fails the check, after the tests), and runs the tests whose result depends on
+# LibTorch's version (`ctest -L torch`; tests/CMakeLists.txt says which) on the CPU (CUDA sees no
+# device: GPU-only tests skip, saying why). The torch-free tests ran on the host already; their
+# binaries are not built here and Slurm is not installed.
+# GPAS_CHECK_SUITE=sid (scripts/sid-check.sh) builds everything, installs Slurm and runs the whole
+# suite with Debian sid's CPU LibTorch and its newest compilers and libraries
+# (scripts/install-deps.sh there), the versions gpas meets next.
 # Needs root, debootstrap (installed if missing) and the Debian mirror of this machine's apt.
 # Env: GPAS_CHECK_SUITE (trixie-cuda, default, or sid), GPAS_CUDA_ROOT (the chroot, default
 # /var/cache/gpas/<suite>), GPAS_JOBS (default 2).
@@ -13,8 +16,8 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 check="${GPAS_CHECK_SUITE:-trixie-cuda}"
 case "$check" in
-  trixie-cuda) suite=trixie components=main,contrib,non-free name=cuda-check nccl=1 ;;
-  sid) suite=sid components=main name=sid-check nccl=0 ;;
+  trixie-cuda) suite=trixie components=main,contrib,non-free name=cuda-check nccl=1 torch_only=1 ;;
+  sid) suite=sid components=main name=sid-check nccl=0 torch_only=0 ;;
   *) echo "gpas: GPAS_CHECK_SUITE=$check: expected trixie-cuda or sid" >&2; exit 2 ;;
 esac
 root="${GPAS_CUDA_ROOT:-/var/cache/gpas/$check}"
@@ -68,8 +71,9 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
               LANG=C.UTF-8 GPAS_DATA_HOME=/var/cache/gpas-data "$@"; }
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/sys" || mount -t sysfs sys "$root/sys"
-# slurmd (the real-Slurm test) needs the cgroup hierarchy; rslave: unmounting never reaches the host's.
-if [ -d /sys/fs/cgroup ] && ! mountpoint -q "$root/sys/fs/cgroup"; then
+# slurmd (the real-Slurm test, sid only) needs the cgroup hierarchy; rslave: unmounting never
+# reaches the host's.
+if [ "$torch_only" = 0 ] && [ -d /sys/fs/cgroup ] && ! mountpoint -q "$root/sys/fs/cgroup"; then
   mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup" && mount --make-rslave "$root/sys/fs/cgroup"
 fi
 mkdir -p "$root/dev/shm"
@@ -109,9 +113,13 @@ mount --bind "$gitdir" "$root/gpas/git" && mount -o remount,bind,ro "$root/gpas/
 phase "copying the tree"
 
 # 3. LibTorch 2.6 CUDA and gpas's other packages: the Dockerfile's step (sid: install-deps.sh, the
-# CPU LibTorch). Redone when it changed. Slurm too, as scripts/test.sh does on the host, for the
-# real single-node Slurm test.
-deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown,install-slurm}.sh | sha256sum | cut -c1-16)
+# CPU LibTorch). Redone when it changed. sid: Slurm too, as scripts/test.sh does on the host, for the
+# real Slurm tests (torch-free: trixie-cuda does not run them).
+if [ "$torch_only" = 0 ]; then
+  deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown,install-slurm}.sh | sha256sum | cut -c1-16)
+else
+  deps_hash=$(cat "$src"/scripts/{cuda-deps,install-deps,fetch-brown}.sh | sha256sum | cut -c1-16)
+fi
 if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
   rm -f "$root/.gpas-deps"
   if [ "$check" = sid ]; then
@@ -121,7 +129,7 @@ if [ "$(cat "$root/.gpas-deps" 2>/dev/null)" != "$deps_hash" ]; then
   else
     in_root bash /gpas/src/scripts/cuda-deps.sh
   fi
-  in_root bash /gpas/src/scripts/install-slurm.sh
+  [ "$torch_only" = 1 ] || in_root bash /gpas/src/scripts/install-slurm.sh
   echo "$deps_hash" > "$root/.gpas-deps"
   phase "installing packages"
 fi
@@ -133,16 +141,18 @@ in_root bash /gpas/src/scripts/fetch-brown.sh
 # priority. Warnings (exit 3) fail the check too, but after the tests have run.
 build_rc=0
 in_root GIT_DIR=/gpas/git GIT_WORK_TREE=/gpas/src GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory \
-  GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" GPAS_REQUIRE_NCCL=$nccl \
+  GIT_CONFIG_VALUE_0='*' GPAS_JOBS="$jobs" GPAS_REQUIRE_NCCL=$nccl GPAS_TORCH_TESTS_ONLY=$torch_only \
   nice -n 19 bash /gpas/src/scripts/cuda-build.sh /gpas/build \
   || build_rc=$?
 [ "$build_rc" -eq 0 ] || [ "$build_rc" -eq 3 ] || exit "$build_rc"
 (cd "$root/gpas/src" && find . -type f -print0 | xargs -0 -r sha256sum) > "$built_sums"
 phase "the build"
 
-# 5. The whole suite against LibTorch 2.6 (sid: its newest).
+# 5. The torch-labelled tests against LibTorch 2.6 (sid: the whole suite against its newest).
+labels=""
+[ "$torch_only" = 0 ] || labels="-L torch"
 set +e
-in_root bash -c "cd /gpas/build && nice -n 19 ctest -j $jobs --output-on-failure --timeout 900" \
+in_root bash -c "cd /gpas/build && nice -n 19 ctest -j $jobs $labels --output-on-failure --timeout 900" \
   2>&1 | tee "$root/gpas/ctest.log"
 rc=${PIPESTATUS[0]}
 set -e

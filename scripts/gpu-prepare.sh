@@ -23,7 +23,7 @@ n=$(ls .gpu/*.deb | wc -l)
 echo "gpu-prepare: .gpu/ holds $n .debs ($(du -sh .gpu | cut -f1)) and build-on-gpu-host.sh" >&2
 if [ "${1:-}" != --no-dry-run ]; then
   [ -x build/cli/gpas ] || { echo "gpu-prepare: build first (scripts/build.sh), or --no-dry-run" >&2; exit 1; }
-  bash tests/cli/gpu_check_test.sh build/cli/gpas "$PWD" >&2
+  GPAS_FULL_TESTS=1 bash tests/cli/gpu_check_test.sh build/cli/gpas "$PWD" >&2  # even when unchanged
 fi
 cat >&2 <<'TXT'
 gpu-prepare: ready. The device tool's call (one; it needs about 8 minutes of the session's 15):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build, then every test through ctest (GoogleTest binaries, CLI
 # end-to-end scripts, the real single-node Slurm test when its daemons can start); then the CUDA
-# build (LibTorch 2.6) and the same suite in a trixie chroot (scripts/cuda-check.sh; GPAS_CUDA_CHECK=0
-# leaves it out).
+# build (LibTorch 2.6) and the tests labelled torch in a trixie chroot (scripts/cuda-check.sh;
+# GPAS_CUDA_CHECK=0 leaves it out).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/build.sh

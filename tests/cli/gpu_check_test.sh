@@ -5,10 +5,21 @@
 # and last size, gpas again with --fused-norm, and the JSON summary with nothing missing; then a cell whose benchmarks fail
 # must be reported in the summary, not end the script. Needs a python3 with torch (Debian's
 # python3-torch); skips (exit 77) saying so where there is none.
+# It takes over a minute and checks files that rarely change: it runs only when the sha256 of those
+# files (`watched` below) differ from tests/cli/gpu_check_test.sha256, the versions it last passed
+# with, or with GPAS_FULL_TESTS=1; otherwise it skips (77), saying so. Passing, it prints the lines
+# to write into that file (below its # comment lines).
 # Usage: gpu_check_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$1 src=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
+watched=(scripts/gpu-check.sh scripts/gpu-prepare.sh bench/reference_eager.py tests/cli/gpu_check_test.sh)
+sums=$(cd "$src" && sha256sum "${watched[@]}")
+if [ "${GPAS_FULL_TESTS:-0}" != 1 ] && [ "$sums" = "$(grep -v '^#' "$src/tests/cli/gpu_check_test.sha256" 2>/dev/null)" ]; then
+  echo "gpu_check_test: skipped: ${watched[*]} are as they were when it last passed" \
+       "(tests/cli/gpu_check_test.sha256); GPAS_FULL_TESTS=1 runs it"
+  exit 77
+fi
 py=""
 for p in ${PYTHON:-} python3 /usr/bin/python3; do
   if command -v "$p" >/dev/null && "$p" -c 'import torch' 2>/dev/null; then py=$p; break; fi
@@ -121,4 +132,5 @@ if "stopped after" not in first.get("errors", [""])[0] or first.get("skipped") i
 if not all(r.get("skipped") for r in rows[1:]):
     sys.exit(f"FAIL: later cells not skipped: {rows}")
 PY
-echo "gpu_check_test: ok"
+echo "gpu_check_test: ok; until ${watched[*]} change, this test skips with these lines in tests/cli/gpu_check_test.sha256:"
+echo "$sums"
