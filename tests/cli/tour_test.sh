@@ -39,6 +39,8 @@ for f in compare/compare_loss.png hf/model.safetensors tokens.safetensors out.sa
   [ -s "$f" ] || fail "the tour did not make $f"
 done
 grep -q "equals Pre-LN" tour.out || fail "model info --norm mix at tiny does not say it equals Pre-LN"
+grep -q "Peri-LN's layer is Sandwich-LN's" tour.out || fail "model info --norm peri does not say where it is Sandwich-LN"
+ls tb-out/*/events.out.tfevents.* > /dev/null || fail "export-runs --tensorboard wrote no event file"
 grep -q "Pre-LN:      x'_{l+1} = x_l + f(LN(x_l))" tour.out || fail "model info does not print the formula"
 grep -q "training tiny (tiny pre): .* parameters, data brown, fp32 on cpu, 60 steps; run dir work/runs/tiny-pre" tour.err \
   || fail "train does not say what it trains"
