@@ -1,6 +1,7 @@
 #include "core/model/block.h"
 
 #include <cmath>
+#include <initializer_list>
 
 #include "core/model/fused_norm.h"
 
