@@ -234,7 +234,7 @@ std::vector<Scheme> make_schemes() {
   s.layer = [](const ModelConfig&, int64_t l) { return l == 0 ? pre_layer() : hybrid_layer(); };
   s.formula = [](const ModelConfig& m) {
     auto f = hybrid_formula(m);
-    f[0].replace(0, 11, "HybridNorm*:");
+    f[0].replace(0, 12, "HybridNorm*:");
     f.push_back("             layer 0 is Pre-LN in both sub-layers (Q, K, V still normalised)");
     return f;
   };

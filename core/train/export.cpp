@@ -74,7 +74,14 @@ ExportResult export_checkpoint(const std::string& checkpoint, const std::string&
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%.3g", res.max_abs_logit_diff);
     meta["gpas_fold_max_abs_logit_diff"] = buf;
-    j = hf_config(f.cfg);  // nothing gpas-specific: transformers reads it as it is
+    j = hf_config(f.cfg);  // nothing gpas-specific where transformers reads it as it is
+    if (res.hf_architecture.empty()) {  // e.g. full-width QK-norm on Pre-LN: no class has it
+      RunConfig folded = cfg;
+      folded.model = f.cfg;
+      res.not_plain_reason = hf_class(f.cfg).reason;
+      j["gpas_norm_scheme"] = f.cfg.norm;
+      j["gpas"] = to_json(folded);  // what gpas model forward and train.init_from read
+    }
   } else {
     tensors = model->named_for_export();
     for (auto& [name, t] : tensors) t = t.detach().to(torch::kFloat32);

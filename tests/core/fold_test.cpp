@@ -102,6 +102,20 @@ TEST(Fold, LayerScaleAndQkNormFoldToo) {
       Transformer plain(f.cfg);
       plain->load_exported(f.tensors);
       EXPECT_LT(max_logit_difference(model, plain), 2e-4);
+      // The export of the fold reads back, with or without a transformers class for it.
+      std::string dir = ::testing::TempDir() + "gpas_fold_qk", ckpt = dir + "/step.pt";
+      std::filesystem::remove_all(dir);
+      RunConfig cfg;
+      cfg.model = m;
+      save_checkpoint(ckpt, cfg, model, nullptr, TrainState{});
+      ExportOptions o;
+      o.fold_gates = true;
+      ExportResult r = export_checkpoint(ckpt, dir + "/out", o);
+      EXPECT_EQ(r.hf_architecture, arch);
+      RunConfig back = read_export_config(dir + "/out");
+      Transformer loaded(back.model);
+      loaded->load_exported(load_safetensors(dir + "/out/model.safetensors"));
+      EXPECT_LT(max_logit_difference(model, loaded), 2e-4);
     }
 }
 
