@@ -45,7 +45,7 @@ void run_importance(const AnalyzeArgs& a) {
   // RUN is a run directory, or a run id, id prefix or name known to the store.
   std::string dir = a.run;
   if (!fs::is_directory(dir)) {
-    store->ingest_workdir(a.workdir);
+    store->sync_workdir(a.workdir);
     auto r = store->find_run(a.run);
     if (!r)
       throw Error(a.run + ": neither a run directory nor a run in " + store->path() +

@@ -46,7 +46,7 @@ std::vector<std::string> run_dirs(const ExportRunsOptions& o) {
   }
   if (!o.runs.empty() && refs.empty()) return dirs;
   auto store = open_store(o.workdir, false);
-  store->ingest_workdir(o.workdir);
+  store->sync_workdir(o.workdir);
   if (o.runs.empty())
     for (const auto& r : store->list_runs()) dirs.push_back(r.run_dir);
   for (const auto& ref : refs) {

@@ -22,7 +22,7 @@ struct QueryOptions {
 };
 
 void run_query(const QueryOptions& o) {
-  auto store = open_store(o.workdir, /*read_only=*/true);
+  auto store = open_view(o.workdir);
   std::cout << results::format_query(store->query(o.sql, o.timeout), o.json ? "json" : o.format);
 }
 

@@ -49,7 +49,7 @@ std::string format_of(const ReportCliOptions& o) {
 
 // Before a table is made: the metric exists, --compare-paper has something to compare with.
 std::unique_ptr<results::Store> open_checked(const ReportCliOptions& o, bool uses_metric = true) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   if (uses_metric)
     require_known("metric", o.report.metric,
                 store_names(*store, "SELECT DISTINCT key FROM metrics ORDER BY key"));

@@ -30,7 +30,7 @@ void add_run_options(CLI::App* cmd, FiguresCliOptions& o) {
 }
 
 void run_figures(FiguresCliOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   results::FigureOptions f = o.html.figures;
   f.out_dir = o.out;
   if (o.format != "both") f.formats = {o.format};
@@ -46,13 +46,13 @@ void run_figures(FiguresCliOptions& o) {
 }
 
 void run_mechanism(FiguresCliOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   auto j = results::mechanism_data(*store, o.html.figures);
   std::cout << (o.json ? j.dump(2) + "\n" : results::mechanism_text(j));
 }
 
 void run_html(FiguresCliOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   o.html.report.sweep = o.html.figures.sweep;
   o.html.with_figures = !o.no_figures;
   o.html.figures.workdir = o.workdir;

@@ -1,6 +1,9 @@
 // `gpas ingest [--workdir W]`: re-indexes every run directory under W/runs into W/gpas.db, and
 // setup_results(), which registers all the result subcommands (ingest, query, runs, report).
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +18,53 @@ namespace gpas::cli {
 
 std::unique_ptr<results::Store> open_store(const std::string& workdir, bool read_only) {
   return results::Store::open(results::db_path_for(workdir), read_only);
+}
+
+namespace {
+
+// Why a write to the index failed, with what to do: SQLite says only "disk I/O error" or "database
+// or disk is full" where the filesystem is full.
+std::string write_failure(const std::string& db, const std::string& what) {
+  std::string dir = std::filesystem::path(db).parent_path().string();
+  struct statvfs v {};
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &v) == 0 && v.f_bsize > 0) {
+    unsigned long long free_bytes = static_cast<unsigned long long>(v.f_bavail) * v.f_frsize;
+    if (free_bytes < (1ull << 20))
+      return what + " (the filesystem holding " + db + " is full: " + std::to_string(free_bytes) +
+             " bytes free; free some space, then `gpas ingest`)";
+  }
+  return what;
+}
+
+}  // namespace
+
+std::unique_ptr<results::Store> open_view(const std::string& workdir) {
+  std::string db = results::db_path_for(workdir);
+  std::error_code ec;
+  bool runs = std::filesystem::is_directory(std::filesystem::path(workdir) / "runs", ec);
+  // No store and no runs, or a zero-byte gpas.db (truncated: its tags and notes are gone, which a
+  // silent fresh index would hide): the read-only open says what it is and what to do.
+  if (!std::filesystem::exists(db, ec) ? !runs : std::filesystem::file_size(db, ec) == 0)
+    return open_store(workdir, true);
+  std::string sync_error;
+  try {
+    open_store(workdir, false)->sync_workdir(workdir);
+  } catch (const std::exception& e) {
+    sync_error = write_failure(db, e.what());
+  }
+  // A store that cannot be read at all: its own error (damaged, newer schema) and advice, after
+  // why it could not be written where that is the cause.
+  std::unique_ptr<results::Store> store;
+  try {
+    store = open_store(workdir, true);
+  } catch (const Error& e) {
+    if (sync_error.empty()) throw;
+    throw Error(sync_error + "; and the index cannot be read as it is: " + e.what());
+  }
+  if (!sync_error.empty())
+    std::cerr << "gpas: warning: the index was not brought up to date from the run journals (" << sync_error
+              << "); showing it as last written\n";
+  return store;
 }
 
 std::vector<std::string> store_names(const results::Store& store, const std::string& sql) {

@@ -25,6 +25,11 @@ void setup_report_figures(CLI::App& report);  // report_figures.cpp: report figu
 
 // <workdir>/gpas.db; read_only also refuses a missing database with advice.
 std::unique_ptr<results::Store> open_store(const std::string& workdir, bool read_only);
+// What every view reads (runs, sweep list, reports, figures, query, serve): <workdir>/gpas.db,
+// read-only, after bringing it up to date from the run journals (Store::sync_workdir), so that
+// it is true while runs are live without `gpas ingest`. Where the index cannot be written (a
+// read-only or full filesystem) it warns and answers from the index as last written.
+std::unique_ptr<results::Store> open_view(const std::string& workdir);
 // Ingests one run directory into <workdir>/gpas.db (`gpas train` at its end). Here so that the
 // LibTorch subcommands need not include results/store.h.
 void index_run_dir(const std::string& workdir, const std::string& run_dir);

@@ -14,7 +14,7 @@ namespace gpas::cli {
 std::string resolve_run_arg(const std::string& arg, const std::string& workdir) {
   if (arg.rfind("run:", 0) == 0 || std::filesystem::exists(arg)) return arg;
   auto store = open_store(workdir, false);
-  store->ingest_workdir(workdir);
+  store->sync_workdir(workdir);
   auto r = store->find_run(arg);
   if (!r)
     throw Error(arg + ": neither a path (run directory, checkpoint, export) nor a run in " +

@@ -1,5 +1,6 @@
-// `gpas runs list [--sweep S] [--status X] [--where key=value ...] [--tag T] [--json]` and
-// `gpas runs show RUN [--json]` (RUN: id, unique id prefix or name). Read-only. Also registers
+// `gpas runs list [--sweep S] [--status X] [--where key=value ...] [--tag T] [--json]`,
+// `gpas runs show RUN [--json]` and `gpas runs metrics RUN [--key K] [--format F]` (RUN: id,
+// unique id prefix or name). Read-only, true while runs are live (open_view). Also registers
 // `runs compare` (runs_compare.cpp) and `runs delete | tag | note` (runs_manage.cpp).
 #include <iostream>
 
@@ -27,7 +28,7 @@ struct RunsOptions {
 };
 
 void run_runs_list(const RunsOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   if (!o.sweep.empty()) require_known("sweep", o.sweep, store->sweeps());
   results::RunFilter f{o.sweep, o.status, parse_where(*store, o.where)};
   auto runs = store->list_runs(f);
@@ -51,10 +52,30 @@ void run_runs_list(const RunsOptions& o) {
 }
 
 void run_runs_show(const RunsOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   auto r = store->find_run(o.run);
   if (!r) throw Error("no run '" + o.run + "' in " + store->path() + " (see `gpas runs list`)");
   std::cout << results::format_run(*store, *r, o.json);
+}
+
+struct MetricsOptions {
+  std::string workdir = ".";
+  std::string run;
+  std::vector<std::string> keys;
+  std::string format = "table";
+};
+
+// A run's whole metric history, as the journal has it so far (the run may still be training).
+void run_runs_metrics(const MetricsOptions& o) {
+  auto store = open_view(o.workdir);
+  auto r = store->find_run(o.run);
+  if (!r) throw Error("no run '" + o.run + "' in " + store->path() + " (see `gpas runs list`)");
+  auto known = store->metric_keys(r->id);
+  for (const auto& k : o.keys) require_known("metric key for run " + r->id, k, known);
+  auto history = store->metric_history(r->id, o.keys);
+  std::cout << results::format_query(history, o.format);
+  if (history.rows.empty() && o.format == "table")
+    std::cerr << "gpas: run " << r->id << " has logged no metric yet (status " << r->status << ")\n";
 }
 
 }  // namespace
@@ -76,6 +97,15 @@ void setup_runs(CLI::App& app) {
   add_json(show, o->json);
   add_workdir(show, o->workdir, "workdir holding gpas.db");
   show->callback([o] { run_runs_show(*o); });
+  auto m = std::make_shared<MetricsOptions>();
+  auto* metrics = runs->add_subcommand("metrics", "A run's whole metric history (every logged step), live");
+  metrics->add_option("run", m->run, "run id, unique id prefix, or name")->required();
+  metrics->add_option("--key", m->keys, "only this metric, e.g. eval/ppl (repeatable; default: all)");
+  metrics->add_option("--format", m->format, "table|csv|json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  add_workdir(metrics, m->workdir, "workdir holding gpas.db");
+  metrics->callback([m] { run_runs_metrics(*m); });
   setup_runs_compare(*runs);
   setup_runs_manage(*runs);
 }

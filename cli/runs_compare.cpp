@@ -45,7 +45,7 @@ std::string num(std::optional<double> v) {
 
 void run_compare(const CompareOptions& o) {
   if (o.runs.size() < 2) throw Error("give two or more runs to compare", kExitUsage);
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   std::vector<results::RunRow> runs;
   for (const auto& ref : o.runs) {
     auto r = store->find_run(ref);

@@ -42,6 +42,7 @@ bool looks_like_run_dir(const std::string& dir) {
 
 void run_delete(const ManageOptions& o) {
   auto store = open_store(o.workdir, false);
+  store->sync_workdir(o.workdir);  // the runs as their journals say now
   std::vector<results::RunRow> runs;
   for (const auto& ref : o.runs) runs.push_back(find_or_throw(*store, ref));
   for (const auto& r : runs)  // all refused before any is deleted
@@ -90,6 +91,7 @@ std::string resolve_target(const results::Store& store, const ManageOptions& o) 
 
 void run_tag(const ManageOptions& o) {
   auto store = open_store(o.workdir, false);
+  store->sync_workdir(o.workdir);  // the runs as their journals say now
   std::string kind = o.sweep ? "sweep" : "run", id = resolve_target(*store, o);
   for (const auto& t : o.tags) {
     auto [k, v] = split_tag(t);
@@ -112,6 +114,7 @@ void run_tag(const ManageOptions& o) {
 
 void run_note(const ManageOptions& o) {
   auto store = open_store(o.workdir, false);
+  store->sync_workdir(o.workdir);  // the runs as their journals say now
   std::string kind = o.sweep ? "sweep" : "run", id = resolve_target(*store, o);
   if (o.note.empty()) results::remove_tag(*store, kind, id, "note");
   else results::set_tag(*store, {kind, id, "note", o.note});

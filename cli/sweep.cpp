@@ -13,6 +13,7 @@
 #include "cli/sweep_common.h"
 #include "cli/sweep_invocation.h"
 #include "core/common/error.h"
+#include "core/common/fs.h"
 #include "sweeps/lock.h"
 #include "sweeps/plan.h"
 #include "sweeps/slurm_backend.h"
@@ -44,16 +45,12 @@ PlanArgs with_invocation(PlanArgs a) {
   return a;
 }
 
-int run_plan(const PlanArgs& given, bool status) {
-  PlanArgs a = with_invocation(given);
-  sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
+// One look at the sweep: its plan (every job's state from its journal and lock now) and whether
+// an orchestrator holds it. Returns whether anything is still moving (a job running, or an
+// orchestrator that will start the pending ones).
+bool print_plan(const PlanArgs& a, const sweeps::Sweep& s, bool status, bool& failed) {
   int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
   sweeps::Plan p = sweeps::make_plan(s, k, sweeps::read_bench_cache(sweeps::bench_cache_path()));
-  if (!status) {  // what `sweep run` would refuse, as warnings
-    SweepRunArgs ra;
-    ra.cpu = a.cpu;
-    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "gpas: warning: " << w << "\n";
-  }
   long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, s.name));
   if (a.json) {
     auto j = sweeps::plan_json(p);
@@ -65,8 +62,31 @@ int run_plan(const PlanArgs& given, bool status) {
       std::cout << (holder > 0 ? "orchestrator running (pid " + std::to_string(holder) + ")\n"
                                : "no orchestrator running; `" + rerun_hint(a.file, a.workdir) + "` continues it\n");
   }
+  std::cout.flush();
+  failed = p.count(sweeps::State::Failed) > 0;
+  return holder > 0 || p.count(sweeps::State::Running) > 0;
+}
+
+int run_plan(const PlanArgs& given, bool status, double watch = 0) {
+  PlanArgs a = with_invocation(given);
+  sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
+  if (!status) {  // what `sweep run` would refuse, as warnings
+    SweepRunArgs ra;
+    ra.cpu = a.cpu;
+    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "gpas: warning: " << w << "\n";
+  }
+  bool failed = false;
+  // --watch: redraw until nothing moves (the orchestrator gone and no job running).
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  while (true) {
+    if (watch > 0 && tty) std::cout << "\033[H\033[2J" << now_iso8601() << "  (every " << watch << " s; Ctrl-C stops watching)\n";
+    bool moving = print_plan(a, s, status, failed);
+    if (watch <= 0 || !moving) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(watch * 1000)));
+    if (!tty) std::cout << "\n";
+  }
   if (!status) return 0;
-  return p.count(sweeps::State::Failed) > 0 ? kExitError : kExitOk;
+  return failed ? kExitError : kExitOk;
 }
 
 int run_cancel(const PlanArgs& given, double wait) {
@@ -119,8 +139,14 @@ void setup_sweep(CLI::App& app) {
   auto* status = sweep->add_subcommand("status", "States of a sweep's jobs (from another terminal too)");
   add_plan_options(status, *sa);
   status->add_flag("--json", sa->json, "one JSON object for scripts");
-  status->callback([sa] {
-    int code = run_plan(*sa, true);
+  auto watch = std::make_shared<bool>(false);
+  auto interval = std::make_shared<double>(2);
+  status->add_flag("--watch", *watch, "redraw until no job runs and no orchestrator is left");
+  status->add_option("--interval", *interval, "seconds between redraws of --watch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  status->callback([sa, watch, interval] {
+    int code = run_plan(*sa, true, *watch ? *interval : 0);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 

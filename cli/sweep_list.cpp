@@ -22,13 +22,16 @@ struct SweepListOptions {
 };
 
 void run_sweep_list(const SweepListOptions& o) {
-  auto store = open_store(o.workdir, true);
+  auto store = open_view(o.workdir);
   std::map<std::string, std::map<std::string, int64_t>> counts;  // sweep -> status -> runs
-  for (const auto& name : store->sweeps()) counts[name];
-  for (const auto& row : store->query("SELECT sweep, status, COUNT(*) FROM runs WHERE sweep != '' "
-                                      "GROUP BY sweep, status").rows)
-    counts[row[0].get<std::string>()][row[1].get<std::string>()] = row[2].get<int64_t>();
-  const std::vector<std::string> columns = {"completed", "running", "queued", "failed", "diverged", "cancelled"};
+  // Each run as `runs list` shows it (a stored "running" run with no live trainer is interrupted),
+  // counted in every sweep it belongs to.
+  for (const auto& name : store->sweeps()) {
+    auto& by_status = counts[name];
+    for (const auto& r : store->list_runs({name})) by_status[r.status] += 1;
+  }
+  const std::vector<std::string> columns = {"completed", "running",  "interrupted", "queued",
+                                            "failed",    "diverged", "cancelled"};
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, by_status] : counts) {
@@ -55,8 +58,8 @@ void run_sweep_list(const SweepListOptions& o) {
     std::cout << arr.dump(2) << "\n";
     return;
   }
-  const std::vector<std::string> header = {"SWEEP", "RUNS", "COMPLETED", "RUNNING", "QUEUED", "FAILED",
-                                           "DIVERGED", "CANCELLED", "ORCHESTRATOR", "TAGS"};
+  const std::vector<std::string> header = {"SWEEP",  "RUNS",     "COMPLETED", "RUNNING",      "INTERRUPTED", "QUEUED",
+                                           "FAILED", "DIVERGED", "CANCELLED", "ORCHESTRATOR", "TAGS"};
   std::cout << results::aligned_table(header, rows);
   if (rows.empty()) std::cerr << "gpas: no sweeps in " << store->path() << " (`gpas sweep run FILE` makes one)\n";
 }

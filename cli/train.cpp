@@ -8,9 +8,12 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/file_lock.h"
+#include "core/common/journal.h"
 #include "core/config/config_yaml.h"
 #include "core/config/fields.h"
 #include "core/train/signals.h"
@@ -44,6 +47,25 @@ void print_keys(bool json) {
   if (json) std::cout << all.dump(2) << "\n";
 }
 
+// A trainer stopped by an error after its start line (a full disk at a checkpoint, a corrupt
+// batch) leaves the reason in its journal, so every view says failed and why, not interrupted.
+// Nothing is written where another trainer holds the run or no attempt is open (the last status
+// is not "running"); a journal that cannot be written either (a full disk) keeps the first error.
+void record_failure(const std::string& run_dir, const std::string& error) {
+  const std::string journal = (std::filesystem::path(run_dir) / "journal.jsonl").string();
+  try {
+    auto lock = FileLock::try_take(run_lock_path(run_dir));
+    if (!lock || !std::filesystem::exists(journal)) return;
+    if (journal_tail(journal).status.value("status", "") != "running") return;
+    int64_t step = 0;
+    for (const auto& j : read_journal(journal))
+      if (j.contains("step") && j["step"].is_number_integer()) step = std::max(step, j["step"].get<int64_t>());
+    Journal(journal).status("failed", step, error);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}: could not record the failure in the journal ({})", journal, e.what());
+  }
+}
+
 int run_train(const TrainArgs& a) {
   if (a.keys) {
     if (!a.json) std::printf("Config keys (YAML nesting or dotted --set key=value), default, meaning:\n");
@@ -62,8 +84,14 @@ int run_train(const TrainArgs& a) {
   TrainOptions opts;
   opts.fresh = a.fresh;
   opts.progress = !a.json && ::isatty(2);
-  RunResult r = train_run(cfg, run_dir, opts);
   bool lead = std::getenv("RANK") == nullptr || std::string(std::getenv("RANK")) == "0";
+  RunResult r;
+  try {
+    r = train_run(cfg, run_dir, opts);
+  } catch (const std::exception& e) {
+    if (lead) record_failure(run_dir, e.what());
+    throw;
+  }
   if (lead && r.status == "completed") downstream_after_training(cfg, run_dir);  // downstream.*
   if (lead && !a.no_index) index_run_dir(a.workdir, run_dir);
   if (a.json) {

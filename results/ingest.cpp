@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <unordered_map>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
@@ -336,31 +337,39 @@ IngestStats Store::ingest_run_dir(const std::string& run_dir, const std::string&
       stats.lines += apply_batch(*db_, id, dir, lines, b, std::min(lines.size(), b + kBatchLines));
     forget_pruned(*db_, id);
   } catch (const SQLite::Exception& e) {
+    if (is_store_write_code(e.getErrorCode())) throw StoreWriteError(path_ + ": " + e.what());
     throw Error(path_ + ": ingesting " + dir.string() + ": " + e.what());
   }
   return stats;
 }
 
-IngestStats Store::ingest_workdir(const std::string& workdir) {
-  if (read_only_) throw Error(path_ + ": the store was opened read-only");
-  IngestStats total;
-  fs::path runs = fs::path(workdir.empty() ? "." : workdir) / "runs";
-  if (!fs::is_directory(runs)) return total;
+namespace {
+
+// <workdir>/runs/*/ that hold a journal or a config.yaml, in name order.
+std::vector<fs::path> run_dirs_of(const std::string& workdir) {
   std::vector<fs::path> dirs;
+  fs::path runs = fs::path(workdir.empty() ? "." : workdir) / "runs";
+  if (!fs::is_directory(runs)) return dirs;
   for (const auto& e : fs::directory_iterator(runs))
     if (e.is_directory() &&
         (fs::exists(e.path() / "journal.jsonl") || fs::exists(e.path() / "config.yaml")))
       dirs.push_back(e.path());
   std::sort(dirs.begin(), dirs.end());
-  // One run directory that cannot be read is skipped, named; the others are still ingested.
+  return dirs;
+}
+
+// One run directory that cannot be read is skipped, named; the others are still ingested.
+void ingest_dirs(Store& store, const std::vector<fs::path>& dirs, IngestStats& total) {
   for (const auto& d : dirs) {
     std::string why;
     try {
       int64_t lines = 0;  // the first call reads the journal, the others only add memberships
-      for (const auto& sweep : sweeps_of_record(d)) lines += ingest_run_dir(d.string(), sweep).lines;
+      for (const auto& sweep : sweeps_of_record(d)) lines += store.ingest_run_dir(d.string(), sweep).lines;
       total.runs += 1;
       total.lines += lines;
       continue;
+    } catch (const StoreWriteError&) {
+      throw;
     } catch (const Error& e) {
       why = e.what();
     } catch (const std::exception& e) {  // an I/O error from the standard library names no file
@@ -369,6 +378,48 @@ IngestStats Store::ingest_workdir(const std::string& workdir) {
     spdlog::warn("ingest: skipped {}", why);
     total.skipped.push_back(why);
   }
+}
+
+}  // namespace
+
+IngestStats Store::ingest_workdir(const std::string& workdir) {
+  if (read_only_) throw Error(path_ + ": the store was opened read-only");
+  IngestStats total;
+  ingest_dirs(*this, run_dirs_of(workdir), total);
+  return total;
+}
+
+IngestStats Store::sync_workdir(const std::string& workdir) {
+  if (read_only_) throw Error(path_ + ": the store was opened read-only");
+  struct Known {
+    int64_t bytes;
+    bool has_config;
+    std::string run_dir;
+  };
+  std::unordered_map<std::string, Known> known;  // by run id, which is the directory's name
+  {
+    SQLite::Statement q(*db_, "SELECT id, journal_bytes, config IS NOT NULL, run_dir FROM runs");
+    while (q.executeStep())
+      known.emplace(q.getColumn(0).getString(),
+                    Known{q.getColumn(1).getInt64(), q.getColumn(2).getInt() != 0, q.getColumn(3).getString()});
+  }
+  std::vector<fs::path> dirs = run_dirs_of(workdir), stale;
+  std::error_code ec;
+  fs::path runs = dirs.empty() ? fs::path() : fs::weakly_canonical(fs::absolute(dirs[0].parent_path()), ec);
+  for (const auto& d : dirs) {
+    auto it = known.find(d.filename().string());
+    bool fresh = it != known.end() && it->second.run_dir == (runs / d.filename()).string();
+    if (fresh) {
+      int64_t size = file_size((d / "journal.jsonl").string());
+      // Up to date: every byte of the journal applied (a partial last line is read again, cheaply)
+      // and config.yaml's config known for a run that has not started.
+      fresh = size < 0 ? it->second.has_config || !fs::exists(d / "config.yaml") : size == it->second.bytes;
+    }
+    if (!fresh) stale.push_back(d);
+  }
+  IngestStats total;
+  total.runs = static_cast<int64_t>(dirs.size() - stale.size());
+  ingest_dirs(*this, stale, total);
   return total;
 }
 

@@ -43,6 +43,16 @@ void add_membership(SQLite::Database& db, const std::string& run_id, const std::
 
 bool is_damaged_code(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
 
+bool is_store_write_code(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL: case SQLITE_IOERR: case SQLITE_READONLY: case SQLITE_CANTOPEN:
+    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_PERM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string rebuild_hint(const std::string& db_path) {
   std::string dir = fs::path(db_path).has_parent_path() ? fs::path(db_path).parent_path().string() : ".";
   return "; the store is only an index of the run journals: rebuild it with `gpas ingest --rebuild --workdir " +

@@ -98,6 +98,10 @@ class Store {
   IngestStats ingest_run_dir(const std::string& run_dir, const std::string& sweep = "");
   // Every <workdir>/runs/*/ that has a journal.jsonl or config.yaml, in name order.
   IngestStats ingest_workdir(const std::string& workdir);
+  // ingest_workdir() for the run directories whose journal grew (or shrank) since it was last
+  // ingested, and the ones the store does not know: what every view calls before it answers, so
+  // views are true while runs are live. A stat per run when nothing changed.
+  IngestStats sync_workdir(const std::string& workdir);
   // A sweep and its spec (any JSON: grid, backend, ...). Created if absent, spec replaced if given.
   void upsert_sweep(const std::string& name, const nlohmann::json& spec = nullptr);
   // A run known before it starts (status queued until its journal says otherwise).
@@ -117,6 +121,9 @@ class Store {
   std::vector<std::string> metric_keys(const std::string& run_id) const;
   std::vector<Point> metric_series(const std::string& run_id, const std::string& key) const;
   std::optional<double> final_metric(const std::string& run_id, const std::string& key) const;
+  // Every logged point of the keys (all of the run's keys when none are named), ordered by key
+  // then step: columns key, step, value (null where the value was NaN or infinite).
+  QueryResult metric_history(const std::string& run_id, const std::vector<std::string>& keys = {}) const;
   std::vector<std::string> layer_kinds(const std::string& run_id) const;
   std::vector<LayerPoint> layer_series(const std::string& run_id, const std::string& kind) const;
   std::vector<Artifact> artifacts(const std::string& run_id) const;

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/common/error.h"
+
 namespace SQLite {
 class Database;
 class Statement;
@@ -27,6 +29,12 @@ void add_membership(SQLite::Database& db, const std::string& run_id, const std::
 // For a damaged database (SQLITE_CORRUPT, SQLITE_NOTADB): what to run to rebuild it.
 std::string rebuild_hint(const std::string& db_path);
 bool is_damaged_code(int sqlite_code);
+// The store itself cannot be written (disk full, I/O error, read-only, locked past the timeout):
+// no run directory is to blame, so ingesting the others is pointless.
+struct StoreWriteError : Error {
+  using Error::Error;
+};
+bool is_store_write_code(int sqlite_code);
 // Binds a JSON number, or NULL for null/non-numbers.
 void bind_number(SQLite::Statement& q, int index, const nlohmann::json& v);
 

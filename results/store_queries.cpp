@@ -160,6 +160,20 @@ std::vector<Point> Store::metric_series(const std::string& run_id, const std::st
   return out;
 }
 
+QueryResult Store::metric_history(const std::string& run_id, const std::vector<std::string>& keys) const {
+  QueryResult out;
+  out.columns = {"key", "step", "value"};
+  for (const auto& key : keys.empty() ? metric_keys(run_id) : keys) {
+    SQLite::Statement q(*db_, "SELECT step, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step");
+    q.bind(1, run_id);
+    q.bind(2, key);
+    while (q.executeStep())
+      out.rows.push_back({key, q.getColumn(0).getInt64(),
+                          q.getColumn(1).isNull() ? nlohmann::json() : nlohmann::json(q.getColumn(1).getDouble())});
+  }
+  return out;
+}
+
 std::optional<double> Store::final_metric(const std::string& run_id, const std::string& key) const {
   SQLite::Statement q(*db_, "SELECT value FROM metrics WHERE run_id = ? AND key = ? "
                             "ORDER BY step DESC LIMIT 1");

@@ -57,6 +57,12 @@ int Plan::count(State s) const {
   return n;
 }
 
+int Plan::interrupted() const {
+  int n = 0;
+  for (const auto& r : rows) n += r.info.state == State::Pending && r.info.interrupted;
+  return n;
+}
+
 double Plan::left_hours() const {
   double h = 0;
   for (const auto& r : rows) h += r.left_hours;
@@ -94,24 +100,32 @@ Plan make_plan(const Sweep& sweep, int gpus_per_job, const std::vector<BenchEntr
     }
     p.rows.push_back(r);
   }
-  // Jobs still to run are priced at the rate this sweep's finished jobs measured, per device kind
-  // (CPU, or per GPU), where there are any: it includes what a bench leaves out (start-up, data,
-  // evaluation, checkpoints).
+  // Jobs still to run are priced at the rate this sweep's finished and running jobs measured, per
+  // device kind (CPU, or per GPU), where there are any: it includes what a bench leaves out
+  // (start-up, data, evaluation, checkpoints, and the jobs beside it on the same machine).
   for (bool cpu : {true, false}) {
     double flops = 0, device_hours = 0;
     int n = 0;
-    for (const auto& r : p.rows)
-      if (r.cpu == cpu && is_final(r.info.state) && r.info.end_time > r.info.first_start && r.info.first_start > 0) {
+    for (const auto& r : p.rows) {
+      if (r.cpu != cpu) continue;
+      const RunInfo& i = r.info;
+      if (is_final(i.state) && i.end_time > i.first_start && i.first_start > 0) {
         flops += train_flops(r.job->cfg);
         device_hours += r.est_hours;
         ++n;
+      } else if (i.state == State::Running && i.step > i.attempt_start_step && i.step_time > i.attempt_start &&
+                 i.attempt_start > 0) {  // this attempt's steps so far
+        flops += train_flops(r.job->cfg) * double(i.step - i.attempt_start_step) / r.job->cfg.train.steps;
+        device_hours += (i.step_time - i.attempt_start) / 3600.0 * (cpu ? 1 : std::max(1, gpus_per_job));
+        ++n;
       }
+    }
     if (flops <= 0 || device_hours <= 0) continue;
     Rate measured;
     measured.from = Rate::From::Sweep;
     measured.flops = flops / (device_hours * 3600);
     measured.exact = true;
-    measured.source = "the rate " + std::to_string(n) + " finished " + (cpu ? "CPU" : "GPU") +
+    measured.source = "the rate " + std::to_string(n) + " finished or running " + (cpu ? "CPU" : "GPU") +
                       " job(s) of this sweep measured";
     for (auto& r : p.rows) {
       if (r.cpu != cpu || is_final(r.info.state)) continue;
@@ -189,10 +203,10 @@ std::string render_plan(const Plan& p) {
     out += line;
   }
   std::snprintf(line, sizeof line,
-                "%d completed, %d diverged, %d running, %d failed, %d cancelled, %d pending; "
+                "%d completed, %d diverged, %d running, %d interrupted, %d failed, %d cancelled, %d pending; "
                 "about %.1f %s left (estimate)\n",
-                p.count(State::Completed), p.count(State::Diverged), p.count(State::Running),
-                p.count(State::Failed), p.count(State::Cancelled), p.count(State::Pending),
+                p.count(State::Completed), p.count(State::Diverged), p.count(State::Running), p.interrupted(),
+                p.count(State::Failed), p.count(State::Cancelled), p.waiting(),
                 p.left_hours(), unit.c_str());
   out += line;
   return out + render_rates(p);
@@ -218,7 +232,8 @@ nlohmann::json plan_json(const Plan& p) {
           {"jobs", jobs}, {"left_device_hours", p.left_hours()},
           {"counts", {{"completed", p.count(State::Completed)}, {"diverged", p.count(State::Diverged)},
                       {"running", p.count(State::Running)}, {"failed", p.count(State::Failed)},
-                      {"cancelled", p.count(State::Cancelled)}, {"pending", p.count(State::Pending)}}}};
+                      {"cancelled", p.count(State::Cancelled)}, {"interrupted", p.interrupted()},
+                      {"pending", p.waiting()}}}};
 }
 
 }  // namespace gpas::sweeps

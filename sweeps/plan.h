@@ -38,7 +38,9 @@ struct Plan {
   const Sweep* sweep = nullptr;
   std::vector<PlanRow> rows;
   int gpus_per_job = 1;  // 0 = CPU
-  int count(State s) const;
+  int count(State s) const;  // Pending counts interrupted runs too
+  int interrupted() const;   // started, not finished, no live trainer (resume from a checkpoint)
+  int waiting() const { return count(State::Pending) - interrupted(); }  // never started
   double left_hours() const;
   std::string device() const;  // "cpu", "gpu" or "mixed": what the rows are priced as
 };

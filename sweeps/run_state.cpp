@@ -181,9 +181,14 @@ RunInfo read_run(const std::string& run_dir, double heartbeat_timeout) {
     for (const auto& l : read_journal(journal)) {
       std::string type = l.value("type", "");
       last_time = l.value("time", last_time);
-      if (l.contains("step") && l["step"].is_number_integer()) info.step = std::max(info.step, l["step"].get<int64_t>());
+      if (l.contains("step") && l["step"].is_number_integer() && l["step"].get<int64_t>() >= info.step) {
+        info.step = l["step"].get<int64_t>();
+        info.step_time = l.value("time", 0.0);
+      }
       if (type == "start") {
         if (info.first_start == 0) info.first_start = l.value("time", 0.0);
+        info.attempt_start = l.value("time", 0.0);
+        info.attempt_start_step = l.value("resumed_from_step", int64_t{0});
         info.host = l.value("host", "");
         info.pid = l.value("pid", int64_t{0});
         info.error = "";  // an attempt's error is that attempt's: a new start clears it

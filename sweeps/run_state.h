@@ -20,6 +20,9 @@ struct RunInfo {
   double heartbeat = 0;     // journal mtime (seconds since the epoch); 0 = no journal
   double first_start = 0;   // time of the first start line
   double end_time = 0;      // time of the final status line
+  double attempt_start = 0; // time of the last start line, and the step it resumed from
+  int64_t attempt_start_step = 0;
+  double step_time = 0;     // time of the line that logged `step` (the attempt's progress so far)
   std::string host;         // of the last start line
   int64_t pid = 0;
   int attempts = 0;         // launches by orchestrators (sweep.json)

@@ -157,7 +157,26 @@ TEST(Throughput, PlanPricesAtTheBenchUntilTheSweepMeasuresItsOwn) {
   Plan after = make_plan(s, 0, cache);
   EXPECT_EQ(after.rows[1].rate.from, Rate::From::Sweep);
   EXPECT_NEAR(after.rows[1].est_hours * 3600, 4.0, 1e-9);
-  EXPECT_NE(render_plan(after).find("finished CPU job(s) of this sweep"), std::string::npos);
+  EXPECT_NE(render_plan(after).find("finished or running CPU job(s) of this sweep"), std::string::npos);
+}
+
+TEST(Throughput, RunningJobsPriceTheRestAtTheirMeasuredStepTime) {
+  // A job resumed at step 2, at step 6 eight seconds later (2 s a step, the bench said 0.01 s):
+  // it has 4 steps left (8 s), and the job not started is priced at 10 steps x 2 s. A trainer on
+  // another host with a fresh journal counts as running.
+  Sweep s = tiny_sweep(testing::temp_dir("running"));
+  std::vector<BenchEntry> cache = {entry("tiny", job_fpt(s.jobs[0].cfg), 1e12)};
+  testing::write(run_dir_of(s.workdir, s.jobs[0].id) + "/journal.jsonl",
+                 "{\"seq\":0,\"type\":\"start\",\"time\":1000.0,\"host\":\"elsewhere\",\"pid\":1,"
+                 "\"resumed_from_step\":2}\n"
+                 "{\"seq\":1,\"type\":\"metric\",\"time\":1008.0,\"step\":6,\"key\":\"train/loss\",\"value\":5}\n");
+  Plan p = make_plan(s, 0, cache);
+  ASSERT_EQ(p.rows[0].info.state, State::Running);
+  EXPECT_EQ(p.rows[0].rate.from, Rate::From::Sweep);
+  EXPECT_NEAR(p.rows[0].left_hours * 3600, 8.0, 1e-6);
+  EXPECT_NEAR(p.rows[1].est_hours * 3600, 20.0 * train_flops(s.jobs[1].cfg) / train_flops(s.jobs[0].cfg), 1e-6);
+  EXPECT_NE(render_plan(p).find("the rate 1 finished or running CPU job(s) of this sweep measured"), std::string::npos)
+      << render_plan(p);
 }
 
 }  // namespace
