@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
@@ -35,6 +36,29 @@ std::string gp_string(const std::string& s) {  // a gnuplot double-quoted string
     q += c;
   }
   return q + "\"";
+}
+
+// A figure title as a gnuplot string, wrapped at spaces to lines of at most 90 characters (a
+// 900-pixel figure shows about 95): "\n" inside gnuplot's double quotes starts a line.
+std::string gp_title(const std::string& title) {
+  std::string wrapped, line;
+  size_t start = 0;
+  while (start <= title.size()) {
+    size_t end = title.find(' ', start);
+    if (end == std::string::npos) end = title.size();
+    std::string word = title.substr(start, end - start);
+    if (!line.empty() && line.size() + 1 + word.size() > 90) {
+      wrapped += line + "\n";
+      line = word;
+    } else {
+      line += (line.empty() ? "" : " ") + word;
+    }
+    start = end + 1;
+  }
+  wrapped += line;
+  std::string q = gp_string(wrapped);
+  for (size_t p = q.find('\n'); p != std::string::npos; p = q.find('\n', p + 2)) q.replace(p, 1, "\\n");
+  return q;
 }
 
 std::string points_block(const std::string& name, const std::vector<Point>& pts) {
@@ -74,6 +98,53 @@ std::string label(const RunRow& r) {
   std::string m = method_of(r.config);
   std::string size = size_label(r.config);
   return (m.empty() ? r.name : m) + (size.empty() ? "" : " " + size);
+}
+
+// One metric over several runs (seeds): the mean and the min-max at each step every run logged.
+struct Band {
+  int64_t step;
+  double mean, lo, hi;
+};
+
+std::vector<Band> band_of(const Store& store, const std::vector<RunRow>& runs, const std::string& key) {
+  std::map<int64_t, std::vector<double>> at;
+  for (const auto& r : runs)
+    for (const auto& p : store.metric_series(r.id, key)) at[p.step].push_back(p.value);
+  std::vector<Band> out;
+  for (const auto& [step, v] : at) {
+    if (v.size() != runs.size()) continue;  // a step some seed did not log (or logged non-finite)
+    double sum = 0;
+    for (double x : v) sum += x;
+    out.push_back({step, sum / double(v.size()), *std::min_element(v.begin(), v.end()),
+                   *std::max_element(v.begin(), v.end())});
+  }
+  return out;
+}
+
+std::string band_block(const std::string& name, const std::vector<Band>& pts) {
+  std::string s = "$" + name + " << EOD\n";
+  for (const auto& p : pts) s += std::to_string(p.step) + " " + num(p.mean) + " " + num(p.lo) + " " + num(p.hi) + "\n";
+  return s + "EOD\n";
+}
+
+// A per-layer series averaged over runs, at the (step, layer) points every run has.
+std::vector<LayerPoint> mean_layers(const Store& store, const std::vector<RunRow>& runs, const std::string& kind) {
+  std::map<std::pair<int, int64_t>, std::pair<double, size_t>> at;  // (layer, step) -> sum, count
+  for (const auto& r : runs)
+    for (const auto& p : store.layer_series(r.id, kind)) {
+      auto& [sum, n] = at[{p.layer, p.step}];
+      sum += p.value;
+      n += 1;
+    }
+  std::vector<LayerPoint> out;  // ordered by layer then step, as layer_block wants
+  for (const auto& [k, v] : at)
+    if (v.second == runs.size()) out.push_back({k.second, k.first, v.first / double(v.second)});
+  return out;
+}
+
+// " (mean of n=3 seeds)" where there are several, "" for one run.
+std::string seeds_note(size_t n, const std::string& more = "") {
+  return n > 1 ? " (mean of n=" + std::to_string(n) + " seeds" + more + ")" : "";
 }
 
 void draw(const std::string& data, const std::string& body, const std::string& base,
@@ -141,11 +212,16 @@ std::string layer_panels(const std::string& title, const std::vector<std::pair<s
   }
   b << "set xlabel 'training step'\nset ylabel " << gp_string(ylabel) << "\nset grid\n"
     << (log_y ? "set logscale y\n" : "");
-  if (discrete) b << "unset colorbox\nset key outside right top title 'layer' noautotitle\n";
+  // One legend for all panels, right of the last one, in a margin every panel keeps free so that
+  // the panels have one width.
+  if (discrete) b << "unset colorbox\nunset key\n";
   else b << "unset key\nset cblabel 'layer'\n" << (layers <= 12 ? "set cbtics 1\n" : "");
   if (panels.size() > 1 || !title.empty())
-    b << "set multiplot layout 1," << panels.size() << " title " << gp_string(title) << "\n";
+    b << "set multiplot layout 1," << panels.size() << " title " << gp_title(title)
+      << (discrete ? " margins 0.09, 0.89, 0.13, 0.84 spacing 0.09, 0.1" : "") << "\n";
   for (const auto& [block, ptitle] : panels) {
+    if (discrete && &block == &panels.back().first)
+      b << "set key at screen 0.995, 0.84 right top title 'layer' noautotitle\n";
     b << "set title " << gp_string(panels.size() > 1 ? ptitle : "") << "\n";  // one panel: the figure's title says it
     if (discrete)
       b << "plot for [i=0:" << layers << "] $" << block << " using 1:($2 == i ? $3 : 1/0) with lines lw 2 "
@@ -193,7 +269,7 @@ FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
                "' t " + gp_string(name + " eval");
   }
   if (plots.empty()) throw Error("none of these runs has a train/loss or eval/loss metric to draw");
-  draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
+  draw(data, "set title " + gp_title(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
              "set grid\nset key below Left reverse\nplot " + plots,
        base_path, formats, f);
   return f;
@@ -201,13 +277,13 @@ FigureFile loss_comparison(const Store& store, const std::vector<RunRow>& runs,
 
 bool gnuplot_available() { return !find_program({"gnuplot"}).empty(); }
 
-std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o) {
+FigureRuns figure_seeds(const Store& store, const FigureOptions& o) {
   auto get = [&](const std::string& ref) {
     auto r = store.find_run(ref);
     if (!r) throw Error("no run '" + ref + "' in " + store.path());
     return *r;
   };
-  if (!o.baseline.empty() && !o.treated.empty()) return {get(o.baseline), get(o.treated)};
+  if (!o.baseline.empty() && !o.treated.empty()) return {{get(o.baseline)}, {get(o.treated)}};
   // key: (size rank, size, seed) -> runs of both methods
   std::map<std::string, std::pair<std::vector<RunRow>, std::vector<RunRow>>> by_size;
   for (auto& r : store.list_runs({o.sweep, "completed", {}})) {
@@ -225,26 +301,39 @@ std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o
                 (o.sweep.empty() ? std::string() : " in sweep " + o.sweep) +
                 "; or name two runs with --baseline and --treated");
   auto& [base, treated] = by_size[sizes.back()];
-  auto by_seed = [](const RunRow& a, const RunRow& b) {
-    int64_t sa = std::stoll("0" + config_text(a.config, "train.seed"));
-    int64_t sb = std::stoll("0" + config_text(b.config, "train.seed"));
-    return sa != sb ? sa < sb : a.id < b.id;
-  };
+  auto seed = [](const RunRow& r) { return std::stoll("0" + config_text(r.config, "train.seed")); };
+  auto by_seed = [&](const RunRow& a, const RunRow& b) { return seed(a) != seed(b) ? seed(a) < seed(b) : a.id < b.id; };
   std::sort(base.begin(), base.end(), by_seed);
   std::sort(treated.begin(), treated.end(), by_seed);
-  RunRow b = o.baseline.empty() ? base.front() : get(o.baseline);
-  RunRow t = o.treated.empty() ? treated.front() : get(o.treated);
-  return {b, t};
+  if (!o.baseline.empty()) return {{get(o.baseline)}, {treated.front()}};
+  if (!o.treated.empty()) return {{base.front()}, {get(o.treated)}};
+  // The seeds both methods have (paired: same data order and shared initial weights), one run each.
+  FigureRuns out;
+  std::set<long long> taken;
+  for (const auto& b : base)
+    for (const auto& t : treated)
+      if (seed(b) == seed(t) && taken.insert(seed(b)).second) {
+        out.base.push_back(b);
+        out.treated.push_back(t);
+      }
+  if (out.base.empty()) return {{base.front()}, {treated.front()}};  // no seed in common: the lowest of each
+  return out;
+}
+
+std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& o) {
+  FigureRuns r = figure_seeds(store, o);
+  return {r.base.front(), r.treated.front()};
 }
 
 std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o) {
   if (!gnuplot_available()) throw Error("gnuplot not found on PATH (Debian: apt-get install gnuplot-nox)");
   if (o.out_dir.empty()) throw Error("figures: give an output directory");
   make_dirs(o.out_dir);
-  const auto runs = figure_runs(store, o);
-  const RunRow& b = runs.first;
-  const RunRow& t = runs.second;
+  const FigureRuns seeds = figure_seeds(store, o);
+  const RunRow& b = seeds.base.front();
+  const RunRow& t = seeds.treated.front();
   const std::string lb = label(b), lt = label(t);
+  const size_t n = std::max(seeds.base.size(), seeds.treated.size());  // equal where paired by seed
   std::vector<FigureFile> out;
   auto base_of = [&](const std::string& name) { return (std::filesystem::path(o.out_dir) / name).string(); };
   const std::string w = o.workdir.empty() || o.workdir == "." ? "" : " -w " + o.workdir;
@@ -254,21 +343,28 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     out.push_back(FigureFile{name, title, {}, why});
   };
 
-  {  // Fig 2: train and eval loss of both runs.
-    auto btr = store.metric_series(b.id, "train/loss"), ttr = store.metric_series(t.id, "train/loss");
-    auto bev = store.metric_series(b.id, "eval/loss"), tev = store.metric_series(t.id, "eval/loss");
+  {  // Fig 2: train and eval loss of both methods (over seeds: the mean, and a min-max band).
+    auto btr = band_of(store, seeds.base, "train/loss"), ttr = band_of(store, seeds.treated, "train/loss");
+    auto bev = band_of(store, seeds.base, "eval/loss"), tev = band_of(store, seeds.treated, "eval/loss");
     if (!btr.empty() || !ttr.empty()) {
-      FigureFile f{"fig2_loss", "Figure 2: Pretrain and evaluation loss of " + lb + " and " + lt, {}, {}};
-      std::string data = points_block("btr", btr) + points_block("ttr", ttr) +
-                         points_block("bev", bev) + points_block("tev", tev);
+      FigureFile f{"fig2_loss", "Figure 2: Pretrain and evaluation loss of " + lb + " and " + lt +
+                                    seeds_note(n, "; bands: min to max over the seeds"), {}, {}};
+      std::string data = band_block("btr", btr) + band_block("ttr", ttr) + band_block("bev", bev) + band_block("tev", tev);
       std::vector<std::string> plots;
+      if (n > 1)  // the bands first, under every line
+        for (const auto& [block, colour, empty] : {std::tuple{"btr", kBlue, btr.empty()}, std::tuple{"ttr", kRed, ttr.empty()},
+                                                   std::tuple{"bev", kBlue, bev.empty()}, std::tuple{"tev", kRed, tev.empty()}})
+          if (!empty)
+            plots.push_back(std::string("$") + block + " using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc rgb '" +
+                            colour + "' notitle");
       // The baseline drawn wider underneath, so identical curves still show both colours.
-      if (!btr.empty()) plots.push_back(std::string("$btr w l lw 3.5 lc rgb '") + kBlue + "' t " + gp_string(lb + " train"));
-      if (!ttr.empty()) plots.push_back(std::string("$ttr w l lw 2 lc rgb '") + kRed + "' t " + gp_string(lt + " train"));
-      if (!bev.empty()) plots.push_back(std::string("$bev w lp pt 7 dt 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " eval"));
-      if (!tev.empty()) plots.push_back(std::string("$tev w lp pt 7 dt 2 lc rgb '") + kRed + "' t " + gp_string(lt + " eval"));
-      std::string body = "set title " + gp_string(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
-                         "set grid\nset key top right\nplot ";
+      if (!btr.empty()) plots.push_back(std::string("$btr using 1:2 w l lw 3.5 lc rgb '") + kBlue + "' t " + gp_string(lb + " train"));
+      if (!ttr.empty()) plots.push_back(std::string("$ttr using 1:2 w l lw 2 lc rgb '") + kRed + "' t " + gp_string(lt + " train"));
+      if (!bev.empty()) plots.push_back(std::string("$bev using 1:2 w lp pt 7 dt 2 lc rgb '") + kBlue + "' t " + gp_string(lb + " eval"));
+      if (!tev.empty()) plots.push_back(std::string("$tev using 1:2 w lp pt 7 dt 2 lc rgb '") + kRed + "' t " + gp_string(lt + " eval"));
+      // One legend, below the plot: never over a curve.
+      std::string body = "set title " + gp_title(f.title) + "\nset xlabel 'training step'\nset ylabel 'loss (nats per token)'\n"
+                         "set grid\nset key below horizontal\nplot ";
       for (size_t i = 0; i < plots.size(); ++i) body += (i ? ", " : "") + plots[i];
       draw(data, body, base_of(f.name), o.formats, f);
       out.push_back(f);
@@ -277,9 +373,9 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
     }
   }
   {  // Fig 3: the learned gates of the GPAS run.
-    auto g = store.layer_series(t.id, "gate");
+    auto g = mean_layers(store, seeds.treated, "gate");
     if (!g.empty()) {
-      FigureFile f{"fig3_gates", "Figure 3: Learned layerwise gate values, " + lt, {}, {}};
+      FigureFile f{"fig3_gates", "Figure 3: Learned layerwise gate values, " + lt + seeds_note(seeds.treated.size()), {}, {}};
       draw(layer_block("g", g), layer_panels(f.title, {{"g", lt}}, "gate value (alpha_l)", max_layer(g), false, g),
            base_of(f.name), o.formats, f);
       out.push_back(f);
@@ -292,12 +388,12 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
                                      "activation variance"},
                             PerLayer{"grad_norm", "fig5_grad_norm", "Figure 5: Layerwise gradient norm with and without GPAS",
                                      "gradient norm (L2)"}}) {
-    auto sb = store.layer_series(b.id, k.kind), st = store.layer_series(t.id, k.kind);
+    auto sb = mean_layers(store, seeds.base, k.kind), st = mean_layers(store, seeds.treated, k.kind);
     if (sb.empty() && st.empty()) {
       skip(k.name, k.what, probes);
       continue;
     }
-    FigureFile f{k.name, std::string(k.what) + " (" + lb + ", " + lt + ")", {}, {}};
+    FigureFile f{k.name, std::string(k.what) + " (" + lb + ", " + lt + ")" + seeds_note(n), {}, {}};
     std::vector<std::pair<std::string, std::string>> panels;
     if (!sb.empty()) panels.push_back({"b", lb});
     if (!st.empty()) panels.push_back({"t", lt});
@@ -309,8 +405,8 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
   {  // Fig 6: weight-norm ratio (treated / baseline) per layer at the last probed step.
     std::string data, plots;
     for (const char* kind : {"attn_wnorm", "ffn_wnorm"}) {
-      auto vb = last_step_values(store.layer_series(b.id, kind));
-      auto vt = last_step_values(store.layer_series(t.id, kind));
+      auto vb = last_step_values(mean_layers(store, seeds.base, kind));
+      auto vt = last_step_values(mean_layers(store, seeds.treated, kind));
       std::string rows;
       for (const auto& [layer, v] : vt)
         if (vb.count(layer) && vb[layer] != 0) rows += std::to_string(layer) + " " + num(v / vb[layer]) + "\n";
@@ -320,35 +416,56 @@ std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& o)
                (kind[0] == 'a' ? kBlue : kRed) + "' t " + gp_string(kind[0] == 'a' ? "attention" : "FFN");
     }
     if (!plots.empty()) {
-      FigureFile f{"fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios of " + lt + " over " + lb, {}, {}};
-      draw(data, "set title " + gp_string(f.title) + "\nset xlabel 'layer'\nset ylabel 'weight-norm ratio'\n" +
+      FigureFile f{"fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios of " + lt + " over " + lb +
+                                                 seeds_note(n), {}, {}};
+      draw(data, "set title " + gp_title(f.title) + "\nset xlabel 'layer'\nset ylabel 'weight-norm ratio'\n" +
                  layer_ticks(layers_of(b)) +
-                 "set grid\nset key top right\nplot " + plots + ", 1 w l dt 2 lc rgb 'gray' notitle",
+                 "set grid\nset key below horizontal\nplot " + plots + ", 1 w l dt 2 lc rgb 'gray' notitle",
            base_of(f.name), o.formats, f);
       out.push_back(f);
     } else {
       skip("fig6_weight_norm_ratio", "Figure 6: Attention and FFN weight norm ratios", probes);
     }
   }
-  {  // Fig 7: layer importance (increase in eval perplexity, or loss, without each layer).
+  {  // Fig 7: layer importance (increase in eval perplexity, or loss, without each layer), over
+     // seeds the mean with min-max bars.
+    auto analysed = [&](const std::vector<RunRow>& runs, const std::string& kind) {
+      std::vector<RunRow> out;
+      for (const auto& r : runs)
+        if (!store.layer_series(r.id, kind).empty()) out.push_back(r);
+      return out;
+    };
     std::string kind = "importance_ppl";
-    if (store.layer_series(b.id, kind).empty() && store.layer_series(t.id, kind).empty()) kind = "importance_loss";
-    auto vb = last_step_values(store.layer_series(b.id, kind));
-    auto vt = last_step_values(store.layer_series(t.id, kind));
-    if (!vb.empty() || !vt.empty()) {
-      FigureFile f{"fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal (" + lb + ", " + lt + ")", {}, {}};
-      auto block = [&](const char* n, const std::map<int, double>& v) {
-        std::string s = std::string("$") + n + " << EOD\n";
-        for (const auto& [layer, x] : v) s += std::to_string(layer) + " " + num(x) + "\n";
-        return s + "EOD\n";
-      };
+    if (analysed(seeds.base, kind).empty() && analysed(seeds.treated, kind).empty()) kind = "importance_loss";
+    const auto rb = analysed(seeds.base, kind), rt = analysed(seeds.treated, kind);
+    // layer -> mean, min, max of each run's last analysis
+    auto spread = [&](const std::vector<RunRow>& runs) {
+      std::map<int, std::vector<double>> by_layer;
+      for (const auto& r : runs)
+        for (const auto& [layer, x] : last_step_values(store.layer_series(r.id, kind))) by_layer[layer].push_back(x);
+      std::string rows;
+      for (const auto& [layer, v] : by_layer) {
+        if (v.size() != runs.size()) continue;
+        double sum = 0;
+        for (double x : v) sum += x;
+        rows += std::to_string(layer) + " " + num(sum / double(v.size())) + " " + num(*std::min_element(v.begin(), v.end())) +
+                " " + num(*std::max_element(v.begin(), v.end())) + "\n";
+      }
+      return rows;
+    };
+    if (!rb.empty() || !rt.empty()) {
+      const size_t m = std::max(rb.size(), rt.size());
+      FigureFile f{"fig7_layer_importance", "Figure 7: Layer importance measured by performance drop after removal (" + lb + ", " + lt + ")" +
+                                                seeds_note(m, "; bars: min to max"), {}, {}};
+      std::string data = "$ib << EOD\n" + spread(rb) + "EOD\n$it << EOD\n" + spread(rt) + "EOD\n";
+      const char* style = m > 1 ? " using 1:2:3:4 w yerrorlines" : " using 1:2 w lp";
       std::string plots;
-      if (!vb.empty()) plots += std::string("$ib w lp pt 7 lw 2 lc rgb '") + kBlue + "' t " + gp_string(lb);
-      if (!vt.empty()) plots += std::string(plots.empty() ? "" : ", ") + "$it w lp pt 5 lw 2 lc rgb '" + kRed + "' t " + gp_string(lt);
-      draw(block("ib", vb) + block("it", vt),
-           "set title " + gp_string(f.title) + "\nset xlabel 'removed layer'\n" + layer_ticks(layers_of(b)) + "set ylabel " +
+      if (!rb.empty()) plots += std::string("$ib") + style + " pt 7 lw 2 lc rgb '" + kBlue + "' t " + gp_string(lb + (m > 1 ? " (n=" + std::to_string(rb.size()) + ")" : ""));
+      if (!rt.empty()) plots += std::string(plots.empty() ? "" : ", ") + "$it" + style + " pt 5 lw 2 lc rgb '" + kRed + "' t " + gp_string(lt + (m > 1 ? " (n=" + std::to_string(rt.size()) + ")" : ""));
+      draw(data,
+           "set title " + gp_title(f.title) + "\nset xlabel 'removed layer'\n" + layer_ticks(layers_of(b)) + "set ylabel " +
                gp_string(kind == "importance_ppl" ? "eval perplexity increase" : "eval loss increase (nats per token)") +
-               "\nset grid\nset key top right\nplot " + plots,
+               "\nset grid\nset key below horizontal\nplot " + plots,
            base_of(f.name), o.formats, f);
       out.push_back(f);
     } else {

@@ -26,11 +26,18 @@ struct FigureFile {
   std::string missing;             // then: why, and the command that makes its data
 };
 
-// The two runs the figures compare. Picks, unless given, the largest size that has both a
-// completed Pre-LN and a completed Pre + GPAS run (lowest seed); throws gpas::Error if none.
+// The runs the figures compare: unless given, those of the largest size that has both a completed
+// Pre-LN and a completed Pre + GPAS run, every seed both have (in seed order, base[i] and
+// treated[i] of one seed); a run given by name is one run. Throws gpas::Error if none.
+struct FigureRuns {
+  std::vector<RunRow> base, treated;
+};
+FigureRuns figure_seeds(const Store& store, const FigureOptions& opts);
+// The first of each (lowest seed): the pair `report mechanism` prints.
 std::pair<RunRow, RunRow> figure_runs(const Store& store, const FigureOptions& opts);
 
-// Writes every figure the data allows; returns every figure in order, those not drawn with
+// Writes every figure the data allows (over several seeds: the mean, with the min-max band of
+// Figure 2's curves and Figure 7's points, n in each title); returns every figure in order, those not drawn with
 // `missing` saying why and which command makes their data.
 std::vector<FigureFile> make_figures(const Store& store, const FigureOptions& opts);
 

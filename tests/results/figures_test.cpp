@@ -58,6 +58,38 @@ TEST_F(FiguresTest, EveryFigureInPngAndSvg) {
   EXPECT_THROW(make_figures(*s, o), Error);
 }
 
+// Over seeds: Pre-LN seeds 0-2 and Pre + GPAS seeds 0-1, so the figures pair seeds 0 and 1 and
+// draw their mean (Figure 2 with a min-max band: the runs' losses differ by seed), each title
+// naming n; one run a method draws no band and names no n.
+TEST_F(FiguresTest, SeveralSeedsDrawTheMeanWithABandAndNameN) {
+  FigureOptions o;
+  o.out_dir = *workdir_ + "/figs-seeds";
+  o.formats = {"svg"};
+  std::string wd = testing::temp_dir("figures-seeds");
+  for (const auto& [seed, ppl] : std::vector<std::pair<int, double>>{{0, 34.1}, {1, 34.3}, {2, 34.5}})
+    testing::write_run(wd, {testing::config_of("71m", "pre", false, seed), ppl});
+  for (const auto& [seed, ppl] : std::vector<std::pair<int, double>>{{0, 33.4}, {1, 33.6}})
+    testing::write_run(wd, {testing::config_of("71m", "pre", true, seed), ppl});
+  Store::open(db_path_for(wd))->ingest_workdir(wd);
+  auto st = Store::open(db_path_for(wd), true);
+  auto seeds = figure_seeds(*st, o);
+  ASSERT_EQ(seeds.base.size(), 2u);
+  ASSERT_EQ(seeds.treated.size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(config_text(seeds.base[i].config, "train.seed"), config_text(seeds.treated[i].config, "train.seed"));
+  auto figs = make_figures(*st, o);
+  for (const auto& f : figs) EXPECT_NE(f.title.find("mean of n=2 seeds"), std::string::npos) << f.name << ": " << f.title;
+  std::string fig2 = read_file(o.out_dir + "/fig2_loss.svg");
+  EXPECT_NE(fig2.find("fill-opacity"), std::string::npos) << "no band drawn";
+  // One run per method: no band, no n.
+  o.baseline = seeds.base[0].id;
+  o.treated = seeds.treated[0].id;
+  o.out_dir = *workdir_ + "/figs-one";
+  auto single = make_figures(*st, o);
+  EXPECT_EQ(single[0].title.find("mean of"), std::string::npos) << single[0].title;
+  EXPECT_EQ(read_file(o.out_dir + "/fig2_loss.svg").find("fill-opacity"), std::string::npos);
+}
+
 // `gpas report mechanism`: the fixture's probes at step 100 are act_var = 2 (l + 1) without GPAS
 // and (l + 1) with it, gates 0.1 (l + 1).
 TEST(Mechanism, FiguresThreeAndFourInNumbers) {
