@@ -73,7 +73,38 @@ ReportTable table3_table(const Store& store, const Table3Options& o) {
     size = sizes.back();
   }
   if (!by_size.count(size)) throw Error("--size " + size + ": no runs with downstream results at that size");
-  const auto& methods_here = by_size[size];
+  auto& methods_here = by_size[size];
+  std::vector<std::string> notes;
+  // One run per seed of a method: with --all-runs a pretrained run and its finetune share a seed,
+  // and counting both would make n=2 of one seed. The finetune is counted, its parent named.
+  for (auto& [m, runs] : methods_here) {
+    std::map<std::string, std::vector<RunRow>> by_seed;
+    for (auto& r : runs) by_seed[config_text(r.config, "train.seed")].push_back(std::move(r));
+    runs.clear();
+    for (auto& [seed, same] : by_seed) {
+      std::stable_sort(same.begin(), same.end(), [](const RunRow& a, const RunRow& b) {
+        return (config_text(a.config, "data.source") == "instruct") > (config_text(b.config, "data.source") == "instruct");
+      });
+      for (size_t i = 1; i < same.size(); ++i)
+        notes.push_back(m + ", seed " + seed + ": run " + same[i].id + " left out, run " + same[0].id +
+                        " of the same seed counted" +
+                        (config_text(same[0].config, "data.source") == "instruct" ? " (its finetune)" : ""));
+      runs.push_back(std::move(same[0]));
+    }
+  }
+  // Which tasks the Average covers: the paper's is over its 7; over fewer it is another number.
+  std::set<std::string> tasks;
+  for (const auto& [m, runs] : methods_here)
+    for (const auto& r : runs)
+      for (const auto& [key, name] : table3_columns())
+        if (key != "average" && store.final_metric(r.id, metric_of(key, false))) tasks.insert(name);
+  if (tasks.size() < table3_columns().size() - 1) {
+    std::string names;
+    for (const auto& t : tasks) names += (names.empty() ? "" : ", ") + t;
+    notes.push_back("Average is over the " + std::to_string(tasks.size()) + " tasks these runs were evaluated on (" +
+                    names + "), the paper's over all " + std::to_string(table3_columns().size() - 1) +
+                    ": the two Averages are not comparable");
+  }
 
   ReportTable t;
   t.title = "Table 3";
@@ -128,6 +159,7 @@ ReportTable table3_table(const Store& store, const Table3Options& o) {
     values.push_back(std::move(vals));
   }
   mark_best_two(t, values, measured);
+  t.notes.insert(t.notes.end(), notes.begin(), notes.end());
   for (const auto& [m, runs] : methods_here)
     for (const auto& r : runs)
       if (r.status != "completed") t.notes.push_back(m + ": run " + r.id + " is " + r.status + ", not counted");

@@ -59,6 +59,49 @@ TEST(Table3, MethodsInPercentWithChangeAgainstTheBase) {
   EXPECT_NE(md.find("45.83"), std::string::npos) << md;  // LNS + GPAS Average, the paper
 }
 
+// --all-runs: a pretrained run and its finetune of one seed are one seed (the finetune counted,
+// the parent named), not n=2; an Average over fewer tasks than the paper's 7 says so.
+TEST(Table3, AllRunsCountsASeedOnceAndNamesAnAverageOverFewerTasks) {
+  std::string w = temp_dir("table3-all");
+  write_sft_run(w, "pre", false, 0, 0.40, /*finetuned=*/false);
+  write_sft_run(w, "pre", false, 0, 0.50);
+  auto store = Store::open(w + "/gpas.db");
+  store->ingest_workdir(w);
+  Table3Options o;
+  o.finetuned_only = false;
+  ReportTable t = table3_table(*store, o);
+  std::string md = render(t, "md");
+  EXPECT_NE(md.find("| Pre-LN | **50.00** |"), std::string::npos) << md;  // the finetune, not the mean of 40 and 50
+  EXPECT_EQ(md.find("[n=2]"), std::string::npos) << md;
+  std::string notes;
+  for (const auto& n : t.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("Pre-LN, seed 0: run "), std::string::npos) << notes;
+  EXPECT_NE(notes.find("(its finetune)"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find("not comparable"), std::string::npos) << notes;  // all 7 tasks here
+
+  // Three task files: the note names them and the paper's 7.
+  std::string w3 = temp_dir("table3-three");
+  RunConfig c = gpas::results::testing::config_of("tiny", "pre", false, 0);
+  std::string id = run_id(c), dir = w3 + "/runs/" + id;
+  make_dirs(dir);
+  write_file_atomic(dir + "/config.yaml", to_yaml(c));
+  {
+    Journal j(dir + "/journal.jsonl");
+    j.write({{"type", "start"}, {"run_id", id}, {"attempt", 1}, {"config", to_json(c)}});
+    for (const char* task : {"piqa", "boolq", "arc_easy"}) j.metric(10, std::string("downstream/") + task + "/acc", 0.5);
+    j.metric(10, "downstream/average/acc", 0.5);
+    j.status("completed", 10);
+  }
+  auto s3 = Store::open(w3 + "/gpas.db");
+  s3->ingest_workdir(w3);
+  notes.clear();
+  for (const auto& n : table3_table(*s3, o).notes) notes += n + "\n";
+  EXPECT_NE(notes.find("Average is over the 3 tasks these runs were evaluated on (ARC-e, BoolQ, PIQA), the paper's "
+                       "over all 7: the two Averages are not comparable"),
+            std::string::npos)
+      << notes;
+}
+
 TEST(Table3, PaperNumbersEqualTheReferenceCsv) {
   std::ifstream in(std::string(GPAS_SOURCE_DIR) + "/../shared/reference/paper-tables/table3_downstream_1b.csv");
   if (!in) GTEST_SKIP() << "reference CSV not beside the checkout";
