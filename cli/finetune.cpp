@@ -74,7 +74,7 @@ int run_finetune(const FinetuneArgs& a) {
   std::string runs = (fs::path(a.workdir) / "runs").string();
   ModelSource src = resolve_model_source(resolve_run_arg(a.parent, a.workdir), runs);
   RunConfig cfg = finetune_config(a, src);
-  const std::string run_dir = (fs::path(a.workdir) / "runs" / run_id(cfg)).string();
+  const std::string run_dir = (fs::path(a.workdir) / "runs" / run_id_at(a.workdir, cfg)).string();
   if (a.plan) {
     std::cout << to_yaml(cfg);
     std::cerr << "run dir: " << run_dir << "\n";

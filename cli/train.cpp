@@ -79,7 +79,7 @@ int run_train(const TrainArgs& a) {
   }())
                                    : load_run_config(a.config, a.sets);
   std::string run_dir =
-      a.run_dir.empty() ? (std::filesystem::path(a.workdir) / "runs" / run_id(cfg)).string() : a.run_dir;
+      a.run_dir.empty() ? (std::filesystem::path(a.workdir) / "runs" / run_id_at(a.workdir, cfg)).string() : a.run_dir;
   install_stop_handlers();
   TrainOptions opts;
   opts.fresh = a.fresh;

@@ -217,7 +217,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
   std::vector<std::string> ids(cells.size());
   for (size_t i = 0; i < cells.size(); ++i) {
     refs[i] = find_refs(cells[i].settings);
-    if (refs[i].empty()) ids[i] = run_id(cells[i].cfg);
+    if (refs[i].empty()) ids[i] = run_id_at(workdir, cells[i].cfg);
   }
   for (size_t i = 0; i < cells.size(); ++i) {
     Job j{"", job_name(spec.name, cells[i].axes), cells[i].cfg, {}, "", cells[i].where};
@@ -258,7 +258,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
       }
       j.cfg = build(s, j.name);
     }
-    j.id = refs[i].empty() ? ids[i] : run_id(j.cfg);
+    j.id = refs[i].empty() ? ids[i] : run_id_at(workdir, j.cfg);
     (j.depends_on.empty() ? plain : dependent).push_back(j);
   }
   // 3. Dependencies first; a cell whose config equals an earlier one's is the same job (a set of

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -262,12 +263,37 @@ static void drop_defaults(nlohmann::json& j, const nlohmann::json& defaults) {
   }
 }
 
-std::string run_id(const RunConfig& cfg) {
+// Keys that change how a run is run, logged or stored, never its result: resuming a cancelled
+// run with another log_every continues that run. (The device and the fused kernels change the
+// rounding, not the experiment.)
+static const char* const kNotIdentity[][2] = {
+    {"train", "log_every"},      {"train", "heartbeat_every"}, {"train", "keep_checkpoints"},
+    {"train", "checkpoint_every"}, {"train", "device"},        {"train", "fused_adam"},
+    {"train", "fused_norm"}};
+
+static std::string identity_hash(const RunConfig& cfg, bool legacy) {
   nlohmann::json j = to_json(cfg);
   j.erase("name");
+  if (!legacy)
+    for (const auto& k : kNotIdentity) j[k[0]].erase(k[1]);
   static const nlohmann::json defaults = to_json(RunConfig{});
   drop_defaults(j, defaults);
   return sha256_hex(j.dump()).substr(0, 12);
+}
+
+std::string run_id(const RunConfig& cfg) { return identity_hash(cfg, false); }
+std::string legacy_run_id(const RunConfig& cfg) { return identity_hash(cfg, true); }
+
+std::string run_id_at(const std::string& workdir, const RunConfig& cfg) {
+  std::string id = run_id(cfg), legacy = legacy_run_id(cfg);
+  std::string runs = (workdir.empty() ? std::string(".") : workdir) + "/runs/";
+  return legacy != id && !path_exists(runs + id) && path_exists(runs + legacy) ? legacy : id;
+}
+
+std::string run_id_of_dir(const std::string& run_dir, const RunConfig& cfg) {
+  std::string name = std::filesystem::path(run_dir + "/.").lexically_normal().parent_path().filename().string();
+  std::string legacy = legacy_run_id(cfg);
+  return name == legacy ? legacy : run_id(cfg);
 }
 
 }  // namespace gpas

@@ -40,6 +40,18 @@ nlohmann::json to_json(const RunConfig& cfg);  // nested, every key
 RunConfig from_json(const nlohmann::json& j);   // inverse of to_json (resolved configs)
 std::string to_yaml(const RunConfig& cfg);
 std::vector<std::pair<std::string, std::string>> flatten(const RunConfig& cfg);  // key, value text
-std::string run_id(const RunConfig& cfg);  // 12 hex digits of sha256(canonical JSON without name)
+// A run's identity: 12 hex digits of sha256 of its canonical JSON, without its name and without
+// the keys that change how it is run, logged or stored but not what it computes (kNotIdentity in
+// config_yaml.cpp: log_every, checkpointing, device, fused kernels). Keys at their default are
+// left out, so a knob added later keeps the ids of existing runs.
+std::string run_id(const RunConfig& cfg);
+// The identity before those keys were left out (run directories made until 2026-12-07 carry it
+// where one of them was not at its default); equal to run_id where all were.
+std::string legacy_run_id(const RunConfig& cfg);
+// The id of cfg's run in <workdir>/runs: run_id, or legacy_run_id where only that directory exists
+// (so no run made before is trained twice).
+std::string run_id_at(const std::string& workdir, const RunConfig& cfg);
+// The id a run directory holds cfg's run under: its name where that is cfg's legacy id, else run_id.
+std::string run_id_of_dir(const std::string& run_dir, const RunConfig& cfg);
 
 }  // namespace gpas

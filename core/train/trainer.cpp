@@ -142,7 +142,7 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
                 "); leave model.vocab_size unset to take the tokenizer's");
 
   RunResult res;
-  res.run_id = run_id(cfg_in);
+  res.run_id = run_id_of_dir(run_dir, cfg_in);  // a directory made before keeps its id
   res.run_dir = run_dir;
   make_dirs(run_dir);
   // One writer per run dir (rank 0 writes): a second trainer is refused, naming the holder.
@@ -155,8 +155,8 @@ RunResult train_run(const RunConfig& cfg_in, const std::string& run_dir, const T
   const std::string cfg_path = (fs::path(run_dir) / "config.yaml").string();
   if (path_exists(cfg_path)) {
     std::string other = run_id(load_run_config(cfg_path));
-    if (other != res.run_id)
-      throw Error(run_dir + ": holds run " + other + ", not " + res.run_id +
+    if (other != run_id(cfg_in))
+      throw Error(run_dir + ": holds run " + other + ", not " + run_id(cfg_in) +
                   " (this config); use another --run-dir or delete it");
   } else if (lead) {
     write_file_atomic(cfg_path, to_yaml(cfg_in));

@@ -60,9 +60,13 @@ grep -q "train/loss" e.txt || { cat e.txt; fail "the refusal of an unknown key d
 kill -TERM "$trainer"; wait "$trainer" 2>/dev/null || true
 read -r status step < <(listed w solo)
 [ "$status" = cancelled ] || fail "a run stopped by SIGTERM shows '$status' (want cancelled)"
-"$gpas" train "${tiny[@]}" "${long[@]}" --workdir w > t2.txt 2>&1 &
+# Resumed with another log_every and heartbeat (how it is logged, not what it computes): the same
+# run, in the same directory.
+"$gpas" train "${tiny[@]}" "${long[@]}" --set train.log_every=3 --set train.heartbeat_every=5 --workdir w > t2.txt 2>&1 &
 trainer=$!; pids+=("$trainer")
 wait_step "$dir" $((step + 20))
+[ "$(ls w/runs | wc -l)" = 1 ] || { ls w/runs; fail "resuming with another train.log_every made a new run"; }
+[ "$(grep -c '"type":"start"' "$dir/journal.jsonl")" = 2 ] || fail "the resumed run is not the same run"
 read -r status2 step2 < <(listed w solo)
 [ "$status2" = running ] || fail "a resumed run shows '$status2' (want running)"
 [ "$step2" -ge $((step + 20)) ] || fail "a resumed run shows step $step2 while its journal is past $((step + 20))"

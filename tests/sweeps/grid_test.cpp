@@ -156,6 +156,34 @@ TEST(Grid, IdentityIsStableAndSurvivesTheYamlRoundTrip) {
   EXPECT_EQ(a.jobs[0].id.size(), 12u);
 }
 
+// A run's identity leaves out what does not change its result (log_every, checkpointing, device,
+// fused kernels): a cell that differs only there is the same run. The ids are pinned (computed by
+// the binary before the change, 8b64a9c): the cell without those keys kept its id, and the old id
+// of the cell with them is legacy_run_id. A directory made under the old id is found by it (not
+// trained again); where both exist the new one is taken.
+TEST(Grid, IdentityLeavesOutHowARunIsRunAndFindsDirectoriesMadeBefore) {
+  const std::string plain = "sweep: pin\nbase:\n  model: {size: tiny}\n  data: {source: synthetic}\n"
+                            "  train: {steps: 10}\ngrid:\n  seed: [0]\n";
+  const std::string knobs = "sweep: pin\nbase:\n  model: {size: tiny}\n  data: {source: synthetic}\n"
+                            "  train: {steps: 10, log_every: 20, device: cpu, checkpoint_every: 5}\ngrid:\n  seed: [0]\n";
+  std::string wd = temp_dir("legacy-ids");
+  Sweep a = load(plain, wd), b = load(knobs, wd);
+  EXPECT_EQ(a.jobs[0].id, "c7a4e8c61339");
+  EXPECT_EQ(b.jobs[0].id, "c7a4e8c61339");
+  EXPECT_EQ(legacy_run_id(b.jobs[0].cfg), "89b8bcd9c61c");
+  EXPECT_EQ(legacy_run_id(a.jobs[0].cfg), "c7a4e8c61339");
+  write(wd + "/runs/89b8bcd9c61c/config.yaml", to_yaml(b.jobs[0].cfg));
+  EXPECT_EQ(load(knobs, wd).jobs[0].id, "89b8bcd9c61c");
+  EXPECT_EQ(run_id_of_dir(wd + "/runs/89b8bcd9c61c", b.jobs[0].cfg), "89b8bcd9c61c");
+  EXPECT_EQ(run_id_of_dir(wd + "/runs/89b8bcd9c61c/", b.jobs[0].cfg), "89b8bcd9c61c");
+  EXPECT_EQ(run_id_of_dir(wd + "/runs/elsewhere", b.jobs[0].cfg), "c7a4e8c61339");
+  write(wd + "/runs/c7a4e8c61339/config.yaml", to_yaml(a.jobs[0].cfg));
+  EXPECT_EQ(load(knobs, wd).jobs[0].id, "c7a4e8c61339");
+  // What does change the result still changes the id.
+  EXPECT_NE(load("sweep: pin\nbase: {model: {size: tiny}, train: {steps: 10, lr: 2.0e-3}}\ngrid: {seed: [0]}\n", wd).jobs[0].id,
+            a.jobs[0].id);
+}
+
 TEST(Grid, EditingAGridKeepsTheIdentitiesOfUnchangedCells) {
   Sweep a = load("sweep: t\ngrid: {method: [pre, pre+gpas]}\n");
   Sweep b = load("sweep: t\ngrid: {method: [pre, pre+gpas, lns]}\n");
