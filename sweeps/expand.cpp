@@ -144,19 +144,20 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
                 "in the sweep file if you mean it");
   }
   // 1. The cartesian product of the dimensions (first dimension varies slowest), then includes.
+  // Each cell is made from its index (mixed radix), never the whole product at once.
   std::vector<Cell> cells;
-  std::vector<Assignment> product = {{}};
-  for (const auto& dim : spec.dims) {
-    std::vector<Assignment> next;
-    for (const auto& p : product)
-      for (const auto& point : dim.points) {
-        Assignment a = p;
-        a.insert(a.end(), point.begin(), point.end());
-        next.push_back(a);
-      }
-    product = next;
-  }
-  if (spec.dims.empty() && !spec.includes.empty()) product.clear();  // only the included cells
+  size_t product_size = spec.dims.empty() && !spec.includes.empty() ? 0 : 1;
+  for (const auto& dim : spec.dims) product_size *= dim.points.size();
+  auto product_cell = [&](size_t index) {
+    Assignment a;
+    for (size_t d = spec.dims.size(), rest = index; d-- > 0;) {  // the last dimension varies fastest
+      const auto& points = spec.dims[d].points;
+      const auto& point = points[rest % points.size()];
+      a.insert(a.begin(), point.begin(), point.end());
+      rest /= points.size();
+    }
+    return a;
+  };
   std::vector<bool> exclude_used(spec.excludes.size(), false);
   std::vector<bool> override_used(spec.overrides.size(), false);
   auto settings_of = [&](const Assignment& axes, const std::vector<Setting>& extra) {
@@ -185,8 +186,8 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
         override_used[i] = true;
       }
     s.insert(s.end(), spec.sets.begin(), spec.sets.end());
-    c.settings = s;
     c.cfg = build(no_refs(s), name);
+    c.settings = find_refs(s).empty() ? std::vector<Setting>{} : std::move(s);  // kept only to resolve its references
     if (can_exclude) {
       bool drop = false;
       for (size_t i = 0; i < spec.excludes.size(); ++i)
@@ -196,8 +197,10 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
     cells.push_back(c);
     return true;
   };
-  for (const auto& axes : product)
+  for (size_t i = 0; i < product_size; ++i) {
+    Assignment axes = product_cell(i);
     finish(Cell{axes, settings_of(axes, {}), spec.file, {}}, true);
+  }
   for (size_t i = 0; i < spec.excludes.size(); ++i)
     if (!exclude_used[i])
       throw Error(spec.excludes[i].where + ": this exclude matches no job of the grid (a typo?)");
@@ -220,7 +223,7 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
     if (refs[i].empty()) ids[i] = run_id_at(workdir, cells[i].cfg);
   }
   for (size_t i = 0; i < cells.size(); ++i) {
-    Job j{"", job_name(spec.name, cells[i].axes), cells[i].cfg, {}, "", cells[i].where};
+    Job j{"", job_name(spec.name, cells[i].axes), std::move(cells[i].cfg), {}, "", cells[i].where};
     for (const auto& a : cells[i].axes) j.cell.push_back({a.first, a.second.label});
     for (const auto& r : refs[i]) {
       const Setting& s = cells[i].settings[r.setting];
@@ -259,7 +262,9 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
       j.cfg = build(s, j.name);
     }
     j.id = refs[i].empty() ? ids[i] : run_id_at(workdir, j.cfg);
-    (j.depends_on.empty() ? plain : dependent).push_back(j);
+    (j.depends_on.empty() ? plain : dependent).push_back(std::move(j));
+    // What a cell needs once its job is made: its axes (other cells' references look them up).
+    cells[i].settings = {};
   }
   // 3. Dependencies first; a cell whose config equals an earlier one's is the same job (a set of
   // ids: a scan of the jobs so far made this quadratic).

@@ -22,6 +22,9 @@ namespace {
 // of nested aliases (`b: &b [*a, *a, ...]`, nine levels) expands to 9^9 and used to take minutes
 // before anything refused it.
 constexpr uint64_t kMaxAliasNodes = 100000;
+// The largest config or sweep file read. The examples are a few KB; a grid of 10^6 cells is a few
+// lines of axes. A 50 MB file took yaml-cpp 106 s to parse before the grid's size refused it.
+constexpr uintmax_t kMaxFileBytes = 4u << 20;
 
 // Checks the parser's events rather than the node tree: an alias is one event here, so the check
 // costs the file's size however far its aliases expand. Refuses duplicated keys in a mapping, an
@@ -145,6 +148,10 @@ YAML::Node load_yaml_file(const std::string& path, const std::string& what) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(path + ": is a directory, not a " + what + " (name a YAML file)");
+  if (uintmax_t bytes = std::filesystem::file_size(path, ec); !ec && bytes > kMaxFileBytes)
+    throw Error(path + ": " + std::to_string(bytes >> 20) + " MiB is more than a " + what + " needs (at most " +
+                std::to_string(kMaxFileBytes >> 20) + " MiB are read); a grid is a few lines of axes, "
+                "each a list of values (experiments/README.md)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the " + what);
   std::ostringstream text;

@@ -74,6 +74,10 @@ refused "a job name with a newline" "holds a control character" "$gpas" sweep pl
 { cat bomb.txt; printf 'train:\n  steps: 2\n'; } > bombcfg.yaml
 refused "a sweep file of nested aliases" "expand to more than 100000 nodes" timeout 10 "$gpas" sweep plan bomb.yaml
 refused "a run config of nested aliases" "expand to more than 100000 nodes" timeout 10 "$gpas" train --config bombcfg.yaml
+# A 6 MB sweep file (a list of 10^6 seeds) is refused by its size before yaml-cpp parses it.
+python3 -c "print('sweep: huge\ngrid:\n  seed: [' + ','.join(str(i) for i in range(1000000)) + ']')" > huge.yaml
+refused "a 6 MB sweep file" "huge.yaml: 6 MiB is more than a sweep file needs (at most 4 MiB are read)" \
+  timeout 10 "$gpas" sweep plan huge.yaml
 # Sweep names that cannot name files; .inf where a number is read, in a file as on the command line.
 printf 'sweep: ".."\ngrid:\n  method: [pre]\n' > dots.yaml
 refused "the sweep name .." "dots.yaml:1: sweep: '..' names a directory" "$gpas" sweep plan dots.yaml
