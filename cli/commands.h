@@ -18,6 +18,7 @@ void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called
 void setup_bench_plan(CLI::App& bench);  // bench_plan.cpp: `bench plan`, called by setup_bench
 void setup_data_encode(CLI::App& data);  // data_encode.cpp: `data encode`, called by setup_data
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
+void setup_serve(CLI::App& app);   // serve.cpp: a local web page of the workdir
 void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
 void setup_eval(CLI::App& app);    // eval.cpp: zero-shot multiple-choice evaluation (Table 3)
 void setup_finetune(CLI::App& app);  // finetune.cpp: instruction finetuning (Table 3)
@@ -36,6 +37,7 @@ inline constexpr Setup kCommands[] = {
     setup_bench,
     setup_data,
     setup_results,
+    setup_serve,
     setup_analyze,
     setup_sweep,
     setup_completion,

@@ -11,6 +11,7 @@ class App;
 }
 namespace gpas::results {
 class Store;
+struct RunRow;
 }
 
 namespace gpas::cli {
@@ -43,6 +44,10 @@ void require_known(const std::string& what, const std::string& name, const std::
 // --where key=value ...: parsed, keys checked against the store's config keys.
 std::vector<std::pair<std::string, std::string>> parse_where(const results::Store& store,
                                                              const std::vector<std::string>& where);
+// runs compare and serve: {key, value of each run ("(unset)" where a run lacks the key)}, by key,
+// for the config keys whose values differ between the runs (every key with all).
+std::vector<std::vector<std::string>> config_rows(const results::Store& store,
+                                                  const std::vector<results::RunRow>& runs, bool all);
 // After an empty answer to --where: which condition matched no run, and that key's values.
 std::string explain_no_match(const results::Store& store,
                              const std::vector<std::pair<std::string, std::string>>& where);

@@ -19,6 +19,29 @@
 
 namespace gpas::cli {
 
+// Config keys: union over the runs, kept where the values differ (or all).
+std::vector<std::vector<std::string>> config_rows(const results::Store& store,
+                                                  const std::vector<results::RunRow>& runs, bool all) {
+  std::vector<std::map<std::string, std::string>> params;
+  std::set<std::string> keys;
+  for (const auto& r : runs) {
+    params.emplace_back();
+    for (const auto& [k, v] : store.params(r.id)) params.back()[k] = v, keys.insert(k);
+  }
+  std::vector<std::vector<std::string>> prow;
+  for (const auto& k : keys) {
+    std::vector<std::string> row = {k};
+    std::set<std::string> distinct;
+    for (const auto& p : params) {
+      auto it = p.find(k);
+      row.push_back(it == p.end() ? "(unset)" : it->second);
+      distinct.insert(row.back());
+    }
+    if (all || distinct.size() > 1) prow.push_back(row);
+  }
+  return prow;
+}
+
 namespace {
 
 struct CompareOptions {
@@ -52,24 +75,7 @@ void run_compare(const CompareOptions& o) {
     if (!r) throw Error("no run '" + ref + "' in " + store->path() + " (see `gpas runs list`)");
     runs.push_back(*r);
   }
-  // Config keys: union over the runs, kept where the values differ (or --all).
-  std::vector<std::map<std::string, std::string>> params;
-  std::set<std::string> keys;
-  for (const auto& r : runs) {
-    params.emplace_back();
-    for (const auto& [k, v] : store->params(r.id)) params.back()[k] = v, keys.insert(k);
-  }
-  std::vector<std::vector<std::string>> prow;
-  for (const auto& k : keys) {
-    std::vector<std::string> row = {k};
-    std::set<std::string> distinct;
-    for (const auto& p : params) {
-      auto it = p.find(k);
-      row.push_back(it == p.end() ? "(unset)" : it->second);
-      distinct.insert(row.back());
-    }
-    if (o.all || distinct.size() > 1) prow.push_back(row);
-  }
+  auto prow = config_rows(*store, runs, o.all);
   // Metrics: final (last step) and best over the run.
   std::set<std::string> mkeys;
   for (const auto& r : runs)

@@ -17,7 +17,10 @@ pkgs=(
   libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev zlib1g-dev
   gnuplot-nox
-  # The HTML report's render test takes a headless Chromium screenshot (tests/results/figures_test).
+  # gpas serve: the server (header and library) and the page's charts, compiled into gpas.
+  libcpp-httplib-dev libjs-chart.js
+  # The HTML report's render test takes a headless Chromium screenshot (tests/results/figures_test),
+  # and tests/cli/serve_test.sh loads gpas serve's page in it.
   chromium
   # tests/cli/zsh_completion_test.sh drives `gpas completion zsh` in a real interactive zsh.
   zsh

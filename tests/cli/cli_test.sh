@@ -43,7 +43,7 @@ grep -q "^gpas: error: .*nowhere/gpas.db" err.txt || fail "a missing store"
 for c in "ingest" "query" "runs list" "runs show" "runs compare" "runs delete" "runs tag" "runs note" \
          "report table2" "report ablations" "report pivot" "report figures" "report html" "report mechanism" \
          "sweep plan" "sweep run" "sweep status" "sweep cancel" "sweep list" "ablate" "train" "analyze importance" \
-         "export-runs"; do
+         "export-runs" "serve"; do
   "$gpas" $c --help > help.txt
   grep -q -- "-w, *--workdir.*(Env:GPAS_WORKDIR)" help.txt || fail "gpas $c has no -w/--workdir with GPAS_WORKDIR"
 done

@@ -8,7 +8,8 @@ set -euo pipefail
 gpas=$1
 src=$2
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# The tour's `gpas serve ... &` lives until the end (its pid in tour.jobs).
+trap 'kill $(cat "$tmp/tour.jobs" 2> /dev/null) 2> /dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export XDG_CACHE_HOME="$tmp/cache"  # the tour's `gpas bench train` records its rate there, not in ~/.cache
@@ -32,7 +33,7 @@ build/cli/gpas sweep run experiments/quickstart.yaml --cpu --workdir work --prog
 # The tour: the indented lines of README.md's "## A tour" section up to the next heading.
 awk '/^## A tour/ {on = 1; next} /^## / {on = 0} on && /^    / {sub(/^    /, ""); print}' "$src/README.md" > tour.sh
 [ "$(grep -c '^gpas ' tour.sh)" -ge 15 ] || fail "README's tour has too few gpas lines: $(cat tour.sh)"
-(set -x; source tour.sh) > tour.out 2> tour.err || { tail -30 tour.err; fail "a tour line failed (above)"; }
+(trap 'jobs -p > tour.jobs' EXIT; set -x; source tour.sh) > tour.out 2> tour.err || { tail -30 tour.err; fail "a tour line failed (above)"; }
 
 for f in compare/compare_loss.png hf/model.safetensors tokens.safetensors out.safetensors \
          figures/fig2_loss.png report.html; do
@@ -46,4 +47,13 @@ grep -q "training tiny (tiny pre): .* parameters, data brown, fp32 on cpu, 60 st
   || fail "train does not say what it trains"
 grep -q '^model.gpas.enabled  *false  *true$' tour.out || fail "runs compare does not show the differing key"
 grep -q "loss .* over 1 x" tour.out || fail "model forward did not report a loss"
+for _ in $(seq 100); do
+  url=$(sed -n 's|^gpas serve: \(http://[^ ]*\) .*|\1|p' tour.out)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || fail "gpas serve did not print its address"
+python3 -c 'import json, sys, urllib.request
+names = {r["name"] for r in json.load(urllib.request.urlopen(sys.argv[1] + "api/runs", timeout=30))["runs"]}
+assert {"tiny", "tiny-gpas"} <= names, names' "$url" || fail "gpas serve does not list the tour's runs"
 echo "tour_test: ok"
