@@ -57,7 +57,11 @@ class Index {
     std::unique_lock<std::mutex> lock(mu_);
     auto start = Clock::now();
     if (start - last_ >= std::chrono::seconds(1)) {
-      skipped_ = store_->ingest_workdir(workdir_).skipped;
+      try {  // only the journals that grew since: a stat per run otherwise
+        skipped_ = store_->sync_workdir(workdir_).skipped;
+      } catch (const std::exception& e) {  // the index cannot be written (a full disk): say so, serve it as it is
+        skipped_ = {std::string("the index was not brought up to date: ") + e.what()};
+      }
       last_ = Clock::now();
       refresh_ms_ = std::chrono::duration<double, std::milli>(last_ - start).count();
     }
