@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "core/common/launch_env.h"
 #include "core/common/error.h"
 #include "core/common/file_lock.h"
 #include "core/common/journal.h"
@@ -84,7 +85,7 @@ int run_train(const TrainArgs& a) {
   TrainOptions opts;
   opts.fresh = a.fresh;
   opts.progress = !a.json && ::isatty(2);
-  bool lead = std::getenv("RANK") == nullptr || std::string(std::getenv("RANK")) == "0";
+  const bool lead = launch_env().lead();
   RunResult r;
   try {
     r = train_run(cfg, run_dir, opts);

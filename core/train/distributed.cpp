@@ -1,3 +1,4 @@
+#include "core/common/launch_env.h"
 #include "core/train/distributed.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -20,15 +21,10 @@ namespace gpas {
 
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 // How long a collective may wait for the other ranks before the job fails (a dead rank must not
 // hold the others forever): GPAS_DIST_TIMEOUT_S, default 10 minutes.
 std::chrono::seconds collective_timeout() {
-  return std::chrono::seconds(env_int("GPAS_DIST_TIMEOUT_S", 600));
+  return std::chrono::seconds(launch_env().dist_timeout_s);
 }
 
 class SingleProcess : public Collective {
@@ -46,7 +42,7 @@ class SingleProcess : public Collective {
 // master is this machine's loopback (single-node jobs); otherwise the address this host's name
 // resolves to. Not MASTER_ADDR itself: a rank on another node cannot bind to the master's address.
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
-  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+  if (const std::string ifname = launch_env().gloo_ifname; !ifname.empty())
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0)
     return c10d::ProcessGroupGloo::createDeviceForHostname(master_addr);
@@ -128,31 +124,29 @@ class C10dCollective : public Collective {
 std::unique_ptr<Collective> make_single_process() { return std::make_unique<SingleProcess>(); }
 
 std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device) {
-  const int world = env_int("WORLD_SIZE", 1);
-  const char* forced = std::getenv("GPAS_DIST_BACKEND");
-  const std::string want = forced && *forced ? forced : "auto";
+  const LaunchEnv env = launch_env();
+  const int world = env.world;
+  const std::string& want = env.dist_backend;
   // Alone, no group is needed, unless a backend is named: then a group of one runs the same
   // bucketed path as many ranks (a single GPU can check NCCL that way).
   if (world <= 1 && want == "auto") return make_single_process();
-  const int rank = env_int("RANK", world <= 1 ? 0 : -1);
+  const int rank = env.rank;
   if (rank < 0 || rank >= world)
     throw Error("RANK must be set to 0.." + std::to_string(world - 1) + " when WORLD_SIZE is " +
                 std::to_string(world));
-  const char* addr = std::getenv("MASTER_ADDR");
-  const int port = env_int("MASTER_PORT", 29500);
-  if (want != "auto" && want != "gloo" && want != "nccl")
-    throw Error("GPAS_DIST_BACKEND: '" + want + "' is not one of auto, gloo, nccl");
+  const std::string& addr = env.master_addr;
+  const int port = env.master_port;
   if (want == "nccl" && (!device.is_cuda() || !nccl_available()))
     throw Error("GPAS_DIST_BACKEND=nccl needs CUDA ranks and a LibTorch built with NCCL (" +
                 std::string(nccl_available() ? "this rank is on the CPU" : "this one has none") + ")");
   const bool nccl = device.is_cuda() && nccl_available() && want != "gloo";
   try {
-    return std::make_unique<C10dCollective>(rank, std::max(world, 1), env_int("LOCAL_RANK", rank),
-                                            addr && *addr ? addr : "127.0.0.1", port, device, nccl);
+    return std::make_unique<C10dCollective>(rank, world, env.local_rank >= 0 ? env.local_rank : rank, addr, port,
+                                            device, nccl);
   } catch (const std::exception& e) {
     throw Error("distributed start-up failed (rank " + std::to_string(rank) + " of " +
                 std::to_string(world) + ", " + (nccl ? "nccl" : "gloo") + ", MASTER_ADDR " +
-                (addr ? addr : "127.0.0.1") + ", MASTER_PORT " + std::to_string(port) + "): " + e.what());
+                addr + ", MASTER_PORT " + std::to_string(port) + "): " + e.what());
   }
 }
 

@@ -1,3 +1,4 @@
+#include "core/common/launch_env.h"
 #include "core/train/runtime.h"
 
 #include <malloc.h>
@@ -49,7 +50,7 @@ int setup_threads() {
   static const bool once = (keep_freed_memory(), true);
   (void)once;
   int n = 0;
-  if (const char* env = std::getenv("GPAS_THREADS")) n = std::atoi(env);
+  n = launch_env().threads;
   if (n <= 0) n = available_cpus();
   torch::set_num_threads(n);
   return n;

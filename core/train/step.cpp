@@ -1,3 +1,4 @@
+#include "core/common/launch_env.h"
 #include "core/train/step.h"
 
 #include <cstdlib>
@@ -54,10 +55,7 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
     if (g.requires_grad()) gates_.push_back(g);
   opt_ = make_optimizer(model_, trainable_, cfg, coll_.world());  // adam | adamw | lisa
   if (coll_.backend() != "single") {  // a c10d group, even of one
-    const char* mb = std::getenv("GPAS_BUCKET_MB");
-    const double mib = mb && *mb ? std::atof(mb) : 25.0;
-    if (!(mib > 0)) throw Error("GPAS_BUCKET_MB: '" + std::string(mb) + "' is not a positive size in MiB");
-    sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(mib * (1 << 20)));
+    sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(launch_env().bucket_mib * (1 << 20)));
   }
 }
 

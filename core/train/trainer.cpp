@@ -1,3 +1,4 @@
+#include "core/common/launch_env.h"
 #include "core/train/trainer.h"
 
 #include <unistd.h>
@@ -41,9 +42,9 @@ torch::Device pick_device(const TrainConfig& t) {
   if (t.device == "cuda" || (t.device == "auto" && torch::cuda::is_available())) {
     // One GPU per rank: the launcher either narrows CUDA_VISIBLE_DEVICES (gpas sweep, srun) or
     // shows all of them and sets LOCAL_RANK (torchrun-style).
-    const char* lr = std::getenv("LOCAL_RANK");
+    const int local = launch_env().local_rank;
     int n = static_cast<int>(torch::cuda::device_count());
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(lr && n > 0 ? std::atoi(lr) % n : 0));
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local >= 0 && n > 0 ? local % n : 0));
   }
   return torch::Device(torch::kCPU);
 }
