@@ -20,7 +20,7 @@ RUN GPAS_CUDNN=$GPAS_CUDNN bash scripts/cuda-deps.sh && rm -rf /var/lib/apt/list
 COPY . .
 # (exit 3: built, with compiler warnings that CI reports; the image is still usable)
 RUN { GPAS_JOBS=$GPAS_JOBS bash scripts/cuda-build.sh /opt/gpas/build || [ $? -eq 3 ]; } \
- && ln -s /opt/gpas/build/cli/gpas /usr/local/bin/gpas && gpas --version
+ && ln -s /opt/gpas/build/cli/gpas /usr/local/bin/gpas && gpas --version && gpas libtorch
 
 ENTRYPOINT ["gpas"]
 CMD ["--help"]

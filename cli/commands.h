@@ -1,6 +1,7 @@
 // Every subcommand registers itself through one setup function (CLI11's subcommands-in-files
-// pattern, ninja's tool table). main.cpp lists them; each file owns one subcommand.
+// pattern, ninja's tool table), listed in one of the two tables below; each file owns one subcommand.
 #pragma once
+#include <string>
 
 namespace CLI {
 class App;
@@ -24,21 +25,29 @@ void setup_eval(CLI::App& app);    // eval.cpp: zero-shot multiple-choice evalua
 void setup_finetune(CLI::App& app);  // finetune.cpp: instruction finetuning (Table 3)
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
 void setup_completion(CLI::App& app);  // completion.cpp: completion bash|zsh, man
+void setup_libtorch(CLI::App& app);  // libtorch.cpp: what LibTorch sees (version, CUDA, NCCL)
+std::string libtorch_facts();        // libtorch.cpp: those as lines, for gpas-torch --version too
 
-// `gpas --help` lists them in this order. A new subcommand: declare its setup above, add it here.
+// The commands that link LibTorch, built into gpas-torch (torch_main.cpp), the binary the front
+// `gpas` (main.cpp) hands their argv to. `gpas --help` lists them first, in this order.
 using Setup = void (*)(CLI::App&);
-inline constexpr Setup kCommands[] = {
+inline constexpr Setup kTorchCommands[] = {
     setup_model,
     setup_train,
     setup_export,
-    setup_export_runs,
     setup_finetune,
     setup_eval,
     setup_bench,
     setup_data,
+    setup_analyze,
+    setup_libtorch,
+};
+// The front's own commands (no LibTorch; they start in milliseconds), listed after those.
+// A new subcommand: declare its setup above and add it to the table of the binary it belongs in.
+inline constexpr Setup kCommands[] = {
+    setup_export_runs,
     setup_results,
     setup_serve,
-    setup_analyze,
     setup_sweep,
     setup_completion,
 };

@@ -8,10 +8,38 @@
 #include <set>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "core/common/error.h"
 
 namespace gpas::cli {
+
+std::unique_ptr<CLI::App> make_root(std::string (*version)()) {
+  // Logs and progress go to stderr, so that stdout carries only results (tables, --json objects).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("gpas"));
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  auto app = std::make_unique<CLI::App>(
+      "gpas: train LLaMA-style models under the GPAS paper's normalisation schemes and those after\n"
+      "it (gpas model info --norm X), with and without GPAS\n"
+      "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results.");
+  app->set_version_flag("--version", version);
+  app->require_subcommand(1);  // run_cli shows the help instead of an error
+  static bool verbose = false;
+  app->add_flag("-v,--verbose", verbose, "debug logging");
+  app->name("gpas");
+  app->parse_complete_callback([] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); });
+  return app;
+}
+
+void finish_root(CLI::App& app) {
+  app.footer(
+      "Exit codes: 0 success, 1 error (bad input, a failed run or job), 2 usage error (unknown\n"
+      "command or option, bad value), 3 a run diverged, 130 cancelled by SIGINT/SIGTERM after a\n"
+      "checkpoint (the same command resumes).\n"
+      "Environment: GPAS_WORKDIR (default of -w/--workdir), GPAS_THREADS, GPAS_DATA_HOME, NO_COLOR.\n"
+      "`gpas COMMAND --help` for each command; `gpas completion bash|zsh`; `gpas man`.");
+}
 
 CLI::Option* add_workdir(CLI::App* cmd, std::string& workdir, const std::string& what) {
   return cmd->add_option("-w,--workdir", workdir, what)->envname("GPAS_WORKDIR")->capture_default_str();

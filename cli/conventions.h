@@ -2,6 +2,7 @@
 // turns CLI11's errors into `gpas: error: ...` with exit code 2 and a suggestion for a typo, and a
 // command given without its subcommand into its help. Leaves out the subcommands themselves.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,12 @@ std::string suggest(const std::string& word, const std::vector<std::string>& can
 
 // "gpas runs list": the command's path from the root.
 std::string command_path(const CLI::App* cmd);
+
+// The root command of both binaries (main.cpp, gpas-torch's torch_main.cpp): logging to stderr,
+// the description, --version printing version(), -v/--verbose. Add the subcommands, then call
+// finish_root (the footer, which CLI11 would copy into subcommands added after it), then run_cli.
+std::unique_ptr<CLI::App> make_root(std::string (*version)());
+void finish_root(CLI::App& app);
 
 // Parses argv into app and runs the chosen subcommand: prints errors (gpas: error: ...), help for a
 // command without its subcommand, and returns the exit code (0, 1, 2, 3, 130; never CLI11's own).

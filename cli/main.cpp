@@ -1,43 +1,35 @@
-// gpas: the command line. Registers the subcommands of cli/commands.h's table and hands argv to
-// run_cli (conventions.cpp): errors, exit codes, help. No training logic lives here.
-#include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+// gpas, the front: the commands that need no LibTorch (runs, reports, sweeps and their orchestrator,
+// completion; kCommands) run here and start in milliseconds. A LibTorch command (kTorchCommands:
+// train, eval, model, ...) is handed, argv unchanged, to gpas-torch beside this binary
+// (handover.h) before anything is parsed. Their option tree, embedded at build time
+// (command_tree.h), puts them in `gpas --help`, the completion script and the man page.
+#include <algorithm>
 
+#include <CLI/CLI.hpp>
+
+#include "cli/command_tree.h"
 #include "cli/commands.h"
 #include "cli/conventions.h"
+#include "cli/handover.h"
 #include "core/common/build_info.h"
-#include "core/train/runtime.h"
+
+namespace {
+std::string version() {  // what the front knows without loading LibTorch
+  return std::string("gpas ") + GPAS_VERSION + " (commit " + gpas::git_commit() + ")\nlibtorch " +
+         GPAS_TORCH_VERSION +
+#ifdef GPAS_WITH_CUDA
+         " with CUDA"
+#endif
+         " (in gpas-torch; `gpas libtorch` shows the CUDA devices and NCCL it sees)";
+}
+}  // namespace
 
 int main(int argc, char** argv) {
-  // Logs and progress go to stderr, so that stdout carries only results (tables, --json objects).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("gpas"));
-  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
-  CLI::App app{
-      "gpas: train LLaMA-style models under the GPAS paper's normalisation schemes and those after\n"
-      "it (gpas model info --norm X), with and without GPAS\n"
-      "(Gradient-Preserving Activation Scaling), run sweeps, and rebuild the paper's results."};
-  app.set_version_flag("--version", [] {
-    return std::string("gpas ") + GPAS_VERSION + " (commit " + gpas::git_commit() + ")\nlibtorch " +
-           gpas::torch_version() + "\ncuda " +
-           (gpas::cuda_available()
-                ? "available (" + std::to_string(gpas::cuda_device_count()) + " devices)"
-                : std::string("not available")) +
-           "\nnccl " + (gpas::nccl_available() ? "yes" : "no");
-  });
-  app.require_subcommand(1);  // run_cli shows the help instead of an error
-  bool verbose = false;
-  app.add_flag("-v,--verbose", verbose, "debug logging");
-
-  app.name("gpas");
-  for (auto setup : gpas::cli::kCommands) setup(app);
-  app.footer(  // after the subcommands: CLI11 copies a parent's footer into those added later
-      "Exit codes: 0 success, 1 error (bad input, a failed run or job), 2 usage error (unknown\n"
-      "command or option, bad value), 3 a run diverged, 130 cancelled by SIGINT/SIGTERM after a\n"
-      "checkpoint (the same command resumes).\n"
-      "Environment: GPAS_WORKDIR (default of -w/--workdir), GPAS_THREADS, GPAS_DATA_HOME, NO_COLOR.\n"
-      "`gpas COMMAND --help` for each command; `gpas completion bash|zsh`; `gpas man`.");
-
-  app.parse_complete_callback([&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); });
-  return gpas::cli::run_cli(app, argc, argv);
+  auto app = gpas::cli::make_root(version);
+  std::vector<std::string> torch = gpas::cli::add_command_stubs(*app, gpas::cli::kTorchCommandTree);
+  if (std::string cmd = gpas::cli::command_of(argc, argv); std::count(torch.begin(), torch.end(), cmd))
+    return gpas::cli::hand_over(argc, argv);
+  for (auto setup : gpas::cli::kCommands) setup(*app);
+  gpas::cli::finish_root(*app);
+  return gpas::cli::run_cli(*app, argc, argv);
 }

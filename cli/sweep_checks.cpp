@@ -5,9 +5,9 @@
 #include <map>
 #include <sstream>
 
+#include "cli/handover.h"
 #include "core/common/error.h"
 #include "core/data/batch.h"
-#include "core/train/runtime.h"
 #include "sweeps/job.h"
 
 namespace gpas::cli {
@@ -19,7 +19,7 @@ std::vector<std::string> prelaunch_problems(const sweeps::Sweep& sweep, const Sw
              {"--partition", a.partition}, {"--time", a.time}, {"--account", a.account}})
       if (!v.empty()) out.push_back(opt + " " + v + ": a Slurm option; add --backend slurm, or drop it");
   if (a.backend == "local" && !a.cpu && !a.gpus.empty()) {
-    int n = cuda_device_count();
+    int n = torch_cuda_devices();
     std::stringstream ss(a.gpus);
     for (std::string g; std::getline(ss, g, ',');)
       if (g.empty() || g.find_first_not_of("0123456789") != std::string::npos || std::stoi(g) >= n)

@@ -12,11 +12,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/handover.h"
 #include "cli/sweep_common.h"
 #include "cli/sweep_invocation.h"
+#include "core/common/cpus.h"
 #include "core/common/error.h"
 #include "core/common/fs.h"
-#include "core/train/runtime.h"
 #include "sweeps/local_backend.h"
 #include "sweeps/lock.h"
 #include "sweeps/plan.h"
@@ -32,7 +33,7 @@ namespace {
 std::atomic<int> g_signals{0};
 void on_signal(int) { g_signals.fetch_add(1); }
 
-std::string self_exe() {
+std::string self_exe() {  // the front: a worker's `gpas train` hands over to gpas-torch
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string("gpas") : p.string();
@@ -96,7 +97,7 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
   if (a.backend == "local" && !cpu) {
     o.gpus = a.gpus.empty() ? std::vector<int>{} : parse_gpus(a.gpus);
     if (o.gpus.empty())
-      for (int i = 0; i < cuda_device_count(); ++i) o.gpus.push_back(i);
+      for (int i = 0, n = torch_cuda_devices(); i < n; ++i) o.gpus.push_back(i);
     cpu = o.gpus.empty();
   }
   std::unique_ptr<sweeps::JobBackend> backend;

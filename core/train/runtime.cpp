@@ -2,10 +2,8 @@
 #include "core/train/runtime.h"
 
 #include <malloc.h>
-#include <sched.h>
 
 #include <cstdlib>
-#include <thread>
 
 #include <torch/torch.h>
 
@@ -36,14 +34,6 @@ static void keep_freed_memory() {
     return;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, -1);  // never trim the heap top
-}
-
-int available_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                        : static_cast<int>(std::thread::hardware_concurrency());
-  return n > 0 ? n : 1;
 }
 
 int setup_threads() {

@@ -50,7 +50,7 @@ done
 for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report pivot" \
          "report ablations" "report figures" "report mechanism" "sweep list" "sweep plan" "sweep status" "ablate" "train" "model info" \
          "model forward" "export" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
-         "bench train" "bench plan" "analyze importance" "export-runs"; do
+         "bench train" "bench plan" "analyze importance" "export-runs" "libtorch"; do
   "$gpas" $c --help | grep -q -- "--json" || fail "gpas $c has no --json"
 done
 

@@ -4,7 +4,7 @@
 # Skips (exit 77, ctest's "skipped"), saying why, where there are not enough GPUs or no NCCL.
 set -euo pipefail
 gpas=$1
-version=$("$gpas" --version)
+version=$("$gpas" libtorch)  # what LibTorch sees (gpas --version does not load it)
 gpus=$(sed -n 's/^cuda available (\([0-9]*\) devices)$/\1/p' <<<"$version")
 gpus=${gpus:-0}
 if ! grep -q '^nccl yes' <<<"$version"; then echo "nccl_test: skipped: this gpas was built without NCCL"; exit 77; fi

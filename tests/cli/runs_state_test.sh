@@ -72,7 +72,9 @@ flock -n "$ldir/run.lock" true || fail "the lock of a SIGKILLed trainer is still
 # A writer that is not a trainer (an eval, by the role in the lock) holding it is no live trainer.
 ( exec 9>>"$ldir/run.lock"; flock 9; printf '%s %s gpas eval\n' "$BASHPID" "$(hostname)" > "$ldir/run.lock"; exec sleep 60 ) &
 holder=$!; pids+=("$holder")
-for _ in $(seq 100); do flock -n "$ldir/run.lock" true || break; sleep 0.05; done
+# Wait for its role, written after it took the lock: until then the file still names the dead
+# trainer (gpas runs list starts in milliseconds, no longer in the half second that hid this).
+for _ in $(seq 100); do grep -q ' gpas eval$' "$ldir/run.lock" && break; sleep 0.05; done
 "$gpas" runs list --workdir w --status running | grep -q long && fail "a run whose lock an eval holds shows running"
 "$gpas" runs list --workdir w | grep long | grep -q " interrupted " || fail "a run whose lock an eval holds is not interrupted"
 kill -9 "$holder"; wait "$holder" 2>/dev/null || true

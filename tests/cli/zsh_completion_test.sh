@@ -3,7 +3,8 @@
 # pseudo-terminal, loads the completion (sourced after compinit, sourced with no compinit yet, and
 # autoloaded from $fpath), types a line ending in TAB and reads the line editor's buffer back through
 # a widget bound to ^T. A negative control (the script pointed at a function that does not exist)
-# must leave the line as typed, so the check can fail. Skips (77) where zsh is not installed.
+# must leave the line as typed, so the check can fail. The LibTorch commands (train, bench: in
+# gpas-torch) complete from the front's script like the others. Skips (77) where zsh is not installed.
 # Usage: zsh_completion_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$(realpath "$1")
@@ -42,8 +43,8 @@ zpty -d gz
 EOF
 fail() { echo "FAIL: $*" >&2; [ -f tty.txt.tty ] && { echo "--- the pty said:"; cat -v tty.txt.tty; } >&2; exit 1; }
 lines=("gpas ru" "gpas runs li" "gpas sweep run --wor" "gpas report table2 --format la" "gpas completion z"
-       "gpas runs show tinyf")
-want=$'gpas runs \ngpas runs list \ngpas sweep run --workdir \ngpas report table2 --format latex \ngpas completion zsh \ngpas runs show tinyfile.yaml '
+       "gpas runs show tinyf" "gpas train --conf" "gpas bench tr")
+want=$'gpas runs \ngpas runs list \ngpas sweep run --workdir \ngpas report table2 --format latex \ngpas completion zsh \ngpas runs show tinyfile.yaml \ngpas train --config \ngpas bench train '
 for setup in "autoload -Uz compinit && compinit -u -D; source gpas.zsh" \
              "source gpas.zsh" \
              "fpath=(\$PWD/fn \$fpath); autoload -Uz compinit && compinit -u -D"; do
@@ -59,4 +60,4 @@ done
 rm -f tty.txt tty.txt.tty
 zsh -f drive.zsh "autoload -Uz compinit && compinit -u -D; source broken.zsh" tty.txt "gpas ru" || fail "zsh (broken)"
 [ "$(cat tty.txt)" = "gpas ru" ] || fail "the broken completion completed: $(cat tty.txt)"
-echo "zsh_completion_test: ok (zsh $(zsh --version | cut -d' ' -f2), 3 ways of loading, 6 lines each; a broken script completes nothing)"
+echo "zsh_completion_test: ok (zsh $(zsh --version | cut -d' ' -f2), 3 ways of loading, 8 lines each; a broken script completes nothing)"
