@@ -60,7 +60,7 @@ void add_run_options(CLI::App& c, SweepRunArgs& a) {
   c.add_option("--gpus", a.gpus, "devices to pack jobs onto, e.g. 0,1,2,3 (default: all visible)");
   c.add_flag("--cpu", a.cpu, "run on the CPU (no GPUs)");
   c.add_option("--gpus-per-job", a.gpus_per_job, "ranks (GPUs) per job: data-parallel workers");
-  c.add_option("--max-parallel", a.max_parallel, "jobs at once (CPU default 1; Slurm: the array throttle)");
+  c.add_option("--max-parallel", a.max_parallel, "jobs at once (CPU default: one per core, one thread each; Slurm: the array throttle)");
   c.add_option("--max-retries", a.max_retries, "retries after a crash or hang (default: the sweep's options)");
   c.add_option("--heartbeat-timeout", a.heartbeat_timeout, "seconds without a journal write before a worker is killed");
   c.add_option("--backend", a.backend, "local | slurm")->check(CLI::IsMember({"local", "slurm"}))->capture_default_str();
@@ -118,7 +118,10 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     backend = std::make_unique<sweeps::SlurmBackend>(*runner, so);
     o.poll_interval = 5;
   } else {
-    // CPU jobs side by side share the cores: each gets its share (at least one thread).
+    // CPU jobs side by side share the cores: each gets its share (at least one thread). Unless told,
+    // one job per core, one thread each: on 2 cores two one-thread jobs finished a sweep 1.6x sooner
+    // than one two-thread job at a time, and 8x sooner beside other work (README, Speed).
+    if (cpu && o.max_parallel <= 0) o.max_parallel = available_cpus();
     int share = cpu && o.max_parallel > 1
                     ? std::max(1, available_cpus() / (o.max_parallel * std::max(1, o.gpus_per_job)))
                     : 0;
