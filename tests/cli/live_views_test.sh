@@ -103,6 +103,10 @@ s = json.load(sys.stdin)[0]
 assert (s["running"], s["queued"]) == (1, 1), s' || fail "sweep list does not count 1 running and 1 queued"
 "$gpas" sweep status s.yaml --workdir ws > st.txt || true
 grep "$fid" st.txt | grep -q " running " || { cat st.txt; fail "sweep status does not show the job running"; }
+# --watch redraws while the sweep moves (stopped here by timeout after a few frames) ...
+set +e; timeout 4 "$gpas" sweep status s.yaml --workdir ws --watch --interval 0.5 > watch.txt 2>&1; rc=$?; set -e
+[ "$rc" = 124 ] || { cat watch.txt; fail "sweep status --watch on a live sweep ended by itself (exit $rc)"; }
+[ "$(grep -c '^orchestrator running' watch.txt)" -ge 3 ] || { cat watch.txt; fail "sweep status --watch did not redraw"; }
 
 # 4. SIGKILL the orchestrator and its worker mid-run: the job shows interrupted everywhere, and is
 # not counted pending; a job the journals say completed shows completed.
@@ -128,4 +132,8 @@ for id in $(ls ws2/runs); do
 done
 "$gpas" query "SELECT COUNT(*) FROM runs WHERE status = 'completed'" --workdir ws2 --format csv | tail -1 | grep -qx 2 \
   || fail "query does not see the journals' state"
+# ... and ends by itself, after one frame, once nothing moves.
+timeout 20 "$gpas" sweep status s.yaml --workdir ws2 --watch --interval 0.5 > watch2.txt 2>&1 \
+  || { cat watch2.txt; fail "sweep status --watch on a finished sweep did not end by itself with exit 0"; }
+[ "$(grep -c '2 completed' watch2.txt)" = 1 ] || { cat watch2.txt; fail "sweep status --watch on a finished sweep"; }
 echo "live views: OK"

@@ -27,7 +27,7 @@ build/cli/gpas sweep run experiments/quickstart.yaml --cpu --workdir work --prog
   --set train.probe_every=5 \
   > main.log 2>&1 || { tail -20 main.log; fail "the quickstart sweep failed"; }
 
-[ "$(grep -c '^\[0/2 done\] 1 running.*| quickstart/pre ' main.log)" -ge 2 ] \
+[ "$(grep -c '^\[0/2 done\] [12] running.*| quickstart/pre' main.log)" -ge 2 ] \
   || { cat main.log; fail "no steady progress lines outside a terminal"; }
 
 # The tour: the indented lines of README.md's "## A tour" section up to the next heading.
