@@ -11,6 +11,7 @@
 #include "cli/results_commands.h"
 #include "core/common/error.h"
 #include "core/common/file_lock.h"
+#include "core/common/fs.h"
 #include "results/run_admin.h"
 #include "results/store.h"
 
@@ -53,19 +54,34 @@ void run_delete(const ManageOptions& o) {
   // One writer per run: the files go while this holds each run's lock, so a trainer that started
   // since the store last looked stops the delete, and one that starts during it is refused.
   std::vector<std::unique_ptr<FileLock>> locks;
-  if (!o.dry_run && !o.keep_files)
+  if (!o.dry_run)
     for (const auto& r : runs)
       if (looks_like_run_dir(r.run_dir)) locks.push_back(take_run_lock(r.run_dir, "gpas runs delete", "delete it"));
   nlohmann::ordered_json done = nlohmann::ordered_json::array();
+  // --keep-files moves a run directory out of runs/ (every view indexes what is in runs/): kept,
+  // and back in every view once moved back.
+  const std::filesystem::path kept = std::filesystem::path(o.workdir) / "deleted-runs";
   for (const auto& r : runs) {
-    bool files = !o.keep_files && looks_like_run_dir(r.run_dir);
+    bool files = looks_like_run_dir(r.run_dir);
+    std::string moved = files && o.keep_files ? (kept / r.id).string() : "";
     done.push_back({{"id", r.id}, {"name", r.name}, {"status", r.status}, {"run_dir", files ? r.run_dir : ""},
-                    {"deleted", !o.dry_run}});
-    if (!o.json) std::cout << (o.dry_run ? "would delete " : "deleted ") << r.id << (r.name.empty() ? "" : " " + r.name)
-              << " (" << r.status << ")" << (files ? ": store rows and " + r.run_dir : ": store rows") << "\n";
+                    {"kept_in", moved}, {"deleted", !o.dry_run}});
+    if (!o.json)
+      std::cout << (o.dry_run ? "would delete " : "deleted ") << r.id << (r.name.empty() ? "" : " " + r.name) << " ("
+                << r.status << ")"
+                << (!files ? ": store rows" : o.keep_files ? ": store rows; " + r.run_dir + " moved to " + moved
+                                                           : ": store rows and " + r.run_dir)
+                << "\n";
     if (o.dry_run) continue;
+    if (files && o.keep_files) {
+      if (std::filesystem::exists(moved))
+        throw Error(moved + " exists already (a run deleted before with --keep-files); move or remove it, then "
+                            "run this again");
+      make_dirs(kept.string());
+      std::filesystem::rename(r.run_dir, moved);
+    }
     results::delete_run_rows(*store, r.id);
-    if (files) std::filesystem::remove_all(r.run_dir);
+    if (files && !o.keep_files) std::filesystem::remove_all(r.run_dir);
   }
   if (o.json) std::cout << done.dump(2) << "\n";
 }
@@ -129,7 +145,7 @@ void setup_runs_manage(CLI::App& runs) {
                                             "(journal, checkpoints); refuses a running run");
   del->add_option("run", d->runs, "run ids, unique id prefixes or names")->required();
   del->add_flag("--dry-run", d->dry_run, "say what would be deleted, delete nothing");
-  del->add_flag("--keep-files", d->keep_files, "remove only the store rows (a later `gpas ingest` brings them back)");
+  del->add_flag("--keep-files", d->keep_files, "keep the run directory: move it to <workdir>/deleted-runs/ (out of every view; moving it back into runs/ restores the run)");
   add_json(del, d->json, "what was (or with --dry-run would be) deleted, as JSON");
   add_workdir(del, d->workdir);
   del->callback([d] { run_delete(*d); });

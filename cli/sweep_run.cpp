@@ -121,10 +121,10 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     // CPU jobs side by side share the cores: each gets its share (at least one thread). Unless told,
     // one job per core, one thread each: on 2 cores two one-thread jobs finished a sweep 1.6x sooner
     // than one two-thread job at a time, and 8x sooner beside other work (README, Speed).
-    if (cpu && o.max_parallel <= 0) o.max_parallel = available_cpus();
-    int share = cpu && o.max_parallel > 1
-                    ? std::max(1, available_cpus() / (o.max_parallel * std::max(1, o.gpus_per_job)))
-                    : 0;
+    // A job of k ranks (options.gpus_per_job, as the scheduler counts them) takes k cores.
+    const int ranks = std::max(1, o.gpus_per_job > 0 ? o.gpus_per_job : sweep.options.gpus_per_job);
+    if (cpu && o.max_parallel <= 0) o.max_parallel = std::max(1, available_cpus() / ranks);
+    int share = cpu && o.max_parallel > 1 ? std::max(1, available_cpus() / (o.max_parallel * ranks)) : 0;
     backend = std::make_unique<sweeps::LocalBackend>(cpu, share);
   }
   auto index = sweeps::open_store_index(a.workdir);

@@ -11,16 +11,17 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "core/common/launch_env.h"
+#include "cli/results_commands.h"  // index_run_dir: the store stays out of this LibTorch file
 #include "core/common/error.h"
 #include "core/common/file_lock.h"
+#include "core/common/fs.h"
 #include "core/common/journal.h"
+#include "core/common/launch_env.h"
 #include "core/config/config_yaml.h"
 #include "core/config/fields.h"
-#include "core/train/signals.h"
 #include "core/train/mc_eval.h"
+#include "core/train/signals.h"
 #include "core/train/trainer.h"
-#include "cli/results_commands.h"  // index_run_dir: the store stays out of this LibTorch file
 
 namespace gpas::cli {
 
@@ -50,8 +51,11 @@ void print_keys(bool json) {
 
 // A trainer stopped by an error after its start line (a full disk at a checkpoint, a corrupt
 // batch) leaves the reason in its journal, so every view says failed and why, not interrupted.
-// Nothing is written where another trainer holds the run or no attempt is open (the last status
-// is not "running"); a journal that cannot be written either (a full disk) keeps the first error.
+// Only this process's own attempt is closed: the journal's last start line must be this pid's on
+// this host, and its last status "running" (an error before the start line, such as a config that
+// does not match the directory, leaves an earlier interrupted attempt as it was); nothing is
+// written where another trainer holds the run; a journal that cannot be written either (a full
+// disk) keeps the first error.
 void record_failure(const std::string& run_dir, const std::string& error) {
   const std::string journal = (std::filesystem::path(run_dir) / "journal.jsonl").string();
   try {
@@ -59,8 +63,14 @@ void record_failure(const std::string& run_dir, const std::string& error) {
     if (!lock || !std::filesystem::exists(journal)) return;
     if (journal_tail(journal).status.value("status", "") != "running") return;
     int64_t step = 0;
-    for (const auto& j : read_journal(journal))
+    nlohmann::json start;
+    for (const auto& j : read_journal(journal)) {
+      if (j.value("type", "") == "start") start = j;
       if (j.contains("step") && j["step"].is_number_integer()) step = std::max(step, j["step"].get<int64_t>());
+    }
+    if (!start.is_object() || start.value("pid", int64_t{0}) != int64_t{::getpid()} ||
+        start.value("host", "") != hostname())
+      return;
     Journal(journal).status("failed", step, error);
   } catch (const std::exception& e) {
     spdlog::warn("{}: could not record the failure in the journal ({})", journal, e.what());

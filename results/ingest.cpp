@@ -349,11 +349,17 @@ namespace {
 std::vector<fs::path> run_dirs_of(const std::string& workdir) {
   std::vector<fs::path> dirs;
   fs::path runs = fs::path(workdir.empty() ? "." : workdir) / "runs";
-  if (!fs::is_directory(runs)) return dirs;
-  for (const auto& e : fs::directory_iterator(runs))
-    if (e.is_directory() &&
-        (fs::exists(e.path() / "journal.jsonl") || fs::exists(e.path() / "config.yaml")))
+  std::error_code ec;
+  if (!fs::is_directory(runs, ec)) return dirs;
+  // An entry that cannot be looked into (permissions) is left out here, not the whole listing.
+  for (const auto& e : fs::directory_iterator(runs, ec)) {
+    std::error_code e1, e2, e3;
+    if (e.is_directory(e1) &&
+        (fs::exists(e.path() / "journal.jsonl", e2) || fs::exists(e.path() / "config.yaml", e3)))
       dirs.push_back(e.path());
+    else if (e1 || e2 || e3)
+      spdlog::warn("ingest: skipped {}: {}", e.path().string(), (e1 ? e1 : e2 ? e2 : e3).message());
+  }
   std::sort(dirs.begin(), dirs.end());
   return dirs;
 }
@@ -413,7 +419,8 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
       int64_t size = file_size((d / "journal.jsonl").string());
       // Up to date: every byte of the journal applied (a partial last line is read again, cheaply)
       // and config.yaml's config known for a run that has not started.
-      fresh = size < 0 ? it->second.has_config || !fs::exists(d / "config.yaml") : size == it->second.bytes;
+      std::error_code ec2;
+      fresh = size < 0 ? it->second.has_config || !fs::exists(d / "config.yaml", ec2) : size == it->second.bytes;
     }
     if (!fresh) stale.push_back(d);
   }

@@ -291,7 +291,9 @@ std::string run_id_at(const std::string& workdir, const RunConfig& cfg) {
 }
 
 std::string run_id_of_dir(const std::string& run_dir, const RunConfig& cfg) {
-  std::string name = std::filesystem::path(run_dir + "/.").lexically_normal().parent_path().filename().string();
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(run_dir, ec);
+  std::string name = (dir / ".").lexically_normal().parent_path().filename().string();
   std::string legacy = legacy_run_id(cfg);
   return name == legacy ? legacy : run_id(cfg);
 }

@@ -1,4 +1,3 @@
-#include "core/common/launch_env.h"
 #include "core/train/distributed.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -14,6 +13,7 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/common/launch_env.h"
 #include "core/model/compat.h"
 #include "core/train/runtime.h"
 
@@ -24,7 +24,7 @@ namespace {
 // How long a collective may wait for the other ranks before the job fails (a dead rank must not
 // hold the others forever): GPAS_DIST_TIMEOUT_S, default 10 minutes.
 std::chrono::seconds collective_timeout() {
-  return std::chrono::seconds(launch_env().dist_timeout_s);
+  return std::chrono::seconds(rendezvous_env().timeout_s);
 }
 
 class SingleProcess : public Collective {
@@ -42,7 +42,7 @@ class SingleProcess : public Collective {
 // master is this machine's loopback (single-node jobs); otherwise the address this host's name
 // resolves to. Not MASTER_ADDR itself: a rank on another node cannot bind to the master's address.
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
-  if (const std::string ifname = launch_env().gloo_ifname; !ifname.empty())
+  if (const std::string ifname = rendezvous_env().gloo_ifname; !ifname.empty())
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0)
     return c10d::ProcessGroupGloo::createDeviceForHostname(master_addr);
@@ -134,8 +134,9 @@ std::unique_ptr<Collective> make_collective_from_env(const torch::Device& device
   if (rank < 0 || rank >= world)
     throw Error("RANK must be set to 0.." + std::to_string(world - 1) + " when WORLD_SIZE is " +
                 std::to_string(world));
-  const std::string& addr = env.master_addr;
-  const int port = env.master_port;
+  const RendezvousEnv rv = rendezvous_env();
+  const std::string& addr = rv.master_addr;
+  const int port = rv.master_port;
   if (want == "nccl" && (!device.is_cuda() || !nccl_available()))
     throw Error("GPAS_DIST_BACKEND=nccl needs CUDA ranks and a LibTorch built with NCCL (" +
                 std::string(nccl_available() ? "this rank is on the CPU" : "this one has none") + ")");

@@ -73,7 +73,7 @@ ModelSource resolve_model_source(const std::string& spec_in, const std::string& 
   }
   if (!s.run_dir.empty() && s.kind != "export") {
     std::string yaml = (fs::path(s.run_dir) / "config.yaml").string();
-    if (path_exists(yaml)) s.run_id = run_id(load_run_config(yaml));  // the id the run dir has
+    if (path_exists(yaml)) s.run_id = run_id_of_dir(s.run_dir, load_run_config(yaml));  // the id the run dir has
   }
   return s;
 }

@@ -1,5 +1,5 @@
-#include "core/common/launch_env.h"
 #include "core/train/runtime.h"
+#include "core/common/launch_env.h"
 
 #include <malloc.h>
 

@@ -1,9 +1,9 @@
-#include "core/common/launch_env.h"
 #include "core/train/step.h"
 
 #include <cstdlib>
 
 #include "core/common/error.h"
+#include "core/common/launch_env.h"
 #include "core/model/compat.h"
 #include "core/train/optimizers.h"
 #include "core/train/schedule.h"
@@ -55,7 +55,7 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
     if (g.requires_grad()) gates_.push_back(g);
   opt_ = make_optimizer(model_, trainable_, cfg, coll_.world());  // adam | adamw | lisa
   if (coll_.backend() != "single") {  // a c10d group, even of one
-    sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(launch_env().bucket_mib * (1 << 20)));
+    sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(rendezvous_env().bucket_mib * (1 << 20)));
   }
 }
 

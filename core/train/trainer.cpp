@@ -1,4 +1,3 @@
-#include "core/common/launch_env.h"
 #include "core/train/trainer.h"
 
 #include <unistd.h>
@@ -16,14 +15,15 @@
 #include "core/common/file_lock.h"
 #include "core/common/fs.h"
 #include "core/common/journal.h"
+#include "core/common/launch_env.h"
 #include "core/config/config_yaml.h"
 #include "core/data/batch.h"
 #include "core/model/compat.h"
 #include "core/model/model.h"
 #include "core/model/safetensors.h"
 #include "core/train/checkpoint.h"
-#include "core/train/model_source.h"
 #include "core/train/distributed.h"
+#include "core/train/model_source.h"
 #include "core/train/probes.h"
 #include "core/train/runtime.h"
 #include "core/train/schedule.h"

@@ -133,6 +133,11 @@ expect 0 "$gpas" runs delete bbbbbbbbbbb2
 [ "$("$gpas" query "SELECT COUNT(*) FROM metrics WHERE run_id = 'bbbbbbbbbbb2'" --format csv | tail -1)" = 0 ] || fail "delete left metrics"
 "$gpas" ingest > /dev/null
 "$gpas" runs list | grep -q bbbbbbbbbbb2 && fail "a deleted run came back on ingest"
+# --keep-files moves the directory out of runs/: out of every view (which index runs/), kept.
+expect 0 "$gpas" runs delete aaaaaaaaaaa1 --keep-files
+grep -q "moved to .*w/deleted-runs/aaaaaaaaaaa1" out.txt || fail "delete --keep-files does not say where: $(cat out.txt)"
+[ -f w/deleted-runs/aaaaaaaaaaa1/journal.jsonl ] && [ ! -e w/runs/aaaaaaaaaaa1 ] || fail "delete --keep-files did not move the run"
+"$gpas" runs list | grep -q aaaaaaaaaaa1 && fail "a run deleted with --keep-files came back in runs list"
 expect 0 "$gpas" sweep list
 grep -q "no sweeps" err.txt || fail "sweep list of a store without sweeps is silent"
 

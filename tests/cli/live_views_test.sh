@@ -73,6 +73,13 @@ read -r status2 step2 < <(listed w solo)
 kill -9 "$trainer"; wait "$trainer" 2>/dev/null || true
 read -r status step < <(listed w solo)
 [ "$status" = interrupted ] || fail "a SIGKILLed run shows '$status' (want interrupted)"
+# A trainer refused before its start line (another config into this directory) leaves the
+# interrupted attempt as it was: no failure line of its own written onto it.
+"$gpas" train "${tiny[@]}" "${long[@]}" --set train.lr=5e-4 --run-dir "$dir" --workdir w > t3.txt 2>&1 \
+  && fail "a trainer with another config in this run's directory was not refused"
+grep -q "holds run" t3.txt || { cat t3.txt; fail "the refusal does not say the directory holds another run"; }
+read -r status step < <(listed w solo)
+[ "$status" = interrupted ] || fail "a refused trainer turned the interrupted run into '$status'"
 
 # 3. A sweep: the job shows running, with its step, in runs list, sweep list and sweep status alike.
 cat > s.yaml <<YAML
