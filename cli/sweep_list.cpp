@@ -28,7 +28,9 @@ void run_sweep_list(const SweepListOptions& o) {
   // counted in every sweep it belongs to.
   for (const auto& name : store->sweeps()) {
     auto& by_status = counts[name];
-    for (const auto& r : store->list_runs({name})) by_status[r.status] += 1;
+    results::RunFilter in_sweep;
+    in_sweep.sweep = name;
+    for (const auto& r : store->list_runs(in_sweep)) by_status[r.status] += 1;
   }
   const std::vector<std::string> columns = {"completed", "running",  "interrupted", "queued",
                                             "failed",    "diverged", "cancelled"};
