@@ -88,7 +88,7 @@ ReportTable table3_table(const Store& store, const Table3Options& o) {
       for (size_t i = 1; i < same.size(); ++i)
         notes.push_back(m + ", seed " + seed + ": run " + same[i].id + " left out, run " + same[0].id +
                         " of the same seed counted" +
-                        (config_text(same[0].config, "data.source") == "instruct" ? " (its finetune)" : ""));
+                        (config_text(same[0].config, "data.source") == "instruct" ? " (the finetuned one)" : ""));
       runs.push_back(std::move(same[0]));
     }
   }

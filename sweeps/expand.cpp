@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/common/error.h"
 #include "sweeps/sweep_spec.h"
@@ -266,12 +268,26 @@ Sweep expand(const SweepSpec& spec, const std::string& workdir) {
     // What a cell needs once its job is made: its axes (other cells' references look them up).
     cells[i].settings = {};
   }
-  // 3. Dependencies first; a cell whose config equals an earlier one's is the same job (a set of
-  // ids: a scan of the jobs so far made this quadratic).
-  std::unordered_set<std::string> seen;
+  // 3. Dependencies first; a cell whose config equals an earlier one's is the same job (a map of
+  // ids: a scan of the jobs so far made this quadratic). Said once per sweep where it happens: cells
+  // that differ only in keys left out of a run's identity (log_every, device, ...) are one run.
+  std::unordered_map<std::string, std::string> seen;  // id -> the name of the job kept
+  size_t merged = 0;
+  std::string example;
   for (auto* list : {&plain, &dependent})
-    for (auto& j : *list)
-      if (seen.insert(j.id).second) sweep.jobs.push_back(std::move(j));
+    for (auto& j : *list) {
+      auto [it, fresh] = seen.emplace(j.id, j.name);
+      if (fresh) {
+        sweep.jobs.push_back(std::move(j));
+      } else if (it->second != j.name && merged++ == 0) {
+        example = j.name + " is " + it->second;
+      }
+    }
+  if (merged > 0)
+    spdlog::warn("sweep {}: {} cell(s) are the same run as another cell (e.g. {}): their configs differ "
+                 "at most in keys that do not change a run's result (train.log_every, checkpoint_every, "
+                 "device, ...), so each is run once",
+                 spec.name, merged, example);
   return sweep;
 }
 

@@ -117,8 +117,11 @@ set +e; timeout 4 "$gpas" sweep status s.yaml --workdir ws --watch --interval 0.
 
 # 4. SIGKILL the orchestrator and its worker mid-run: the job shows interrupted everywhere, and is
 # not counted pending; a job the journals say completed shows completed.
-kill -9 "$orch"; wait "$orch" 2>/dev/null || true
+# As a node dying takes both: the orchestrator frozen first (so it neither restarts the worker nor,
+# by dying, has it SIGTERMed into a clean `cancelled` through PDEATHSIG), the worker killed, then it.
+kill -STOP "$orch"
 pkill -9 -f -- "--run-dir ws/runs/$fid" || true
+kill -9 "$orch"; wait "$orch" 2>/dev/null || true
 for _ in $(seq 200); do flock -n "$fdir/run.lock" true && break; sleep 0.05; done
 read -r status step < <(listed ws "$fid")
 [ "$status" = interrupted ] || fail "after SIGKILL, runs list shows the sweep's job as '$status' (want interrupted)"

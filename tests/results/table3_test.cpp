@@ -76,7 +76,7 @@ TEST(Table3, AllRunsCountsASeedOnceAndNamesAnAverageOverFewerTasks) {
   std::string notes;
   for (const auto& n : t.notes) notes += n + "\n";
   EXPECT_NE(notes.find("Pre-LN, seed 0: run "), std::string::npos) << notes;
-  EXPECT_NE(notes.find("(its finetune)"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("(the finetuned one)"), std::string::npos) << notes;
   EXPECT_EQ(notes.find("not comparable"), std::string::npos) << notes;  // all 7 tasks here
 
   // Three task files: the note names them and the paper's 7.

@@ -179,6 +179,9 @@ TEST(Grid, IdentityLeavesOutHowARunIsRunAndFindsDirectoriesMadeBefore) {
   EXPECT_EQ(run_id_of_dir(wd + "/runs/elsewhere", b.jobs[0].cfg), "c7a4e8c61339");
   write(wd + "/runs/c7a4e8c61339/config.yaml", to_yaml(a.jobs[0].cfg));
   EXPECT_EQ(load(knobs, wd).jobs[0].id, "c7a4e8c61339");
+  // Two cells that differ only in such a key are one job.
+  Sweep m = load("sweep: pin\nbase: {model: {size: tiny}, train: {steps: 10}}\ngrid: {train.log_every: [5, 10]}\n", wd);
+  EXPECT_EQ(m.jobs.size(), 1u);
   // What does change the result still changes the id.
   EXPECT_NE(load("sweep: pin\nbase: {model: {size: tiny}, train: {steps: 10, lr: 2.0e-3}}\ngrid: {seed: [0]}\n", wd).jobs[0].id,
             a.jobs[0].id);
