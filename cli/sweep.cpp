@@ -48,16 +48,13 @@ PlanArgs with_invocation(PlanArgs a) {
 // One look at the sweep: its plan (every job's state from its journal and lock now) and whether
 // an orchestrator holds it. Returns whether anything is still moving (a job running, or an
 // orchestrator that will start the pending ones).
-bool print_plan(const PlanArgs& a, const sweeps::Sweep& s, bool status, bool& failed) {
-  int k = a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job);
-  sweeps::Plan p = sweeps::make_plan(s, k, sweeps::read_bench_cache(sweeps::bench_cache_path()));
-  long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, s.name));
+bool print_plan(const PlanArgs& a, sweeps::Plan& p, bool status, bool& failed) {
+  sweeps::read_states(p);
+  long holder = sweeps::lock_holder(sweeps::lock_path(a.workdir, p.sweep));
   if (a.json) {
-    auto j = sweeps::plan_json(p);
-    j["orchestrator_pid"] = holder > 0 ? holder : 0;
-    std::cout << j.dump(2) << "\n";
+    sweeps::write_plan_json(std::cout, p, {{"orchestrator_pid", holder > 0 ? holder : 0}});
   } else {
-    std::cout << sweeps::render_plan(p);
+    sweeps::write_plan(std::cout, p);
     if (status)
       std::cout << (holder > 0 ? "orchestrator running (pid " + std::to_string(holder) + ")\n"
                                : "no orchestrator running; `" + rerun_hint(a.file, a.workdir) + "` continues it\n");
@@ -69,18 +66,32 @@ bool print_plan(const PlanArgs& a, const sweeps::Sweep& s, bool status, bool& fa
 
 int run_plan(const PlanArgs& given, bool status, double watch = 0) {
   PlanArgs a = with_invocation(given);
-  sweeps::Sweep s = sweeps::load_sweep(a.file, a.workdir, a.sets);
+  // Each job kept as its plan row only, as it is made: a 10^6-cell grid in bounded memory.
+  const auto bench = sweeps::read_bench_cache(sweeps::bench_cache_path());
+  DataChecks data;
+  sweeps::Plan p;
+  bool started = false;
+  sweeps::load_sweep_each(a.file, a.workdir, a.sets, [&](const sweeps::Sweep& s, sweeps::Job&& j) {
+    if (!started) {
+      p = sweeps::start_plan(s, a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job));
+      started = true;
+    }
+    if (!status) data.add(j);
+    sweeps::add_job(p, j, s.options, bench);
+  });
   if (!status) {  // what `sweep run` would refuse, as warnings
     SweepRunArgs ra;
     ra.cpu = a.cpu;
-    for (const auto& w : prelaunch_problems(s, ra)) std::cerr << "gpas: warning: " << w << "\n";
+    auto problems = option_problems(ra), more = data.problems();
+    problems.insert(problems.end(), more.begin(), more.end());
+    for (const auto& w : problems) std::cerr << "gpas: warning: " << w << "\n";
   }
   bool failed = false;
   // --watch: redraw until nothing moves (the orchestrator gone and no job running).
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   while (true) {
     if (watch > 0 && tty) std::cout << "\033[H\033[2J" << now_iso8601() << "  (every " << watch << " s; Ctrl-C stops watching)\n";
-    bool moving = print_plan(a, s, status, failed);
+    bool moving = print_plan(a, p, status, failed);
     if (watch <= 0 || !moving) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(watch * 1000)));
     if (!tty) std::cout << "\n";

@@ -36,6 +36,8 @@ struct Sweep {
   std::vector<Job> jobs;  // in expansion order, unique ids, dependencies before dependents
 };
 
+// "<sweep>/<value>/...": a cell's values in axis order, an axis with a dot (train.lr) as lr=value.
+std::string job_name(const std::string& sweep, const std::vector<std::pair<std::string, std::string>>& cell);
 std::string run_dir_of(const std::string& workdir, const std::string& id);  // <workdir>/runs/<id>
 const Job* find_job(const Sweep& s, const std::string& id);
 

@@ -362,6 +362,19 @@ std::string sweep_name_problem(const std::string& name) {
   return "";
 }
 
+Sweep load_sweep_each(const std::string& path, const std::string& workdir, const std::vector<std::string>& sets,
+                      const std::function<void(const Sweep&, Job&&)>& emit) {
+  YAML::Node root = load_yaml_file(path, "sweep file");
+  SweepSpec spec = parse_spec(root, path, fs::path(path).parent_path().string(), sets);
+  Sweep s;
+  s.name = spec.name;
+  s.file = path;
+  s.workdir = workdir;
+  s.options = spec.options;
+  expand_each(spec, workdir, [&](Job&& j) { emit(s, std::move(j)); });
+  return s;
+}
+
 Sweep load_sweep(const std::string& path, const std::string& workdir,
                  const std::vector<std::string>& sets) {
   YAML::Node root = load_yaml_file(path, "sweep file");

@@ -1,6 +1,7 @@
 // The parsed, not yet expanded form of a sweep file, shared by the reader (sweep_file.cpp) and the
 // expander (expand.cpp). Internal to gpas_sweeps; nothing here builds configs.
 #pragma once
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,5 +58,9 @@ struct SweepSpec {
 SweepSpec parse_spec(const YAML::Node& root, const std::string& file, const std::string& base_dir,
                      const std::vector<std::string>& sets);
 Sweep expand(const SweepSpec& spec, const std::string& workdir);
+// The same jobs, in the same order, passed to emit one at a time: without `@run` references
+// nothing is kept but each job's identity (a cell merged into an earlier one is not passed on).
+void expand_each(const SweepSpec& spec, const std::string& workdir, const std::function<void(Job&&)>& emit);
+bool has_references(const SweepSpec& spec);  // an `@run(...)` value anywhere in it
 
 }  // namespace gpas::sweeps

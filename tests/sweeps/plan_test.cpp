@@ -1,6 +1,8 @@
 // Plans: a sweep's jobs priced in the hours of the device they run on (CPU jobs in CPU-hours).
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "core/config/flops.h"
 #include "sweeps/plan.h"
 #include "sweeps/sweep_file.h"
@@ -48,6 +50,63 @@ TEST(Plan, PendingJobsArePricedAtTheMeasuredRate) {
   EXPECT_NEAR(after.rows[0].est_hours * 3600, 4.0, 1e-9);  // measured
   EXPECT_NEAR(after.rows[1].est_hours * 3600, 4.0, 1e-9);  // the same size, at the measured rate
   EXPECT_NE(before.rows[1].est_hours, after.rows[1].est_hours);
+}
+
+// `sweep plan` builds its plan job by job as the grid is expanded (load_sweep_each), holding a row
+// per job and never the jobs: the same jobs, in the same order, as the expanded sweep's, with
+// excludes, includes, overrides and cells merged into one run; a sweep with `@run` references
+// (which look other cells up) too. The cost on 10^6 cells: `gpas bench plan --jobs 1000000`.
+TEST(Plan, AStreamedPlanIsTheExpandedSweepsPlan) {
+  std::string dir = testing::temp_dir("streamed");
+  const std::string grid = R"Y(
+sweep: st
+base: {model: {size: tiny}, data: {source: synthetic}, train: {steps: 10, device: cpu}}
+grid:
+  method: [post, post+gpas, pre, pre+gpas]
+  train.seed: [0, 1]
+  train.log_every: [5, 10]
+exclude:
+  - {method: post+gpas, train.seed: 1}
+include:
+  - {method: lns, train.seed: 7}
+overrides:
+  - when: {method: pre+gpas}
+    set: {train.gate_grad_clip: 0.01}
+)Y";
+  const std::string refs = R"Y(
+sweep: rf
+base: {model: {size: tiny}, data: {source: synthetic}, train: {steps: 10, device: cpu}}
+define:
+  gates:
+    learnable: {model.gpas.learnable: true}
+    predefined: {model.gpas.learnable: false, train.fixed_gates_from: "@run(gates=learnable)"}
+grid: {method: [pre+gpas], gates: [predefined, learnable], train.seed: [0, 1]}
+)Y";
+  for (const auto& [file, text, want] : {std::tuple{"grid.yaml", grid, size_t{8}}, std::tuple{"refs.yaml", refs, size_t{4}}}) {
+    std::string path = testing::write(dir + "/" + file, text);
+    Sweep whole = load_sweep(path, dir + "/w");
+    ASSERT_EQ(whole.jobs.size(), want) << file;
+    Plan streamed;
+    std::vector<Job> seen;
+    load_sweep_each(path, dir + "/w", {}, [&](const Sweep& header, Job&& j) {
+      if (seen.empty()) streamed = start_plan(header, 0);
+      add_job(streamed, j, header.options, {});
+      seen.push_back(std::move(j));
+    });
+    read_states(streamed);
+    ASSERT_EQ(seen.size(), whole.jobs.size()) << file;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      EXPECT_EQ(seen[i].id, whole.jobs[i].id) << file << " " << i;
+      EXPECT_EQ(seen[i].name, whole.jobs[i].name) << file << " " << i;
+      EXPECT_EQ(seen[i].cell, whole.jobs[i].cell) << file << " " << i;
+      EXPECT_EQ(seen[i].depends_on, whole.jobs[i].depends_on) << file << " " << i;
+      EXPECT_EQ(seen[i].where, whole.jobs[i].where) << file << " " << i;
+      EXPECT_EQ(streamed.name(streamed.rows[i]), whole.jobs[i].name) << file << " " << i;
+    }
+    Plan full = make_plan(whole, 0);
+    EXPECT_EQ(render_plan(streamed), render_plan(full)) << file;
+    EXPECT_EQ(plan_json(streamed), plan_json(full)) << file;
+  }
 }
 
 }  // namespace

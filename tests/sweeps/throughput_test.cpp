@@ -155,7 +155,7 @@ TEST(Throughput, PlanPricesAtTheBenchUntilTheSweepMeasuresItsOwn) {
                  "{\"seq\":0,\"type\":\"start\",\"time\":1000.0,\"host\":\"elsewhere\",\"pid\":1}\n"
                  "{\"seq\":1,\"type\":\"status\",\"time\":1004.0,\"status\":\"completed\",\"step\":10}\n");
   Plan after = make_plan(s, 0, cache);
-  EXPECT_EQ(after.rows[1].rate.from, Rate::From::Sweep);
+  EXPECT_EQ(after.rate(after.rows[1]).from, Rate::From::Sweep);
   EXPECT_NEAR(after.rows[1].est_hours * 3600, 4.0, 1e-9);
   EXPECT_NE(render_plan(after).find("finished or running CPU job(s) of this sweep"), std::string::npos);
 }
@@ -172,7 +172,7 @@ TEST(Throughput, RunningJobsPriceTheRestAtTheirMeasuredStepTime) {
                  "{\"seq\":1,\"type\":\"metric\",\"time\":1008.0,\"step\":6,\"key\":\"train/loss\",\"value\":5}\n");
   Plan p = make_plan(s, 0, cache);
   ASSERT_EQ(p.rows[0].info.state, State::Running);
-  EXPECT_EQ(p.rows[0].rate.from, Rate::From::Sweep);
+  EXPECT_EQ(p.rate(p.rows[0]).from, Rate::From::Sweep);
   EXPECT_NEAR(p.rows[0].left_hours * 3600, 8.0, 1e-6);
   EXPECT_NEAR(p.rows[1].est_hours * 3600, 20.0 * train_flops(s.jobs[1].cfg) / train_flops(s.jobs[0].cfg), 1e-6);
   EXPECT_NE(render_plan(p).find("the rate 1 finished or running CPU job(s) of this sweep measured"), std::string::npos)
