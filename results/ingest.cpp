@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
@@ -427,6 +428,32 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
   IngestStats total;
   total.runs = static_cast<int64_t>(dirs.size() - stale.size());
   ingest_dirs(*this, stale, total);
+  // A run of this workdir whose directory is gone (removed by hand) leaves the views: its rows go,
+  // its tags and notes stay (the user's words; they come back with the directory). Only where
+  // runs/ is there and the directory is positively absent: one that cannot be read is kept.
+  fs::path here = fs::weakly_canonical(fs::absolute(fs::path(workdir.empty() ? "." : workdir) / "runs"), ec);
+  if (!ec && fs::is_directory(here, ec)) {
+    std::unordered_set<std::string> listed;
+    for (const auto& d : dirs) listed.insert(d.filename().string());
+    std::vector<std::string> gone;
+    for (const auto& [id, k] : known) {
+      if (listed.count(id) || k.run_dir != (here / id).string()) continue;
+      std::error_code e;
+      if (fs::symlink_status(here / id, e).type() == fs::file_type::not_found) gone.push_back(id);
+    }
+    std::sort(gone.begin(), gone.end());
+    if (!gone.empty()) {
+      write_transaction(*db_, [&] {
+        for (const auto& id : gone) {  // params, metrics, layer_stats, artifacts, run_sweeps cascade
+          SQLite::Statement q(*db_, "DELETE FROM runs WHERE id = ?");
+          q.bind(1, id);
+          q.exec();
+        }
+      });
+      spdlog::warn("{} run(s) of {} were removed from disk since the index last saw them (e.g. {}): they "
+                   "leave the index; their tags and notes are kept", gone.size(), here.string(), gone.front());
+    }
+  }
   return total;
 }
 

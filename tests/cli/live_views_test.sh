@@ -3,7 +3,8 @@
 # metrics`, `sweep list` and `sweep status` say agrees with the journals and locks at that moment
 # -- a standalone `gpas train` while it trains, after a SIGTERM and while it resumes; a sweep while
 # its job runs; and after the orchestrator (and its worker) are SIGKILLed: the finished job shows
-# completed, the killed one interrupted (not queued, not pending), in every view.
+# completed, the killed one interrupted (not queued, not pending), in every view; a run directory
+# removed by hand leaves them.
 # Usage: live_views_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$1
@@ -146,4 +147,20 @@ done
 timeout 20 "$gpas" sweep status s.yaml --workdir ws2 --watch --interval 0.5 > watch2.txt 2>&1 \
   || { cat watch2.txt; fail "sweep status --watch on a finished sweep did not end by itself with exit 0"; }
 [ "$(grep -c '2 completed' watch2.txt)" = 1 ] || { cat watch2.txt; fail "sweep status --watch on a finished sweep"; }
+# 5. A run directory removed by hand leaves every view (with a warning), its tag stays in the
+# index and is back with the directory.
+gone=$(ls ws2/runs | head -1)
+"$gpas" runs tag "$gone" keepme --workdir ws2 > /dev/null
+mv "ws2/runs/$gone" "$tmp/moved-away"
+"$gpas" runs list --workdir ws2 > gone.txt 2> gone.err
+grep -q "$gone" gone.txt && { cat gone.txt; fail "runs list still lists a run whose directory was removed"; }
+grep -q "removed from disk" gone.err || { cat gone.err; fail "no word that a run directory was removed"; }
+"$gpas" query "SELECT COUNT(*) FROM runs" --workdir ws2 --format csv | tail -1 | grep -qx 1 \
+  || fail "query still counts the removed run"
+mv "$tmp/moved-away" "ws2/runs/$gone"
+"$gpas" runs list --workdir ws2 --json | python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin) if r["id"] == sys.argv[1]]
+assert r and r[0]["status"] == "completed" and "keepme" in json.dumps(r[0]), r' "$gone" \
+  || fail "the run, back on disk, is not listed completed with its tag"
 echo "live views: OK"
