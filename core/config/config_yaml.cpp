@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <type_traits>
+#include <unordered_map>
 
 #include "core/common/error.h"
 #include "core/common/fs.h"
@@ -187,10 +188,14 @@ bool is_known_key(const std::string& key) {
 }
 
 namespace {
-nlohmann::json::json_pointer pointer_of(const std::string& key) {
-  std::string p = "/" + key;  // "train.lr" -> "/train/lr"
+// "train.lr" -> /train/lr, parsed once per key and thread (a sweep plan makes 10^6 configs' ids).
+const nlohmann::json::json_pointer& pointer_of(const char* key) {
+  thread_local std::unordered_map<const char*, nlohmann::json::json_pointer> parsed;  // fields.h's literals
+  auto it = parsed.find(key);
+  if (it != parsed.end()) return it->second;
+  std::string p = std::string("/") + key;
   std::replace(p.begin(), p.end(), '.', '/');
-  return nlohmann::json::json_pointer(p);
+  return parsed.emplace(key, nlohmann::json::json_pointer(p)).first->second;
 }
 }  // namespace
 
@@ -205,7 +210,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
 RunConfig from_json(const nlohmann::json& j) {
   RunConfig cfg;
   visit_fields(cfg, [&](const char* key, auto& member, const char*) {
-    auto p = pointer_of(key);
+    const auto& p = pointer_of(key);
     if (j.contains(p)) j.at(p).get_to(member);
   });
   return cfg;
@@ -271,8 +276,9 @@ static const char* const kNotIdentity[][2] = {
     {"train", "checkpoint_every"}, {"train", "device"},        {"train", "fused_adam"},
     {"train", "fused_norm"}};
 
-static std::string identity_hash(const RunConfig& cfg, bool legacy) {
-  nlohmann::json j = to_json(cfg);
+// The hash of the config as JSON (name left out, keys at their default dropped); legacy: with the
+// keys of kNotIdentity, as ids were made before 3acfc53. j: to_json(cfg).
+static std::string identity_hash(nlohmann::json j, bool legacy) {
   j.erase("name");
   if (!legacy)
     for (const auto& k : kNotIdentity) j[k[0]].erase(k[1]);
@@ -281,13 +287,16 @@ static std::string identity_hash(const RunConfig& cfg, bool legacy) {
   return sha256_hex(j.dump()).substr(0, 12);
 }
 
-std::string run_id(const RunConfig& cfg) { return identity_hash(cfg, false); }
-std::string legacy_run_id(const RunConfig& cfg) { return identity_hash(cfg, true); }
+std::string run_id(const RunConfig& cfg) { return identity_hash(to_json(cfg), false); }
+std::string legacy_run_id(const RunConfig& cfg) { return identity_hash(to_json(cfg), true); }
 
 std::string run_id_at(const std::string& workdir, const RunConfig& cfg) {
-  std::string id = run_id(cfg), legacy = legacy_run_id(cfg);
+  nlohmann::json j = to_json(cfg);
+  std::string id = identity_hash(j, false);
   std::string runs = (workdir.empty() ? std::string(".") : workdir) + "/runs/";
-  return legacy != id && !path_exists(runs + id) && path_exists(runs + legacy) ? legacy : id;
+  if (path_exists(runs + id) || !path_exists(runs)) return id;  // no directory made before to find
+  std::string legacy = identity_hash(std::move(j), true);
+  return legacy != id && path_exists(runs + legacy) ? legacy : id;
 }
 
 std::string run_id_of_dir(const std::string& run_dir, const RunConfig& cfg) {
