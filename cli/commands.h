@@ -23,6 +23,9 @@ void setup_serve(CLI::App& app);   // serve.cpp: a local web page of the workdir
 void setup_analyze(CLI::App& app); // analyze.cpp: analyze importance
 void setup_eval(CLI::App& app);    // eval.cpp: zero-shot multiple-choice evaluation (Table 3)
 void setup_finetune(CLI::App& app);  // finetune.cpp: instruction finetuning (Table 3)
+// train.cpp: a trainer stopped by an error after its start line closes its own attempt in the
+// journal with a failed line and the error (train and finetune).
+void record_failure(const std::string& run_dir, const std::string& error);
 void setup_sweep(CLI::App& app);   // sweep.cpp: sweep plan / run / status / cancel, ablate
 void setup_completion(CLI::App& app);  // completion.cpp: completion bash|zsh, man
 void setup_libtorch(CLI::App& app);  // libtorch.cpp: what LibTorch sees (version, CUDA, NCCL)

@@ -84,7 +84,13 @@ int run_finetune(const FinetuneArgs& a) {
   TrainOptions opts;
   opts.fresh = a.fresh;
   opts.progress = !a.json && ::isatty(2);
-  RunResult r = train_run(cfg, run_dir, opts);
+  RunResult r;
+  try {
+    r = train_run(cfg, run_dir, opts);
+  } catch (const std::exception& e) {
+    record_failure(run_dir, e.what());
+    throw;
+  }
   if (r.status == "completed") downstream_after_training(cfg, run_dir);
   open_store(a.workdir, false)->ingest_run_dir(run_dir);
   if (a.json) {

@@ -49,34 +49,6 @@ void print_keys(bool json) {
   if (json) std::cout << all.dump(2) << "\n";
 }
 
-// A trainer stopped by an error after its start line (a full disk at a checkpoint, a corrupt
-// batch) leaves the reason in its journal, so every view says failed and why, not interrupted.
-// Only this process's own attempt is closed: the journal's last start line must be this pid's on
-// this host, and its last status "running" (an error before the start line, such as a config that
-// does not match the directory, leaves an earlier interrupted attempt as it was); nothing is
-// written where another trainer holds the run; a journal that cannot be written either (a full
-// disk) keeps the first error.
-void record_failure(const std::string& run_dir, const std::string& error) {
-  const std::string journal = (std::filesystem::path(run_dir) / "journal.jsonl").string();
-  try {
-    auto lock = FileLock::try_take(run_lock_path(run_dir));
-    if (!lock || !std::filesystem::exists(journal)) return;
-    if (journal_tail(journal).status.value("status", "") != "running") return;
-    int64_t step = 0;
-    nlohmann::json start;
-    for (const auto& j : read_journal(journal)) {
-      if (j.value("type", "") == "start") start = j;
-      if (j.contains("step") && j["step"].is_number_integer()) step = std::max(step, j["step"].get<int64_t>());
-    }
-    if (!start.is_object() || start.value("pid", int64_t{0}) != int64_t{::getpid()} ||
-        start.value("host", "") != hostname())
-      return;
-    Journal(journal).status("failed", step, error);
-  } catch (const std::exception& e) {
-    spdlog::warn("{}: could not record the failure in the journal ({})", journal, e.what());
-  }
-}
-
 int run_train(const TrainArgs& a) {
   if (a.keys) {
     if (!a.json) std::printf("Config keys (YAML nesting or dotted --set key=value), default, meaning:\n");
@@ -132,6 +104,34 @@ int run_train(const TrainArgs& a) {
 }
 
 }  // namespace
+
+// A trainer stopped by an error after its start line (a full disk at a checkpoint, a corrupt
+// batch) leaves the reason in its journal, so every view says failed and why, not interrupted.
+// Only this process's own attempt is closed: the journal's last start line must be this pid's on
+// this host, and its last status "running" (an error before the start line, such as a config that
+// does not match the directory, leaves an earlier interrupted attempt as it was); nothing is
+// written where another trainer holds the run; a journal that cannot be written either (a full
+// disk) keeps the first error.
+void record_failure(const std::string& run_dir, const std::string& error) {
+  const std::string journal = (std::filesystem::path(run_dir) / "journal.jsonl").string();
+  try {
+    auto lock = FileLock::try_take(run_lock_path(run_dir));
+    if (!lock || !std::filesystem::exists(journal)) return;
+    if (journal_tail(journal).status.value("status", "") != "running") return;
+    int64_t step = 0;
+    nlohmann::json start;
+    for (const auto& j : read_journal(journal)) {
+      if (j.value("type", "") == "start") start = j;
+      if (j.contains("step") && j["step"].is_number_integer()) step = std::max(step, j["step"].get<int64_t>());
+    }
+    if (!start.is_object() || start.value("pid", int64_t{0}) != int64_t{::getpid()} ||
+        start.value("host", "") != hostname())
+      return;
+    Journal(journal).status("failed", step, error);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}: could not record the failure in the journal ({})", journal, e.what());
+  }
+}
 
 void setup_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
