@@ -1,7 +1,8 @@
 // `gpas bench plan`: how long `sweep plan` takes for a grid of N jobs (issue 10, case 13's goal:
 // 10,000 jobs in under 1 s), split into expanding the sweep file and pricing and rendering the
-// plan, in this process (its start, mostly loading LibTorch, is not counted; `gpas --version`
-// shows it). The grid is synthetic, its run directories a fresh empty workdir.
+// plan, in this process: the front, which loads no LibTorch, as `sweep plan` does (its start is
+// not counted; bench/startup.py measures starts). The grid is synthetic, its run directories a fresh
+// empty workdir.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
