@@ -35,17 +35,18 @@ class RunDir {
   Journal& open_journal();
   Journal& journal() { return *journal_; }
 
-  // Removes temp files a killed writer left, then (unless fresh) loads the newest checkpoint
-  // that verifies (SHA-256) and reads into model, optimizer and state; newer damaged ones are
-  // named (lead) and kept. Returns its path, "" if the run has none or fresh.
+  // The lead removes temp files a killed writer left; then (unless fresh) every rank loads the
+  // newest checkpoint that verifies (SHA-256) and reads into model, optimizer and state; newer
+  // damaged ones are named (lead) and kept. Returns its path, "" if the run has none or fresh.
   std::string resume(Transformer& model, torch::optim::Optimizer& opt, TrainState& state, bool fresh);
   // "<path>: why" of each damaged checkpoint resume passed over.
   const std::vector<std::string>& skipped() const { return skipped_; }
 
+  // After open_journal(), the lead's lines:
   // The journal's start line of this attempt (the attempt counts earlier start lines) and the
   // status running.
   void record_start(const RunConfig& cfg, const std::string& devices, int64_t step);
-  // The lead writes checkpoint `state.step`, journals it as an artifact and keeps the newest `keep`.
+  // Checkpoint `state.step`, its artifact line, and pruning to the newest `keep`.
   void save(const RunConfig& cfg, Transformer& model, torch::optim::Optimizer& opt,
             const TrainState& state, int64_t keep);
 
