@@ -1,8 +1,9 @@
 // `gpas bench plan`: how long `sweep plan` takes for a grid of N jobs (issue 10, case 13's goal:
 // 10,000 jobs in under 1 s) and how much memory (issue 25's: a 10^6-cell grid in at most 1 GB),
-// split into expanding the sweep file and pricing and rendering the plan, in this process, the
-// way `sweep plan` does it (each job priced as it is made; the table counted, not printed). The
-// process's start is not counted. The grid is synthetic, its run directories a fresh empty workdir.
+// split into expanding the sweep file and pricing and rendering the plan, in this process: the
+// front, which loads no LibTorch, the way `sweep plan` does it (each job priced as it is made; the
+// table counted, not printed). Its start is not counted (bench/startup.py measures starts). The
+// grid is synthetic, its run directories a fresh empty workdir.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

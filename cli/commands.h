@@ -16,7 +16,7 @@ void setup_export_runs(CLI::App& app);  // export_runs.cpp: export-runs --tensor
 void setup_bench(CLI::App& app);   // bench.cpp: bench train (and bench data)
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
-void setup_bench_plan(CLI::App& bench);  // bench_plan.cpp: `bench plan`, called by setup_bench
+void setup_bench_plan(CLI::App& bench);  // bench_plan.cpp: `bench plan`, by setup_bench and the front
 void setup_data_encode(CLI::App& data);  // data_encode.cpp: `data encode`, called by setup_data
 void setup_results(CLI::App& app); // results.cpp: report / query / runs / ingest / analyze
 void setup_serve(CLI::App& app);   // serve.cpp: a local web page of the workdir
@@ -53,6 +53,17 @@ inline constexpr Setup kCommands[] = {
     setup_serve,
     setup_sweep,
     setup_completion,
+};
+// Subcommands of a LibTorch command that need no LibTorch: the front runs `gpas COMMAND NAME ...`
+// itself (main.cpp), in place of the stub of its embedded tree. The command's setup registers
+// them in gpas-torch as well, so that `gpas COMMAND --help` (handed over) lists every subcommand.
+struct FrontSubcommand {
+  const char* command;
+  const char* name;
+  Setup setup;  // adds `name` to the command
+};
+inline constexpr FrontSubcommand kFrontSubcommands[] = {
+    {"bench", "plan", setup_bench_plan},
 };
 
 }  // namespace gpas::cli

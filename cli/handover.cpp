@@ -21,14 +21,20 @@ std::string torch_binary() {
   return ((ec ? std::filesystem::path(".") : exe.parent_path()) / "gpas-torch").string();
 }
 
-std::string command_of(int argc, char** argv) {
+namespace {
+// argv's n-th word (0-based) that is not an option, "" if none before the end or a "--".
+std::string word_of(int argc, char** argv, int n) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") return "";
-    if (a.empty() || a[0] != '-') return a;
+    if ((a.empty() || a[0] != '-') && n-- == 0) return a;
   }
   return "";
 }
+}  // namespace
+
+std::string command_of(int argc, char** argv) { return word_of(argc, argv, 0); }
+std::string subcommand_of(int argc, char** argv) { return word_of(argc, argv, 1); }
 
 int hand_over(int argc, char** argv) {
   std::string torch = torch_binary();

@@ -11,6 +11,9 @@ std::string torch_binary();
 // The command argv names: its first word that is not an option ("" if none). The front has
 // global flags only (-v, --help, --version), so `gpas -v train` and `gpas --help train` name train.
 std::string command_of(int argc, char** argv);
+// The subcommand argv names: the word after the command ("" if none); the LibTorch commands
+// have no options of their own before it, so `gpas bench plan --jobs 10` names plan.
+std::string subcommand_of(int argc, char** argv);
 // Replaces this process with gpas-torch, argv unchanged (same pid: signals and sweep workers see no
 // difference). Returns only when it cannot, with exit code 1, having said why and what to do.
 int hand_over(int argc, char** argv);

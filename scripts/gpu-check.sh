@@ -82,7 +82,9 @@ else
     cmake --build "$build" -j "$(nproc)" >&2 || { log "build failed"; exit 1; }
 fi
 gpas=${GPAS_BIN:-$build/cli/gpas}
-"$gpas" --version >&2 || { log "$gpas does not run"; exit 1; }
+# The commit gpas was built from (the front's --version), then what its LibTorch sees: version,
+# CUDA devices, NCCL (`gpas libtorch`, in gpas-torch: the front's --version does not load LibTorch).
+{ "$gpas" --version && "$gpas" libtorch; } >&2 || { log "$gpas does not run"; exit 1; }
 build_s=$(( $(date +%s) - t0 ))
 log "built in ${build_s} s; budget ${budget} s"
 

@@ -1,6 +1,7 @@
 // One training run: builds the model and the data streams from a resolved RunConfig, trains with
 // Adam on the paper's schedule, evaluates, probes, checkpoints (atomically, resumably) and writes
-// the run journal. Knows nothing about YAML, SQLite or sweeps.
+// the run journal. Knows nothing about YAML, SQLite or sweeps. Its pieces: run_dir.h (lock,
+// identity, journal, resume, checkpoints), loop.h (the loop and evaluation), step.h (one update).
 #pragma once
 #include <functional>
 #include <string>

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The two binaries (cli/CMakeLists.txt): the front gpas links no LibTorch (ldd, so indirectly
-# neither), a LibTorch command typed to the front reaches gpas-torch with argv unchanged, the
-# front's help, completion and man page still cover the LibTorch commands, and a missing gpas-torch
-# is an error that names its path. Start times are measured by bench/startup.sh, not here.
+# neither), a LibTorch command typed to the front reaches gpas-torch with argv unchanged (but
+# bench plan, which needs none, runs in the front), the front's help, completion and man page
+# still cover the LibTorch commands, and a missing gpas-torch is an error that names its path. Start times are measured by bench/startup.sh, not here.
 # Usage: front_test.sh GPAS SOURCE_DIR
 set -euo pipefail
 gpas=$(realpath "$1")
@@ -34,6 +34,16 @@ chmod +x "$tmp/echo/gpas-torch"
 [ "$("$tmp/echo/gpas" model info --size tiny)" = "gpas-torch got: model info --size tiny" ] || fail "model: not handed over"
 grep -q 'List, inspect' <("$tmp/echo/gpas" runs --help) || fail "gpas runs --help went to gpas-torch"
 [ "$("$tmp/echo/gpas" --help train)" = "gpas-torch got: --help train" ] || fail "gpas --help train: not handed over"
+# bench plan needs no LibTorch: the front runs it (commands.h's kFrontSubcommands), with the same
+# help as gpas-torch's; bench's other subcommands, and bench's help, which lists all three, are
+# gpas-torch's.
+grep -q '"jobs":4' <("$tmp/echo/gpas" bench plan --jobs 4 --repeat 1 --json) || fail "gpas bench plan did not run in the front"
+cmp -s <("$gpas" bench plan --help) <("$torch" bench plan --help) || fail "gpas bench plan --help differs from gpas-torch's"
+[ "$("$tmp/echo/gpas" bench train --steps 1)" = "gpas-torch got: bench train --steps 1" ] || fail "bench train: not handed over"
+[ "$("$tmp/echo/gpas" bench --help)" = "gpas-torch got: bench --help" ] || fail "gpas bench --help: not handed over"
+for c in train data plan; do
+  grep -q "^  $c " <("$gpas" bench --help) || fail "gpas bench --help does not list $c: $("$gpas" bench --help)"
+done
 
 # The front's help, completion and man page cover both binaries' commands.
 "$gpas" --help > "$tmp/help.txt"

@@ -97,7 +97,7 @@ grep -q "unknown preset 'nosuch'" "$tmp/bad.txt" || { cat "$tmp/bad.txt"; fail "
 # skipped and say so, and the summary is still printed, and kept (GPU_CHECK_OUT) after each cell.
 # A stand-in gpas that hangs (this tests the script's clock, not gpas; the real run is above).
 mkdir -p "$tmp/hang/cli" "$tmp/hang/tests"
-printf '#!/bin/sh\n[ "$1" = --version ] && { echo hang 0; exit 0; }\nexec sleep 120\n' > "$tmp/hang/cli/gpas"
+printf '#!/bin/sh\ncase "$1" in --version|libtorch) echo hang 0; exit 0;; esac\nexec sleep 120\n' > "$tmp/hang/cli/gpas"
 cp "$tmp/hang/cli/gpas" "$tmp/hang/tests/gpas_core_test"
 chmod +x "$tmp/hang/cli/gpas" "$tmp/hang/tests/gpas_core_test"
 start=$(date +%s)
