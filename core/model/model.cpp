@@ -6,6 +6,7 @@
 
 #include "core/common/error.h"
 #include "core/config/flops.h"
+#include "core/model/softmax_rows.h"
 
 namespace gpas {
 
@@ -130,6 +131,7 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
                                         int64_t chunk, bool grad) {
     const int64_t n = h.size(0), v = w.size(0);
     const bool masked = targets.lt(0).any().item<bool>();
+    const bool rows_kernel = softmax_xent_rows_available();
     auto wt = w.t();                                                  // (C, V)
     auto buf = torch::empty({std::min(chunk, n), v}, w.options());    // (c, V)
     auto minus_one = torch::full({std::min(chunk, n), 1}, -1.0f, w.options());
@@ -143,23 +145,32 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
       const int64_t e = std::min(n, r + chunk), c = e - r;
       auto hc = h.slice(0, r, e);                                     // (c, C)
       auto tc = targets.slice(0, r, e);                               // (c)
-      auto safe = masked ? tc.clamp_min(0).unsqueeze(1) : tc.unsqueeze(1);  // (c, 1)
+      auto safe = (masked ? tc.clamp_min(0) : tc).unsqueeze(1).contiguous();  // (c, 1)
       auto logits = buf.narrow(0, 0, c);                              // (c, V)
       at::mm_out(logits, hc, wt);
-      auto top = logits.amax(1, /*keepdim=*/true);                    // (c, 1)
-      auto picked = logits.gather(1, safe);                           // (c, 1)
-      logits.sub_(top).exp_();                                        // exp(l - max), (c, V)
-      auto sum = logits.sum(1, /*keepdim=*/true);                     // (c, 1)
       auto rl = row_loss.slice(0, r, e);                              // (c, 1)
-      at::sub_out(rl, sum.log(), picked.sub_(top));                   // log sum - (l_t - max)
       torch::Tensor keep;                                             // (c, 1)
-      if (masked) {
-        keep = tc.ge(0).unsqueeze(1).to(torch::kFloat32);
-        rl.mul_(keep);
+      if (masked) keep = tc.ge(0).unsqueeze(1).to(torch::kFloat32);
+      if (rows_kernel) {  // softmax - one-hot over the logits, the rows' losses into rl
+        float* lp = logits.data_ptr<float>();
+        const int64_t* tp = safe.data_ptr<int64_t>();
+        float* op = rl.data_ptr<float>();
+        at::parallel_for(0, c, 1, [&](int64_t b, int64_t f) {
+          softmax_xent_rows(lp + b * v, f - b, v, tp + b, op + b, grad);
+        });
+        if (masked) rl.mul_(keep);
+        if (!grad) continue;
+      } else {
+        auto top = logits.amax(1, /*keepdim=*/true);                  // (c, 1)
+        auto picked = logits.gather(1, safe);                         // (c, 1)
+        logits.sub_(top).exp_();                                      // exp(l - max), (c, V)
+        auto sum = logits.sum(1, /*keepdim=*/true);                   // (c, 1)
+        at::sub_out(rl, sum.log(), picked.sub_(top));                 // log sum - (l_t - max)
+        if (masked) rl.mul_(keep);
+        if (!grad) continue;
+        logits.mul_(sum.reciprocal_());                               // softmax, (c, V)
+        logits.scatter_add_(1, safe, minus_one.narrow(0, 0, c));      // - one-hot
       }
-      if (!grad) continue;
-      logits.mul_(sum.reciprocal_());                                 // softmax, (c, V)
-      logits.scatter_add_(1, safe, minus_one.narrow(0, 0, c));        // - one-hot
       auto dhc = dh.slice(0, r, e);                                   // (c, C)
       at::mm_out(dhc, logits, w);
       if (masked) dhc.mul_(keep);
