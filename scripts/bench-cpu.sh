@@ -13,7 +13,7 @@
 # section says why: without it the reference page-faults its big tensors in every step).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-rounds=3 steps=10 quick=0
+rounds=3 steps=5 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
