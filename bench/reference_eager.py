@@ -86,13 +86,15 @@ class Block(nn.Module):
 
     def forward(self, x, cos, sin, mask):
         x = self.scale(x + self.attn(self.n1(x), cos, sin, mask))
-        return self.scale(x + self.down(F.silu(self.gate_proj(self.n2(x))) * self.up(self.n2(x))))
+        h = self.n2(x)  # once: the MLP's two input projections read the same norm, as in gpas
+        return self.scale(x + self.down(F.silu(self.gate_proj(h)) * self.up(h)))
 
 
 class Model(nn.Module):
-    def __init__(self, size, vocab, gpas, seq):
+    def __init__(self, size, vocab, gpas, seq, layers=0):
         super().__init__()
-        d, ff, heads, layers = SIZES[size]
+        d, ff, heads, preset_layers = SIZES[size]
+        layers = layers or preset_layers
         self.embed = nn.Embedding(vocab, d)
         self.blocks = nn.ModuleList(Block(d, ff, heads, gpas) for _ in range(layers))
         self.norm, self.head = RMSNorm(d), nn.Linear(d, vocab, bias=False)
@@ -134,6 +136,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="9m", choices=sorted(SIZES))
     ap.add_argument("--gpas", action="store_true")
+    ap.add_argument("--layers", type=int, default=0, help="layers (default: the preset's), as gpas's --layers")
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=256)
@@ -149,7 +152,7 @@ def main():
     torch.set_num_threads(int(os.environ.get("GPAS_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    model = Model(a.size, a.vocab, a.gpas, a.seq).to(dev)
+    model = Model(a.size, a.vocab, a.gpas, a.seq, a.layers).to(dev)
     if a.precision == "bf16":
         model = model.to(torch.bfloat16)  # the paper's script casts the whole model
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -173,7 +176,8 @@ def main():
     else:
         import resource
         peak, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process max RSS"
-    print(json.dumps({"impl": "eager pytorch " + torch.__version__, "size": a.size, "gpas": a.gpas,
+    print(json.dumps({"impl": "eager pytorch " + torch.__version__, "size": a.size, "layers": len(model.blocks),
+                      "vocab": a.vocab, "gpas": a.gpas,
                       "precision": a.precision, "device": a.device, "batch": a.batch, "seq": a.seq,
                       "threads": torch.get_num_threads(), "paper_shift": a.paper_shift,
                       "paper_masks": a.paper_masks, "median_step_s": med,

@@ -152,9 +152,20 @@ TEST(Model, ChunkedLossEqualsTheWholeLogitsLossAndGradients) {
   ASSERT_EQ(gw.size(), gc.size());
   for (size_t i = 0; i < gw.size(); ++i)
     EXPECT_TRUE(torch::allclose(gc[i], gw[i], 1e-4, 1e-6)) << "parameter " << i;
-  torch::NoGradGuard no_grad;  // eval: the loss alone, the same value
-  EXPECT_NEAR(model->chunked_loss_sum(model->hidden(tok), tg, 5).item<double>(), whole.item<double>(),
-              1e-5 * std::abs(whole.item<double>()));
+  {
+    torch::NoGradGuard no_grad;  // eval: the loss alone, the same value
+    EXPECT_NEAR(model->chunked_loss_sum(model->hidden(tok), tg, 5).item<double>(), whole.item<double>(),
+                1e-5 * std::abs(whole.item<double>()));
+  }
+  // Without padding (the CPU path skips its masking work), the same.
+  auto full = torch::randint(0, 100, {2, 17});
+  auto whole_full = TransformerImpl::loss_sum(model(tok), full);
+  auto gwf = grads(whole_full);
+  auto chunked_full = model->chunked_loss_sum(model->hidden(tok), full, 5);
+  auto gcf = grads(chunked_full);
+  EXPECT_NEAR(chunked_full.item<double>(), whole_full.item<double>(), 1e-5 * std::abs(whole_full.item<double>()));
+  for (size_t i = 0; i < gwf.size(); ++i)
+    EXPECT_TRUE(torch::allclose(gcf[i], gwf[i], 1e-4, 1e-6)) << "parameter " << i << " (no padding)";
 }
 
 TEST(Model, ExportedNamesAndShapesForEveryScheme) {
