@@ -402,13 +402,15 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
     int64_t bytes;
     bool has_config;
     std::string run_dir;
+    bool from_journal;  // its row was made from a journal (not only registered by an orchestrator)
   };
   std::unordered_map<std::string, Known> known;  // by run id, which is the directory's name
   {
-    SQLite::Statement q(*db_, "SELECT id, journal_bytes, config IS NOT NULL, run_dir FROM runs");
+    SQLite::Statement q(*db_, "SELECT id, journal_bytes, config IS NOT NULL, run_dir, journal_seq FROM runs");
     while (q.executeStep())
       known.emplace(q.getColumn(0).getString(),
-                    Known{q.getColumn(1).getInt64(), q.getColumn(2).getInt() != 0, q.getColumn(3).getString()});
+                    Known{q.getColumn(1).getInt64(), q.getColumn(2).getInt() != 0, q.getColumn(3).getString(),
+                          q.getColumn(1).getInt64() > 0 || q.getColumn(4).getInt64() >= 0});
   }
   std::vector<fs::path> dirs = run_dirs_of(workdir), stale;
   std::error_code ec;
@@ -429,15 +431,16 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
   total.runs = static_cast<int64_t>(dirs.size() - stale.size());
   ingest_dirs(*this, stale, total);
   // A run of this workdir whose directory is gone (removed by hand) leaves the views: its rows go,
-  // its tags and notes stay (the user's words; they come back with the directory). Only where
-  // runs/ is there and the directory is positively absent: one that cannot be read is kept.
+  // its tags and notes stay (the user's words; they come back with the directory). Only a run
+  // indexed from its journal, where runs/ is there and the directory is positively absent: a job an
+  // orchestrator queued has no directory until it starts, and one that cannot be read is kept.
   fs::path here = fs::weakly_canonical(fs::absolute(fs::path(workdir.empty() ? "." : workdir) / "runs"), ec);
   if (!ec && fs::is_directory(here, ec)) {
     std::unordered_set<std::string> listed;
     for (const auto& d : dirs) listed.insert(d.filename().string());
     std::vector<std::string> gone;
     for (const auto& [id, k] : known) {
-      if (listed.count(id) || k.run_dir != (here / id).string()) continue;
+      if (!k.from_journal || listed.count(id) || k.run_dir != (here / id).string()) continue;
       std::error_code e;
       if (fs::symlink_status(here / id, e).type() == fs::file_type::not_found) gone.push_back(id);
     }

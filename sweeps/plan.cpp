@@ -185,7 +185,10 @@ void read_states(Plan& p) {
     measured.exact = true;
     measured.source = "the rate " + std::to_string(n) + " finished or running " + (cpu ? "CPU" : "GPU") +
                       " job(s) of this sweep measured";
-    uint32_t m = intern(p.rates, p.rate_index_, rate_key(measured), measured);
+    // Keyed by device kind, not by its value, which changes on every look of a --watch: the table
+    // keeps one entry per kind (its text the latest), the FLOP/s are each row's own (Plan::rate).
+    uint32_t m = intern(p.rates, p.rate_index_, cpu ? "measured cpu" : "measured gpu", measured);
+    p.rates[m] = measured;
     for (auto& r : p.rows) {
       if (r.cpu != cpu || is_final(r.info.state)) continue;
       double done = r.left_hours / std::max(r.est_hours, 1e-12);
@@ -280,6 +283,8 @@ std::string render_plan(const Plan& p) {
 }
 
 void write_plan_json(std::ostream& out, const Plan& p, const nlohmann::json& extra) {
+  // Every value is made before anything is written, with invalid UTF-8 replaced as in the rows: a
+  // failure leaves nothing half-written.
   nlohmann::json head = {
       {"sweep", p.sweep}, {"file", p.file}, {"workdir", p.workdir}, {"device", p.device()},
       {"gpus_per_job", p.device() == "cpu" ? 0 : p.gpus_per_job}, {"left_device_hours", p.left_hours()},
@@ -288,9 +293,11 @@ void write_plan_json(std::ostream& out, const Plan& p, const nlohmann::json& ext
                   {"cancelled", p.count(State::Cancelled)}, {"interrupted", p.interrupted()},
                   {"pending", p.waiting()}}}};
   head.update(extra);
-  out << "{\n";
-  for (const auto& [key, value] : head.items()) out << "  " << nlohmann::json(key).dump() << ": " << value.dump() << ",\n";
-  out << "  \"jobs\": [";
+  std::string top = "{\n";
+  const auto replace = nlohmann::json::error_handler_t::replace;
+  for (const auto& [key, value] : head.items())
+    top += "  " + nlohmann::json(key).dump(-1, ' ', false, replace) + ": " + value.dump(-1, ' ', false, replace) + ",\n";
+  out << top << "  \"jobs\": [";
   bool first = true;
   for (const auto& r : p.rows) {
     nlohmann::json cell = nlohmann::json::object();

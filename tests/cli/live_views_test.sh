@@ -93,7 +93,9 @@ base:
 grid:
   method: [pre, pre+gpas]
 YAML
-"$gpas" sweep run s.yaml --cpu --max-parallel 1 --set train.steps=100000 --workdir ws -q > sweep.txt 2>&1 &
+# (The orchestrator is given the workdir as an absolute path, the views a relative one: its queued
+# job, which has no directory yet, must not be taken for a run removed by hand.)
+"$gpas" sweep run s.yaml --cpu --max-parallel 1 --set train.steps=100000 --workdir "$tmp/ws" -q > sweep.txt 2>&1 &
 orch=$!; pids+=("$orch")
 for _ in $(seq 1200); do
   first=$(grep -l '"type":"metric"' ws/runs/*/journal.jsonl 2>/dev/null | head -1 || true)
@@ -121,7 +123,7 @@ set +e; timeout 4 "$gpas" sweep status s.yaml --workdir ws --watch --interval 0.
 # As a node dying takes both: the orchestrator frozen first (so it neither restarts the worker nor,
 # by dying, has it SIGTERMed into a clean `cancelled` through PDEATHSIG), the worker killed, then it.
 kill -STOP "$orch"
-pkill -9 -f -- "--run-dir ws/runs/$fid" || true
+pkill -9 -f -- "--run-dir $tmp/ws/runs/$fid" || true
 kill -9 "$orch"; wait "$orch" 2>/dev/null || true
 for _ in $(seq 200); do flock -n "$fdir/run.lock" true && break; sleep 0.05; done
 read -r status step < <(listed ws "$fid")
