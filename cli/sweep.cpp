@@ -70,12 +70,9 @@ int run_plan(const PlanArgs& given, bool status, double watch = 0) {
   const auto bench = sweeps::read_bench_cache(sweeps::bench_cache_path());
   DataChecks data;
   sweeps::Plan p;
-  bool started = false;
   sweeps::load_sweep_each(a.file, a.workdir, a.sets, [&](const sweeps::Sweep& s, sweeps::Job&& j) {
-    if (!started) {
+    if (p.rows.empty())  // the first job: the sweep's options are known
       p = sweeps::start_plan(s, a.cpu ? 0 : (a.gpus_per_job > 0 ? a.gpus_per_job : s.options.gpus_per_job));
-      started = true;
-    }
     if (!status) data.add(j);
     sweeps::add_job(p, j, s.options, bench);
   });

@@ -413,8 +413,8 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
                           q.getColumn(1).getInt64() > 0 || q.getColumn(4).getInt64() >= 0});
   }
   std::vector<fs::path> dirs = run_dirs_of(workdir), stale;
-  std::error_code ec;
-  fs::path runs = dirs.empty() ? fs::path() : fs::weakly_canonical(fs::absolute(dirs[0].parent_path()), ec);
+  std::error_code ec;  // <workdir>/runs, as the index stores its run dirs
+  const fs::path runs = fs::weakly_canonical(fs::absolute(fs::path(workdir.empty() ? "." : workdir) / "runs"), ec);
   for (const auto& d : dirs) {
     auto it = known.find(d.filename().string());
     bool fresh = it != known.end() && it->second.run_dir == (runs / d.filename()).string();
@@ -434,15 +434,14 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
   // its tags and notes stay (the user's words; they come back with the directory). Only a run
   // indexed from its journal, where runs/ is there and the directory is positively absent: a job an
   // orchestrator queued has no directory until it starts, and one that cannot be read is kept.
-  fs::path here = fs::weakly_canonical(fs::absolute(fs::path(workdir.empty() ? "." : workdir) / "runs"), ec);
-  if (!ec && fs::is_directory(here, ec)) {
+  if (!ec && fs::is_directory(runs, ec)) {
     std::unordered_set<std::string> listed;
     for (const auto& d : dirs) listed.insert(d.filename().string());
     std::vector<std::string> gone;
     for (const auto& [id, k] : known) {
-      if (!k.from_journal || listed.count(id) || k.run_dir != (here / id).string()) continue;
+      if (!k.from_journal || listed.count(id) || k.run_dir != (runs / id).string()) continue;
       std::error_code e;
-      if (fs::symlink_status(here / id, e).type() == fs::file_type::not_found) gone.push_back(id);
+      if (fs::symlink_status(runs / id, e).type() == fs::file_type::not_found) gone.push_back(id);
     }
     std::sort(gone.begin(), gone.end());
     if (!gone.empty()) {
@@ -454,7 +453,7 @@ IngestStats Store::sync_workdir(const std::string& workdir) {
         }
       });
       spdlog::warn("{} run(s) of {} were removed from disk since the index last saw them (e.g. {}): they "
-                   "leave the index; their tags and notes are kept", gone.size(), here.string(), gone.front());
+                   "leave the index; their tags and notes are kept", gone.size(), runs.string(), gone.front());
     }
   }
   return total;
