@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "core/model/attention_cpu.h"
 #include "core/model/compat.h"
+#include "core/model/swiglu_cpu.h"
 
 namespace gpas {
 
@@ -71,25 +73,90 @@ torch::Tensor causal_attention_math(const torch::Tensor& q, const torch::Tensor&
   return torch::matmul(att, v);  // (B, H, T, D)
 }
 
+namespace {
+
+// attention_cpu.h's kernels as one autograd node: q, k, v (B, T, H, D) fp32 on the CPU, each
+// head's rows D contiguous floats; out (B, T, H, D); the heads split across LibTorch's threads
+// (each writes only its own rows: the result does not depend on the thread count).
+class CpuAttention : public torch::autograd::Function<CpuAttention> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor q, torch::Tensor k,
+                               torch::Tensor v, torch::Tensor cos, torch::Tensor sin) {
+    auto out = torch::empty(q.sizes(), q.options());
+    const int64_t T = q.size(1), row = q.size(2) * q.size(3), Tp = attention_p_cols(T);
+    auto p = torch::empty({q.size(0), q.size(2), T, Tp}, q.options());  // (B, H, T, Tp)
+    float *o = out.data_ptr<float>(), *pp = p.data_ptr<float>();
+    for_each_head(q, k, v, cos, sin, [&](const AttentionHead& h, int64_t b, int64_t head, int64_t bh) {
+      attention_head_forward(h, o + b * T * row + head * h.D, row, pp + bh * T * Tp);
+    });
+    ctx->save_for_backward({q, k, v, cos, sin, p});
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &p = saved[5];
+    auto dout = grads[0].defined() ? grads[0].contiguous() : torch::zeros(q.sizes(), q.options());
+    auto dq = torch::empty(q.sizes(), q.options()), dk = torch::empty_like(dq), dv = torch::empty_like(dq);
+    const float *g = dout.data_ptr<float>(), *pp = p.data_ptr<float>();
+    float *gq = dq.data_ptr<float>(), *gk = dk.data_ptr<float>(), *gv = dv.data_ptr<float>();
+    const int64_t T = q.size(1), row = q.size(2) * q.size(3), Tp = attention_p_cols(T);
+    for_each_head(q, k, v, saved[3], saved[4], [&](const AttentionHead& h, int64_t b, int64_t head, int64_t bh) {
+      const int64_t at = b * T * row + head * h.D;
+      attention_head_backward(h, pp + bh * T * Tp, g + at, row, gq + at, gk + at, gv + at, row);
+    });
+    return {dq, dk, dv, torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  template <class Fn>
+  static void for_each_head(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            const torch::Tensor& cos, const torch::Tensor& sin, const Fn& fn) {
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), D = q.size(3);
+    const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
+    const float *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>();
+    const float scale = float(1.0 / std::sqrt(double(D)));
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / H, head = bh % H;
+        const AttentionHead h{qp + b * q.stride(0) + head * q.stride(2),
+                              kp + b * k.stride(0) + head * k.stride(2),
+                              vp + b * v.stride(0) + head * v.stride(2),
+                              q.stride(1), k.stride(1), v.stride(1), cp, sp, T, D, scale};
+        fn(h, b, head, bh);
+      }
+    });
+  }
+};
+
+}  // namespace
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const Rope& rope) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto split = [&](const torch::Tensor& t) {
-    return t.view({B, T, heads_, head_dim_}).transpose(1, 2);  // (B, H, T, D)
-  };
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, heads_, head_dim_}); };
   auto q = q_proj(x), k = k_proj(x), v = v_proj(x);            // (B, T, C)
   if (qk_ == QkNorm::kFull) {                                  // over the projection (OLMo-2)
     q = q_norm(q);
     k = k_norm(k);
     if (v_norm) v = v_norm(v);
   }
-  q = split(q), k = split(k), v = split(v);                    // (B, H, T, D)
+  q = heads(q), k = heads(k), v = heads(v);                    // (B, T, H, D)
   if (qk_ == QkNorm::kHead) {                                  // per head (Qwen3, HybridNorm)
     q = q_norm(q);
     k = k_norm(k);
     if (v_norm) v = v_norm(v);
   }
-  q = apply_rope(q, rope);                                     // (B, H, T, D)
-  k = apply_rope(k, rope);                                     // (B, H, T, D)
+  if (!use_math && x.is_cpu() && q.scalar_type() == torch::kFloat32 && attention_cpu_available() &&
+      rope.cos.is_cpu() && rope.cos.scalar_type() == torch::kFloat32 && rope.cos.size(0) >= T) {
+    auto one = [](const torch::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); };
+    auto cos = rope.cos.slice(0, 0, T).contiguous(), sin = rope.sin.slice(0, 0, T).contiguous();
+    auto y = CpuAttention::apply(one(q), one(k), one(v), cos, sin);  // (B, T, H, D)
+    return o_proj(y.view({B, T, C}));                                // (B, T, C)
+  }
+  q = apply_rope(q.transpose(1, 2), rope);                     // (B, H, T, D)
+  k = apply_rope(k.transpose(1, 2), rope);                     // (B, H, T, D)
+  v = v.transpose(1, 2);                                       // (B, H, T, D)
   auto y = use_math ? causal_attention_math(q, k, v) : compat::causal_sdpa(q, k, v);
   y = y.transpose(1, 2).contiguous().view({B, T, C});          // (B, T, C)
   return o_proj(y);                                            // (B, T, C)
@@ -104,8 +171,49 @@ MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
   down_proj = lin("down_proj", intermediate, hidden);
 }
 
+namespace {
+
+// swiglu_cpu.h's kernels as one autograd node: g and u contiguous fp32 on the CPU, of one shape.
+class CpuSwiGlu : public torch::autograd::Function<CpuSwiGlu> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor g, torch::Tensor u) {
+    auto out = torch::empty_like(g);
+    const float *gp = g.data_ptr<float>(), *up = u.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      swiglu_forward(gp + begin, up + begin, op + begin, end - begin);
+    });
+    ctx->save_for_backward({g, u});
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &g = saved[0], &u = saved[1];
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor()};
+    auto dout = grads[0].contiguous();
+    auto dg = torch::empty_like(g), du = torch::empty_like(u);
+    const float *gp = g.data_ptr<float>(), *up = u.data_ptr<float>(), *dp = dout.data_ptr<float>();
+    float *dgp = dg.data_ptr<float>(), *dup = du.data_ptr<float>();
+    at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      swiglu_backward(gp + begin, up + begin, dp + begin, dgp + begin, dup + begin, end - begin);
+    });
+    return {dg, du};
+  }
+
+ private:
+  static constexpr int64_t kGrain = 1 << 15;  // elements per thread's share, at least
+};
+
+}  // namespace
+
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // (B, T, C)
+  auto g = gate_proj(x), u = up_proj(x);  // (B, T, I) each
+  if (g.is_cpu() && g.scalar_type() == torch::kFloat32 && u.scalar_type() == torch::kFloat32 &&
+      g.is_contiguous() && u.is_contiguous() && swiglu_cpu_available())
+    return down_proj(CpuSwiGlu::apply(g, u));  // (B, T, C)
+  return down_proj(torch::silu(g) * u);        // (B, T, C)
 }
 
 }  // namespace gpas

@@ -8,7 +8,9 @@
 
 #include "core/config/presets.h"
 #include "tests/common/preset_model.h"
+#include "core/model/attention_cpu.h"
 #include "core/model/block.h"
+#include "core/model/swiglu_cpu.h"
 #include "core/model/model.h"
 
 namespace gpas {
@@ -123,6 +125,85 @@ TEST(Model, FusedAttentionMatchesMath) {
   auto fused = model(tok);
   for (auto& b : model->blocks) b->self_attn->use_math = true;
   EXPECT_TRUE(torch::allclose(fused, model(tok), 1e-4, 1e-5));
+}
+
+// The CPU fp32 attention kernel (attention_cpu.h) against the written-out math: output and the
+// gradients of the input and every weight, for head sizes with and without a vector tail, a
+// sequence that is not a multiple of 8, each QK-norm layout (strided and normed inputs), and the
+// same bits with one thread or two.
+TEST(Model, CpuAttentionKernelMatchesMathWithGradients) {
+  if (!gpas::attention_cpu_available()) GTEST_SKIP() << "no AVX2 + FMA on this CPU: the kernel never runs";
+  struct Case { int64_t hidden, heads; QkNorm qk; bool v; };
+  for (auto c : {Case{64, 4, QkNorm::kNone, false}, Case{40, 2, QkNorm::kHead, true},
+                 Case{48, 1, QkNorm::kFull, false}}) {
+    SCOPED_TRACE("hidden " + std::to_string(c.hidden) + ", heads " + std::to_string(c.heads));
+    torch::manual_seed(5);
+    Attention att(c.hidden, c.heads, c.qk, c.v);
+    auto rope = make_rope(32, c.hidden / c.heads);
+    auto x = torch::randn({3, 19, c.hidden});
+    auto dy = torch::randn({3, 19, c.hidden});
+    auto run = [&](bool math) {
+      att->use_math = math;
+      auto xi = x.clone().requires_grad_(true);
+      att->zero_grad();
+      auto y = att(xi, rope);
+      (y * dy).sum().backward();
+      std::vector<torch::Tensor> out{y.detach(), xi.grad()};
+      for (auto& p : att->parameters()) out.push_back(p.grad().clone());
+      return out;
+    };
+    auto math = run(true), kernel = run(false);
+    ASSERT_EQ(math.size(), kernel.size());
+    for (size_t i = 0; i < math.size(); ++i)
+      EXPECT_TRUE(torch::allclose(kernel[i], math[i], 1e-4, 1e-5)) << "tensor " << i << " differs by "
+          << (kernel[i] - math[i]).abs().max().item<double>();
+    const int threads = torch::get_num_threads();
+    torch::set_num_threads(threads == 1 ? 2 : 1);
+    auto other = run(false);
+    torch::set_num_threads(threads);
+    for (size_t i = 0; i < kernel.size(); ++i) EXPECT_TRUE(torch::equal(other[i], kernel[i])) << "tensor " << i;
+  }
+}
+
+// The CPU fp32 SwiGLU kernel (swiglu_cpu.h) against silu(g) * u: output and the gradients of g
+// and u, over values from -100 to 100 (sigmoid's both ends) and a length that is not a multiple
+// of 8.
+TEST(Model, CpuSwiGluKernelMatchesAtenWithGradients) {
+  if (!gpas::swiglu_cpu_available()) GTEST_SKIP() << "no AVX2 + FMA on this CPU: the kernel never runs";
+  torch::manual_seed(6);
+  Mlp mlp(12, 37);
+  auto x = torch::randn({3, 5, 12}) * 4;
+  auto dy = torch::randn({3, 5, 12});
+  auto run = [&](bool aten) {
+    auto xi = x.clone().requires_grad_(true);
+    mlp->zero_grad();
+    torch::Tensor y;
+    if (aten) {
+      y = mlp->down_proj(torch::silu(mlp->gate_proj(xi)) * mlp->up_proj(xi));
+    } else {
+      y = mlp(xi);
+    }
+    (y * dy).sum().backward();
+    std::vector<torch::Tensor> out{y.detach(), xi.grad()};
+    for (auto& p : mlp->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  auto aten = run(true), kernel = run(false);
+  for (size_t i = 0; i < aten.size(); ++i)
+    EXPECT_TRUE(torch::allclose(kernel[i], aten[i], 1e-5, 1e-5)) << "tensor " << i << " differs by "
+        << (kernel[i] - aten[i]).abs().max().item<double>();
+  auto g = torch::linspace(-100, 100, 2001).requires_grad_(true);  // the kernel alone, at the ends
+  auto u = torch::ones({2001});
+  auto mine = torch::empty({2001});
+  swiglu_forward(g.data_ptr<float>(), u.data_ptr<float>(), mine.data_ptr<float>(), 2001);
+  EXPECT_TRUE(torch::allclose(mine, torch::silu(g).detach(), 1e-5, 1e-6));
+  auto dg = torch::empty({2001}), du = torch::empty({2001});
+  auto ones = torch::ones({2001});
+  swiglu_backward(g.data_ptr<float>(), u.data_ptr<float>(), ones.data_ptr<float>(), dg.data_ptr<float>(),
+                  du.data_ptr<float>(), 2001);
+  torch::silu(g).sum().backward();
+  EXPECT_TRUE(torch::allclose(dg, g.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::isfinite(dg).all().item<bool>());
 }
 
 // The chunked loss makes the logits 5 rows at a time (34 rows: 7 chunks, the last short) and
