@@ -78,8 +78,8 @@ void visit_fields(Cfg& c, F&& f) {
     "or run:<id> beside this run (finetuning)");
   f("train.optimizer", c.train.optimizer, "adam | adamw | lisa");
   f("train.fused_adam", c.train.fused_adam,
-    "Adam's update in LibTorch's fused kernel where it has one (2.x: CUDA; CPU from 2.4); false: "
-    "torch's per-parameter step");
+    "Adam's update in one fused kernel: LibTorch's where it has one (2.x: CUDA; CPU from 2.4), else "
+    "gpas's own for fp32 on an AVX2 CPU; false: torch's per-parameter step");
   f("train.fused_norm", c.train.fused_norm,
     "residual add + GPAS + the next RMSNorm as one op in Pre-LN-family layers (pre, lns, mix's "
     "Pre-LN layers): one CUDA kernel forward and one backward where the build has them, else ATen "

@@ -13,14 +13,21 @@
 
 #include "core/common/error.h"
 #include "core/model/compat.h"
+#include "core/train/adam_cpu.h"
 
 namespace gpas {
 
 namespace {
 
-// torch::optim::Adam with its update through LibTorch's fused kernel where the build and the
-// parameters' device have one (compat::has_fused_adam; train.fused_adam), else torch's own
-// per-parameter step. Both keep the same AdamParamState (step, exp_avg, exp_avg_sq), so a
+// gpas's own one-pass kernel (adam_cpu.h) for fp32 CPU tensors where LibTorch has none (1.13).
+bool own_cpu_kernel(const torch::Tensor& p) {
+  return p.is_cpu() && p.scalar_type() == torch::kFloat32 && !compat::has_fused_adam(p.device()) &&
+         adam_cpu_available();
+}
+
+// torch::optim::Adam with its update through a fused kernel where there is one for the
+// parameters (LibTorch's, compat::has_fused_adam, or gpas's for fp32 on the CPU;
+// train.fused_adam), else torch's own per-parameter step. Both keep the same AdamParamState (step, exp_avg, exp_avg_sq), so a
 // checkpoint written by either loads in the other; a parameter without a gradient neither moves
 // nor gains state in either. decoupled_wd > 0: AdamW's decay p *= 1 - lr * wd before the update
 // (the options' L2 weight_decay is then 0).
@@ -64,7 +71,7 @@ class Adam : public torch::optim::Adam {
       for (const auto& p : g.params()) {
         const auto& grad = p.grad();
         if (!grad.defined()) continue;
-        if (!compat::has_fused_adam(p.device()) || !p.is_floating_point() || grad.is_sparse() ||
+        if (!fused_adam_available(p.device(), p.scalar_type()) || !p.is_floating_point() || grad.is_sparse() ||
             grad.scalar_type() != p.scalar_type() || grad.device() != p.device() ||
             !p.is_contiguous() || !grad.is_contiguous())
           return false;
@@ -111,6 +118,10 @@ class Adam : public torch::optim::Adam {
       }
       const bool decoupled = decoupled_wd_ > 0;
       for (auto& [k, b] : buckets) {
+        if (own_cpu_kernel(b.params.front())) {
+          own_step(b, std::get<2>(k), o, decoupled);
+          continue;
+        }
         auto step = torch::full({}, double(std::get<2>(k)),
                                 torch::dtype(torch::kFloat32).device(b.params.front().device()));
         compat::fused_adam(b.params, b.grads, b.exp_avgs, b.exp_avg_sqs, step, o.lr(),
@@ -119,6 +130,23 @@ class Adam : public torch::optim::Adam {
       }
     }
     return true;
+  }
+
+  template <class Bucket>
+  void own_step(const Bucket& b, int64_t step, const torch::optim::AdamOptions& o, bool decoupled) {
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    const AdamCpuStep s{float(o.lr()), float(beta1), float(beta2), float(o.eps()),
+                        float(decoupled ? decoupled_wd_ : o.weight_decay()), decoupled,
+                        float(1.0 - std::pow(beta1, double(step))),
+                        float(std::sqrt(1.0 - std::pow(beta2, double(step))))};
+    for (size_t i = 0; i < b.params.size(); ++i) {
+      float *p = b.params[i].template data_ptr<float>(), *m = b.exp_avgs[i].template data_ptr<float>();
+      float* v = b.exp_avg_sqs[i].template data_ptr<float>();
+      const float* g = b.grads[i].template data_ptr<float>();
+      at::parallel_for(0, b.params[i].numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        adam_cpu_step(p + begin, g + begin, m + begin, v + begin, end - begin, s);
+      });
+    }
   }
 
   double decoupled_wd_;
@@ -215,6 +243,11 @@ std::unique_ptr<torch::optim::Adam> make_optimizer(Transformer& model,
     return std::make_unique<Lisa>(model, trainable, c);
   }
   return std::make_unique<Adam>(trainable, c, /*decoupled=*/false);
+}
+
+bool fused_adam_available(const torch::Device& device, torch::ScalarType dtype) {
+  return compat::has_fused_adam(device) ||
+         (device.is_cpu() && dtype == torch::kFloat32 && adam_cpu_available());
 }
 
 bool last_step_fused(const torch::optim::Optimizer& opt) {

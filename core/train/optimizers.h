@@ -3,9 +3,10 @@
 // LM head and final norm always, on lisa_layers random layers at a time, resampled every
 // lisa_interval updates; frozen layers get no gradient and keep no optimizer state). All are
 // torch::optim::Adam to the trainer (AdamOptions per group, so the schedule sets lr as for Adam).
-// Their update goes through LibTorch's fused Adam kernel where the build has one for the
-// parameters' device (2.x: CUDA; the CPU from 2.4) unless train.fused_adam is false; the state is
-// torch::optim::Adam's either way, so checkpoints move between the two paths.
+// Their update goes through a fused Adam kernel where there is one for the parameters (LibTorch's:
+// 2.x CUDA, the CPU from 2.4; else gpas's own for fp32 on an AVX2 CPU, adam_cpu.h) unless
+// train.fused_adam is false; the state is torch::optim::Adam's either way, so checkpoints move
+// between the two paths.
 #pragma once
 #include <memory>
 #include <vector>
@@ -22,6 +23,9 @@ namespace gpas {
 std::unique_ptr<torch::optim::Adam> make_optimizer(Transformer& model,
                                                    const std::vector<torch::Tensor>& trainable,
                                                    const TrainConfig& cfg, int world);
+
+// Whether Adam's fused path can take parameters of this device and dtype.
+bool fused_adam_available(const torch::Device& device, torch::ScalarType dtype);
 
 // Whether the optimizer's last step() went through the fused kernel (false for one not made here).
 bool last_step_fused(const torch::optim::Optimizer& opt);

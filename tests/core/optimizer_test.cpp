@@ -1,5 +1,5 @@
-// The optimizers' fused path (LibTorch's at::_fused_adam_ / _fused_adamw_, 2.x) against torch's
-// per-parameter Adam step: the same parameters and state over several steps with weight decay, a
+// The optimizers' fused path (LibTorch's at::_fused_adam_ / _fused_adamw_ from 2.1, or gpas's own
+// fp32 CPU kernel where LibTorch has none, adam_cpu.h) against torch's per-parameter Adam step: the same parameters and state over several steps with weight decay, a
 // parameter without a gradient left alone, and a checkpoint moving between the two paths.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -95,7 +95,8 @@ void load(torch::optim::Optimizer& opt, const std::string& bytes) {
 
 std::string why_no_fused() {
   return "LibTorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
-         " has no fused Adam kernel for the CPU (at::_fused_adam_ runs on the CPU from 2.4; none in 1.13)";
+         " has no fused Adam kernel for the CPU (at::_fused_adam_ runs on the CPU from 2.4) and this CPU"
+         " has no AVX2 + FMA for gpas's own";
 }
 
 TEST(Optimizer, FusedWhereTheBuildHasIt) {
@@ -104,14 +105,14 @@ TEST(Optimizer, FusedWhereTheBuildHasIt) {
   auto opt = make_optimizer(unused, ps, adam_cfg("adamw", true), 1);
   set_grads(ps, 0);
   opt->step();
-  EXPECT_EQ(last_step_fused(*opt), compat::has_fused_adam(torch::kCPU));
+  EXPECT_EQ(last_step_fused(*opt), fused_adam_available(torch::kCPU, torch::kFloat32));
   auto off = make_optimizer(unused, ps, adam_cfg("adamw", false), 1);
   off->step();
   EXPECT_FALSE(last_step_fused(*off));
 }
 
 TEST(Optimizer, FusedAdamEqualsThePerParameterStep) {
-  if (!compat::has_fused_adam(torch::kCPU)) GTEST_SKIP() << why_no_fused();
+  if (!fused_adam_available(torch::kCPU, torch::kFloat32)) GTEST_SKIP() << why_no_fused();
   auto unused = unused_model();
   // adamw: decoupled decay (_fused_adamw_); adam: L2 decay (_fused_adam_); and adamw without decay.
   for (const char* n : {"adamw", "adam", "adamw without decay"}) {
@@ -146,7 +147,7 @@ TEST(Optimizer, FusedAdamEqualsThePerParameterStep) {
 }
 
 TEST(Optimizer, CheckpointMovesBetweenFusedAndPerParameter) {
-  if (!compat::has_fused_adam(torch::kCPU)) GTEST_SKIP() << why_no_fused();
+  if (!fused_adam_available(torch::kCPU, torch::kFloat32)) GTEST_SKIP() << why_no_fused();
   auto unused = unused_model();
   for (bool from_fused : {true, false}) {
     const std::string what = from_fused ? "fused -> per-parameter" : "per-parameter -> fused";
