@@ -1,7 +1,7 @@
 // Each head's products are small (T x T x D, T and D a few dozen), too small for BLAS calls to
-// pay off one by one: they are done here in register tiles of up to 4 rows x 8 columns, over
-// copies of the head padded to Dp = D rounded up to 8 (zeros in the padding) and score rows of
-// Tp = T rounded up to 8 floats, so that every tile loads and stores whole vectors. Causal
+// pay off one by one: they are done here in register tiles of up to 4 rows x 16 columns, over
+// copies of the head padded to Dp = D rounded up to 16 (zeros in the padding) and score rows of
+// Tp = T rounded up to 16 floats, so that every tile loads and stores whole vectors. Causal
 // products skip the tiles above the diagonal. The exp is avx2.h's.
 #include "core/model/attention_cpu.h"
 
@@ -17,7 +17,7 @@ namespace {
 
 using namespace avx2;
 
-int64_t round8(int64_t n) { return attention_p_cols(n); }
+int64_t round16(int64_t n) { return attention_p_cols(n); }
 
 // dst row t (Dp floats, zero past D) = rope(src row t): x * cos + rotate_half(x) * sin, with
 // rotate_half(x) = (-x[D/2:], x[:D/2]) (layers.cpp's apply_rope), times scale.
@@ -64,54 +64,69 @@ GPAS_AVX2_INLINE void transpose(const float* b, int64_t T, int64_t Dp, int64_t T
   }
 }
 
+// The tiles are up to 4 rows x 16 columns (two vectors): per step of the inner loop two vector
+// loads and four broadcasts feed eight FMAs, so the loop waits on the FMA units, not on loads.
+
 // Rows i0..i0+R-1 of c (row stride Tp) = a (those rows, Dp floats each) x bT (Dp x Tp), for the
-// columns 0..round8(i0 + R) - 1: every column a causal row among them needs.
+// columns 0..round16(i0 + R) - 1: every column a causal row among them needs.
 template <int R>
 GPAS_AVX2_INLINE void rows_times_bT(const float* a, int64_t Dp, const float* bT, int64_t Tp, int64_t i0,
                                     float* c) {
-  const int64_t cols = round8(i0 + R);
-  for (int64_t j = 0; j < cols; j += 8) {
-    V8 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = splat(0.0f);
+  const int64_t cols = round16(i0 + R);
+  for (int64_t j = 0; j < cols; j += 16) {
+    V8 acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = splat(0.0f);
     for (int64_t d = 0; d < Dp; ++d) {
-      const V8 b = load(bT + d * Tp + j);
-      for (int r = 0; r < R; ++r) acc[r] += splat(a[(i0 + r) * Dp + d]) * b;
+      const V8 b0 = load(bT + d * Tp + j), b1 = load(bT + d * Tp + j + 8);
+      for (int r = 0; r < R; ++r) {
+        const V8 ar = splat(a[(i0 + r) * Dp + d]);
+        acc[r][0] += ar * b0;
+        acc[r][1] += ar * b1;
+      }
     }
-    for (int r = 0; r < R; ++r) store(c + (i0 + r) * Tp + j, acc[r]);
+    for (int r = 0; r < R; ++r) {
+      store(c + (i0 + r) * Tp + j, acc[r][0]);
+      store(c + (i0 + r) * Tp + j + 8, acc[r][1]);
+    }
   }
 }
 
-// Rows i0..i0+R-1 of c (Dp floats each) = sum over j <= i of a[i][j] b[j] (a: rows of Tp floats,
-// b: T rows of Dp floats): the causal product of a lower-triangular a.
+// Rows i0..i0+R-1 of c (Dp floats each) = sum over j of w(i, j) b[j] for j in [j_begin, j_end)
+// (b: rows of Dp floats), w(i, j) = a[i * a_row + j * a_col]: a lower-triangular a times b
+// (a_row = Tp, a_col = 1, j < i0 + R), or its transpose times b (a_row = 1, a_col = Tp, j >= i0).
+template <int R>
+GPAS_AVX2_INLINE void weighted_rows(const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t Dp,
+                                    int64_t i0, int64_t j_begin, int64_t j_end, float* c) {
+  for (int64_t d = 0; d < Dp; d += 16) {
+    V8 acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = splat(0.0f);
+    for (int64_t j = j_begin; j < j_end; ++j) {
+      const V8 b0 = load(b + j * Dp + d), b1 = load(b + j * Dp + d + 8);
+      for (int r = 0; r < R; ++r) {
+        const V8 w = splat(a[(i0 + r) * a_row + j * a_col]);
+        acc[r][0] += w * b0;
+        acc[r][1] += w * b1;
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      store(c + (i0 + r) * Dp + d, acc[r][0]);
+      store(c + (i0 + r) * Dp + d + 8, acc[r][1]);
+    }
+  }
+}
+
+// Rows i0.. of c = sum over j <= i of a[i][j] b[j] (a: rows of Tp floats, zero after the diagonal).
 template <int R>
 GPAS_AVX2_INLINE void lower_times_b(const float* a, int64_t Tp, const float* b, int64_t Dp, int64_t i0,
                                     float* c) {
-  const int64_t n = i0 + R;  // a[i][j] is zero for j > i
-  for (int64_t d = 0; d < Dp; d += 8) {
-    V8 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = splat(0.0f);
-    for (int64_t j = 0; j < n; ++j) {
-      const V8 bj = load(b + j * Dp + d);
-      for (int r = 0; r < R; ++r) acc[r] += splat(a[(i0 + r) * Tp + j]) * bj;
-    }
-    for (int r = 0; r < R; ++r) store(c + (i0 + r) * Dp + d, acc[r]);
-  }
+  weighted_rows<R>(a, Tp, 1, b, Dp, i0, 0, i0 + R, c);
 }
 
-// Rows j0..j0+R-1 of c (Dp floats each) = sum over i >= j of a[i][j] b[i]: the transpose of a
-// lower-triangular a (T rows of Tp floats) times b (T rows of Dp floats).
+// Rows j0.. of c = sum over i >= j of a[i][j] b[i]: the transpose of a lower-triangular a times b.
 template <int R>
 GPAS_AVX2_INLINE void lowerT_times_b(const float* a, int64_t Tp, const float* b, int64_t Dp, int64_t T,
                                      int64_t j0, float* c) {
-  for (int64_t d = 0; d < Dp; d += 8) {
-    V8 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = splat(0.0f);
-    for (int64_t i = j0; i < T; ++i) {
-      const V8 bi = load(b + i * Dp + d);
-      for (int r = 0; r < R; ++r) acc[r] += splat(a[i * Tp + j0 + r]) * bi;
-    }
-    for (int r = 0; r < R; ++r) store(c + (j0 + r) * Dp + d, acc[r]);
-  }
+  weighted_rows<R>(a, 1, Tp, b, Dp, j0, j0, T, c);
 }
 
 // fn<R>(i0) over the rows 0..T-1 in blocks of 4 and the 1-3 left over.
@@ -128,7 +143,7 @@ GPAS_AVX2_INLINE void row_blocks(int64_t T, const Fn& fn) {
 }
 
 GPAS_AVX2 void forward_avx2(const AttentionHead& h, float* out, int64_t out_stride, float* p) {
-  const int64_t T = h.T, D = h.D, Dp = round8(D), Tp = round8(T);
+  const int64_t T = h.T, D = h.D, Dp = round16(D), Tp = round16(T);
   std::vector<float> buf(3 * T * Dp + Dp * Tp);
   float *qr = buf.data(), *kr = qr + T * Dp, *v = kr + T * Dp, *kT = v + T * Dp;
   rope_rows(h.q, h.q_stride, h, h.scale, qr, Dp);
@@ -151,7 +166,7 @@ GPAS_AVX2 void forward_avx2(const AttentionHead& h, float* out, int64_t out_stri
 
 GPAS_AVX2 void backward_avx2(const AttentionHead& h, const float* p, const float* dout,
                              int64_t dout_stride, float* dq, float* dk, float* dv, int64_t d_stride) {
-  const int64_t T = h.T, D = h.D, Dp = round8(D), Tp = round8(T);
+  const int64_t T = h.T, D = h.D, Dp = round16(D), Tp = round16(T);
   std::vector<float> buf(5 * T * Dp + Dp * Tp + T * Tp);
   float *qr = buf.data(), *kr = qr + T * Dp, *g = kr + T * Dp, *gq = g + T * Dp, *gk = gq + T * Dp;
   float *vT = gk + T * Dp, *ds = vT + Dp * Tp;

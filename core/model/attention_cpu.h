@@ -23,8 +23,8 @@ struct AttentionHead {
   float scale;   // usually 1 / sqrt(D)
 };
 
-// The row length of the saved softmax: T rounded up to a multiple of 8.
-inline int64_t attention_p_cols(int64_t T) { return (T + 7) / 8 * 8; }
+// The row length of the saved softmax: T rounded up to a multiple of 16.
+inline int64_t attention_p_cols(int64_t T) { return (T + 15) / 16 * 16; }
 
 // out row t at out + t * out_stride (D floats) = sum_j p[t][j] v[j] with
 // p[t] = softmax_j<=t(scale * rope(q_t) . rope(k_j)); p: T rows of attention_p_cols(T) floats,
