@@ -4,6 +4,7 @@
 
 #include "core/model/attention_cpu.h"
 #include "core/model/compat.h"
+#include "core/model/rmsnorm_cpu.h"
 #include "core/model/swiglu_cpu.h"
 
 namespace gpas {
@@ -17,7 +18,63 @@ NormImpl::NormImpl(int64_t dim, double eps, double weight_init, NormKind kind, d
   if (kind == NormKind::kDyt) alpha = register_parameter("alpha", torch::full({}, alpha_init));
 }
 
+namespace {
+
+// rmsnorm_cpu.h's kernels as one autograd node: x (..., C) and w (C) fp32 on the CPU. The weight's
+// gradient sums fixed blocks of rows, then the blocks in order: the same bits at any thread count.
+class CpuRmsNorm : public torch::autograd::Function<CpuRmsNorm> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor w,
+                               double eps) {
+    x = x.contiguous();
+    const int64_t C = x.size(-1), n = x.numel() / C;
+    auto out = torch::empty_like(x);
+    auto rstd = torch::empty({n}, x.options());
+    const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
+    float *op = out.data_ptr<float>(), *rp = rstd.data_ptr<float>();
+    at::parallel_for(0, n, std::max<int64_t>(1, kGrain / C), [&](int64_t begin, int64_t end) {
+      rmsnorm_forward(xp + begin * C, wp, end - begin, C, float(eps), op + begin * C, rp + begin);
+    });
+    ctx->save_for_backward({x, w, rstd});
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1], &rstd = saved[2];
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    auto g = grads[0].contiguous();
+    const int64_t C = x.size(-1), n = x.numel() / C, blocks = (n + kBlock - 1) / kBlock;
+    auto dx = torch::empty_like(x);
+    auto partial = torch::zeros({blocks, C}, x.options());
+    const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>(), *rp = rstd.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    float *dp = dx.data_ptr<float>(), *pp = partial.data_ptr<float>();
+    at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t r = b * kBlock, rows = std::min(kBlock, n - r);
+        rmsnorm_backward(xp + r * C, wp, rp + r, gp + r * C, rows, C, dp + r * C, pp + b * C);
+      }
+    });
+    auto gw = partial[0].clone();
+    float* gwp = gw.data_ptr<float>();
+    for (int64_t b = 1; b < blocks; ++b)
+      for (int64_t c = 0; c < C; ++c) gwp[c] += pp[b * C + c];
+    return {dx, gw, torch::Tensor()};
+  }
+
+ private:
+  static constexpr int64_t kGrain = 1 << 14;  // elements per thread's share, at least
+  static constexpr int64_t kBlock = 256;      // rows per partial sum of the weight's gradient
+};
+
+}  // namespace
+
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
+  if (kind_ == NormKind::kRms && x.is_cpu() && x.scalar_type() == torch::kFloat32 &&
+      weight.scalar_type() == torch::kFloat32 && rmsnorm_cpu_available())
+    return CpuRmsNorm::apply(x, weight, eps_);
   auto h = x.to(torch::kFloat32);                                        // (..., C)
   if (kind_ == NormKind::kDyt) return weight * torch::tanh(alpha * h).to(x.scalar_type());
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);      // (..., C)

@@ -10,6 +10,7 @@
 #include "tests/common/preset_model.h"
 #include "core/model/attention_cpu.h"
 #include "core/model/block.h"
+#include "core/model/rmsnorm_cpu.h"
 #include "core/model/swiglu_cpu.h"
 #include "core/model/model.h"
 
@@ -204,6 +205,43 @@ TEST(Model, CpuSwiGluKernelMatchesAtenWithGradients) {
   torch::silu(g).sum().backward();
   EXPECT_TRUE(torch::allclose(dg, g.grad(), 1e-5, 1e-6));
   EXPECT_TRUE(torch::isfinite(dg).all().item<bool>());
+}
+
+// The CPU fp32 RMSNorm kernel (rmsnorm_cpu.h) against the norm in ATen ops: output and the
+// gradients of x and the weight, for a width with a vector tail and more rows than one block of
+// the weight's gradient, and the same bits with one thread or two.
+TEST(Model, CpuRmsNormKernelMatchesAtenWithGradients) {
+  if (!gpas::rmsnorm_cpu_available()) GTEST_SKIP() << "no AVX2 + FMA on this CPU: the kernel never runs";
+  torch::manual_seed(7);
+  Norm norm(37, 1e-6);
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.copy_(torch::randn({37}));
+  }
+  auto x = torch::randn({3, 200, 37}) * 3;
+  auto dy = torch::randn({3, 200, 37});
+  auto run = [&](bool aten) {
+    auto xi = x.clone().requires_grad_(true);
+    norm->zero_grad();
+    torch::Tensor y;
+    if (aten) {
+      auto h = xi * torch::rsqrt(xi.pow(2).mean(-1, true) + 1e-6);
+      y = norm->weight * h;
+    } else {
+      y = norm(xi);
+    }
+    (y * dy).sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), xi.grad(), norm->weight.grad().clone()};
+  };
+  auto aten = run(true), kernel = run(false);
+  for (size_t i = 0; i < aten.size(); ++i)
+    EXPECT_TRUE(torch::allclose(kernel[i], aten[i], 1e-5, 1e-5)) << "tensor " << i << " differs by "
+        << (kernel[i] - aten[i]).abs().max().item<double>();
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(threads == 1 ? 2 : 1);
+  auto other = run(false);
+  torch::set_num_threads(threads);
+  for (size_t i = 0; i < kernel.size(); ++i) EXPECT_TRUE(torch::equal(other[i], kernel[i])) << "tensor " << i;
 }
 
 // The chunked loss makes the logits 5 rows at a time (34 rows: 7 chunks, the last short) and
