@@ -5,8 +5,11 @@ set -euo pipefail
 
 # LibTorch: Debian's 1.13 CPU build (bookworm), or with GPAS_TORCH=cuda its 2.6 CUDA 12.4 + NCCL
 # build (trixie, contrib/non-free; scripts/cuda-deps.sh sets this and installs a cuDNN first).
+# libopenblas0-openmp in both: without it Debian's LibTorch runs its CPU matrix products on the
+# reference BLAS (a 16-layer CPU training step about 11x slower, measured with the 2.6 build).
 if [ "${GPAS_TORCH:-cpu}" = cuda ]; then
-  torch_pkgs=(libtorch-cuda-dev libnccl-dev nvidia-cuda-dev nvidia-cuda-toolkit libcuda1 libgloo-cuda-dev)
+  torch_pkgs=(libtorch-cuda-dev libopenblas0-openmp libnccl-dev nvidia-cuda-dev nvidia-cuda-toolkit libcuda1
+              libgloo-cuda-dev)
 else
   # python3-torch: bench/reference_eager.py, which tests/cli/gpu_check_test.sh dry-runs on the CPU.
   torch_pkgs=(libtorch-dev libopenblas0-openmp libgloo-dev python3-torch)
