@@ -107,6 +107,11 @@ class Store {
   // A run known before it starts (status queued until its journal says otherwise).
   void register_run(const std::string& run_id, const std::string& run_dir,
                     const std::string& sweep, const nlohmann::json& config);
+  // A sweep's jobs, as it expands now: a run this sweep queued earlier that is not among them
+  // (the sweep file or gpas's run identity changed since), that never started (no journal) and
+  // whose directory does not exist, leaves the sweep, and the index where no other sweep has it.
+  // Returns how many runs left the sweep.
+  int forget_stale_queued(const std::string& sweep, const std::vector<std::string>& job_ids);
   // The orchestrator's word on a run (queued, or failed/cancelled for a process that died without
   // writing a status line). A later journal status line overrides it.
   void set_run_state(const std::string& run_id, const std::string& status,

@@ -21,6 +21,12 @@ class StoreIndex : public RunIndex {
                              {"max_retries", s.options.max_retries},
                              {"heartbeat_timeout", s.options.heartbeat_timeout}};
       store().upsert_sweep(s.name, spec);
+      std::vector<std::string> ids;
+      ids.reserve(s.jobs.size());
+      for (const auto& j : s.jobs) ids.push_back(j.id);
+      if (int n = store().forget_stale_queued(s.name, ids))
+        spdlog::info("sweep {}: {} queued run(s) of an earlier expansion, never started and not among its "
+                     "jobs now, leave the index", s.name, n);
     });
   }
   // A run dir that exists records the membership too (run_state.h), so that `gpas ingest
