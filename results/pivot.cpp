@@ -51,9 +51,13 @@ ReportTable pivot_table(const Store& store, const PivotOptions& o) {
     col_set.insert(cv);
     cells[{rv, cv}].push_back(std::move(r));
   }
-  if (cells.empty())
-    throw Error("pivot: no runs have both '" + o.rows + "' and '" + o.cols +
+  if (cells.empty()) {
+    std::string where;
+    for (const auto& [k, v] : o.where) where += (where.empty() ? "" : ", ") + k + "=" + v;
+    throw Error("pivot: no runs" + (o.sweep.empty() ? std::string() : " of sweep " + o.sweep) +
+                (where.empty() ? "" : " with " + where) + " have both '" + o.rows + "' and '" + o.cols +
                 "' (keys are config keys like model.norm, or method, sweep, status)");
+  }
   std::vector<std::string> rows(row_set.begin(), row_set.end()), cols(col_set.begin(), col_set.end());
   sort_values(o.rows, rows);
   sort_values(o.cols, cols);

@@ -5,8 +5,10 @@
 #include <sqlite3.h>
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <set>
 
@@ -77,9 +79,11 @@ std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
   if (!f.sweep.empty())  // a run shared by several sweeps is listed in each
     sql += " AND (sweep = ? OR EXISTS (SELECT 1 FROM run_sweeps m WHERE m.run_id = runs.id AND m.sweep = ?))";
   if (!f.status.empty()) sql += " AND status = ?";
+  // A value that is a number also matches the same number written otherwise (lr=1e-3 finds the
+  // stored 0.001); text compares as text.
   for (size_t i = 0; i < f.where.size(); ++i)
     sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = ? "
-           "AND p.value = ?)";
+           "AND (p.value = ? OR (? AND p.value GLOB '[-+.0-9]*' AND CAST(p.value AS REAL) = ?)))";
   sql += " ORDER BY sweep, name, id";
   SQLite::Statement q(*db_, sql);
   int k = 1;
@@ -91,6 +95,11 @@ std::vector<RunRow> Store::list_runs(const RunFilter& f) const {
   for (const auto& [key, value] : f.where) {
     q.bind(k++, key);
     q.bind(k++, value);
+    char* end = nullptr;
+    const double number = value.empty() ? 0.0 : std::strtod(value.c_str(), &end);
+    const bool numeric = !value.empty() && end && *end == '\0' && std::isfinite(number);
+    q.bind(k++, numeric ? 1 : 0);
+    q.bind(k++, number);
   }
   std::vector<RunRow> out;
   while (q.executeStep()) {

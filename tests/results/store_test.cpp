@@ -89,6 +89,12 @@ TEST(Store, IngestsJournalIdempotently) {
   EXPECT_EQ(count(*s, "SELECT COUNT(*) FROM params WHERE key='model.gpas.enabled' AND value='true'"), 1);
   EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "3"}}}).size(), 1u);
   EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "4"}}}).size(), 0u);
+  // A number matches however it is written; text only as text (0 is not "false").
+  EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "3.0"}}}).size(), 1u);
+  EXPECT_EQ(s->list_runs({"", "", {{"train.seed", "3e0"}}}).size(), 1u);
+  EXPECT_EQ(s->list_runs({"", "", {{"model.gpas.enabled", "true"}}}).size(), 1u);
+  EXPECT_EQ(s->list_runs({"", "", {{"model.gpas.enabled", "1"}}}).size(), 0u);
+  EXPECT_EQ(s->list_runs({"", "", {{"model.gpas.learnable", "0"}}}).size(), 0u);
   EXPECT_EQ(s->list_runs({"other", "", {}}).size(), 0u);
   EXPECT_EQ(s->sweeps(), std::vector<std::string>{"main"});
   // The store reflects the disk: a checkpoint pruned from the run dir leaves it at the next ingest.
