@@ -187,36 +187,48 @@ void write_params(SQLite::Database& db, const std::string& run_id, const nlohman
 int Store::forget_stale_queued(const std::string& sweep, const std::vector<std::string>& job_ids) {
   require_writable(*this);
   const std::unordered_set<std::string> keep(job_ids.begin(), job_ids.end());
-  std::vector<std::string> stale;
-  {
-    SQLite::Statement q(*db_,
-                        "SELECT r.id, r.run_dir FROM runs r JOIN run_sweeps m ON m.run_id = r.id "
-                        "WHERE m.sweep = ? AND r.status = 'queued' AND r.journal_bytes = 0 AND r.journal_seq < 0");
-    q.bind(1, sweep);
-    while (q.executeStep()) {
-      const std::string id = q.getColumn(0).getString(), dir = q.getColumn(1).getString();
-      if (keep.count(id)) continue;
-      std::error_code ec;
-      if (!dir.empty() && std::filesystem::symlink_status(dir, ec).type() != std::filesystem::file_type::not_found)
-        continue;  // a directory (or one that cannot be looked at): the journal's business
-      stale.push_back(id);
-    }
-  }
-  if (stale.empty()) return 0;
+  // The workdir's runs/ (the store sits in the workdir): a stored run_dir may be relative to
+  // wherever the orchestrator that queued it ran.
+  const std::filesystem::path runs = std::filesystem::path(path_).parent_path() / "runs";
+  auto present = [](const std::filesystem::path& p) {
+    std::error_code ec;  // a directory, or one that cannot be looked at: the journal's business
+    return std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::not_found;
+  };
+  int forgotten = 0;
   write_transaction(*db_, [&] {
+    std::vector<std::string> stale;
+    {
+      SQLite::Statement q(*db_,
+                          "SELECT r.id, r.run_dir FROM runs r JOIN run_sweeps m ON m.run_id = r.id "
+                          "WHERE m.sweep = ? AND r.status = 'queued' AND r.journal_bytes = 0 AND r.journal_seq < 0");
+      q.bind(1, sweep);
+      while (q.executeStep()) {
+        const std::string id = q.getColumn(0).getString(), dir = q.getColumn(1).getString();
+        if (keep.count(id) || (!dir.empty() && present(dir)) || present(runs / id)) continue;
+        stale.push_back(id);
+      }
+    }
     for (const auto& id : stale) {
       SQLite::Statement m(*db_, "DELETE FROM run_sweeps WHERE run_id = ? AND sweep = ?");
       m.bind(1, id);
       m.bind(2, sweep);
       m.exec();
-      SQLite::Statement r(*db_, "DELETE FROM runs WHERE id = ? AND NOT EXISTS "
-                                "(SELECT 1 FROM run_sweeps WHERE run_id = ?)");
+      // Its sweep column names another sweep it is still in, if any.
+      SQLite::Statement u(*db_, "UPDATE runs SET sweep = COALESCE((SELECT sweep FROM run_sweeps WHERE run_id = ? "
+                                "ORDER BY sweep LIMIT 1), '') WHERE id = ? AND sweep = ?");
+      u.bind(1, id);
+      u.bind(2, id);
+      u.bind(3, sweep);
+      u.exec();
+      SQLite::Statement r(*db_, "DELETE FROM runs WHERE id = ? AND status = 'queued' AND journal_bytes = 0 AND "
+                                "journal_seq < 0 AND NOT EXISTS (SELECT 1 FROM run_sweeps WHERE run_id = ?)");
       r.bind(1, id);
       r.bind(2, id);
       r.exec();
     }
+    forgotten = static_cast<int>(stale.size());
   });
-  return static_cast<int>(stale.size());
+  return forgotten;
 }
 
 void Store::register_run(const std::string& run_id, const std::string& run_dir,

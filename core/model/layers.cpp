@@ -72,8 +72,8 @@ class CpuRmsNorm : public torch::autograd::Function<CpuRmsNorm> {
 }  // namespace
 
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
-  if (kind_ == NormKind::kRms && x.is_cpu() && x.scalar_type() == torch::kFloat32 &&
-      weight.scalar_type() == torch::kFloat32 && rmsnorm_cpu_available())
+  if (kind_ == NormKind::kRms && x.is_cpu() && x.scalar_type() == torch::kFloat32 && x.numel() > 0 &&
+      weight.scalar_type() == torch::kFloat32 && weight.is_cpu() && rmsnorm_cpu_available())
     return CpuRmsNorm::apply(x, weight, eps_);
   auto h = x.to(torch::kFloat32);                                        // (..., C)
   if (kind_ == NormKind::kDyt) return weight * torch::tanh(alpha * h).to(x.scalar_type());
@@ -134,7 +134,8 @@ namespace {
 
 // attention_cpu.h's kernels as one autograd node: q, k, v (B, T, H, D) fp32 on the CPU, each
 // head's rows D contiguous floats; out (B, T, H, D); the heads split across LibTorch's threads
-// (each writes only its own rows: the result does not depend on the thread count).
+// (each writes only its own rows: the result does not depend on the thread count). Like the other
+// CPU nodes here, its backward is not itself differentiable (no double backward; gpas needs none).
 class CpuAttention : public torch::autograd::Function<CpuAttention> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor q, torch::Tensor k,
@@ -204,8 +205,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const Rope& rope) {
     k = k_norm(k);
     if (v_norm) v = v_norm(v);
   }
-  if (!use_math && x.is_cpu() && q.scalar_type() == torch::kFloat32 && attention_cpu_available() &&
-      rope.cos.is_cpu() && rope.cos.scalar_type() == torch::kFloat32 && rope.cos.size(0) >= T) {
+  // The kernel saves the softmax, T x T floats per head, as ATen's written-out path does; from
+  // 2.0 on, SDPA's CPU kernel keeps one number per row instead, so long sequences stay with it.
+  const bool short_enough = TORCH_VERSION_MAJOR < 2 || T <= 512;
+  if (!use_math && short_enough && x.is_cpu() && q.scalar_type() == torch::kFloat32 &&
+      attention_cpu_available() && head_dim_ % 2 == 0 && rope.cos.is_cpu() &&
+      rope.cos.scalar_type() == torch::kFloat32 && rope.cos.size(0) >= T && rope.cos.size(1) == head_dim_) {
     auto one = [](const torch::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); };
     auto cos = rope.cos.slice(0, 0, T).contiguous(), sin = rope.sin.slice(0, 0, T).contiguous();
     auto y = CpuAttention::apply(one(q), one(k), one(v), cos, sin);  // (B, T, H, D)

@@ -146,6 +146,10 @@ class Adam : public torch::optim::Adam {
       at::parallel_for(0, b.params[i].numel(), 1 << 15, [&](int64_t begin, int64_t end) {
         adam_cpu_step(p + begin, g + begin, m + begin, v + begin, end - begin, s);
       });
+      // Written through raw pointers: count the in-place change as ATen's ops would, so autograd
+      // still refuses a graph that saved the old value.
+      for (const auto* t : {&b.params[i], &b.exp_avgs[i], &b.exp_avg_sqs[i]})
+        t->unsafeGetTensorImpl()->bump_version();
     }
   }
 

@@ -128,26 +128,42 @@ TEST(Model, FusedAttentionMatchesMath) {
   EXPECT_TRUE(torch::allclose(fused, model(tok), 1e-4, 1e-5));
 }
 
+// Whether an autograd node whose name contains `name` is among the first 64 nodes behind y.
+bool graph_has(const torch::Tensor& y, const std::string& name) {
+  std::vector<torch::autograd::Node*> todo{y.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!todo.empty() && seen.size() < 64) {
+    auto* n = todo.back();
+    todo.pop_back();
+    if (!n || !seen.insert(n).second) continue;
+    if (n->name().find(name) != std::string::npos) return true;
+    for (const auto& e : n->next_edges()) todo.push_back(e.function.get());
+  }
+  return false;
+}
+
 // The CPU fp32 attention kernel (attention_cpu.h) against the written-out math: output and the
 // gradients of the input and every weight, for head sizes with and without a vector tail, a
 // sequence that is not a multiple of 8, each QK-norm layout (strided and normed inputs), and the
 // same bits with one thread or two.
 TEST(Model, CpuAttentionKernelMatchesMathWithGradients) {
   if (!gpas::attention_cpu_available()) GTEST_SKIP() << "no AVX2 + FMA on this CPU: the kernel never runs";
-  struct Case { int64_t hidden, heads; QkNorm qk; bool v; };
-  for (auto c : {Case{64, 4, QkNorm::kNone, false}, Case{40, 2, QkNorm::kHead, true},
-                 Case{48, 1, QkNorm::kFull, false}}) {
-    SCOPED_TRACE("hidden " + std::to_string(c.hidden) + ", heads " + std::to_string(c.heads));
+  struct Case { int64_t hidden, heads; QkNorm qk; bool v; int64_t T; };
+  for (auto c : {Case{64, 4, QkNorm::kNone, false, 19}, Case{40, 2, QkNorm::kHead, true, 17},
+                 Case{48, 1, QkNorm::kFull, false, 18}, Case{32, 2, QkNorm::kNone, false, 16}}) {
+    SCOPED_TRACE("hidden " + std::to_string(c.hidden) + ", heads " + std::to_string(c.heads) + ", T " +
+                 std::to_string(c.T));
     torch::manual_seed(5);
     Attention att(c.hidden, c.heads, c.qk, c.v);
     auto rope = make_rope(32, c.hidden / c.heads);
-    auto x = torch::randn({3, 19, c.hidden});
-    auto dy = torch::randn({3, 19, c.hidden});
+    auto x = torch::randn({3, c.T, c.hidden});
+    auto dy = torch::randn({3, c.T, c.hidden});
     auto run = [&](bool math) {
       att->use_math = math;
       auto xi = x.clone().requires_grad_(true);
       att->zero_grad();
       auto y = att(xi, rope);
+      EXPECT_EQ(graph_has(y, "CpuAttention"), !math);  // the kernel ran, or the math did
       (y * dy).sum().backward();
       std::vector<torch::Tensor> out{y.detach(), xi.grad()};
       for (auto& p : att->parameters()) out.push_back(p.grad().clone());
@@ -218,10 +234,10 @@ TEST(Model, CpuRmsNormKernelMatchesAtenWithGradients) {
     torch::NoGradGuard no_grad;
     norm->weight.copy_(torch::randn({37}));
   }
-  auto x = torch::randn({3, 200, 37}) * 3;
+  auto x = (torch::randn({200, 3, 37}) * 3).transpose(0, 1);  // not contiguous
   auto dy = torch::randn({3, 200, 37});
   auto run = [&](bool aten) {
-    auto xi = x.clone().requires_grad_(true);
+    auto xi = x.detach().requires_grad_(true);
     norm->zero_grad();
     torch::Tensor y;
     if (aten) {

@@ -145,24 +145,27 @@ TEST(Store, TornLineWaitsAndResumedRunContinues) {
 }
 
 // A sweep expanded again forgets the runs it queued before that are not among its jobs now, never
-// started and have no directory; a job still in the sweep, a run with a directory and a run
-// another sweep also queued are kept (the last leaves this sweep only).
+// started and have no directory; a job still in the sweep, a run with a directory, a run the
+// orchestrator marked failed and a run another sweep also queued are kept (the last leaves this
+// sweep only, even where its sweep column named this one).
 TEST(Store, ASweepForgetsQueuedRunsOfAnEarlierExpansion) {
   auto wd = temp_dir("stale_queued");
   auto s = Store::open(db_path_for(wd));
   s->upsert_sweep("grid");
   s->upsert_sweep("other");
-  for (const char* id : {"aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc", "dddddddddddd"})
-    s->register_run(id, wd + "/runs/" + id, "grid", nullptr);
   s->register_run("dddddddddddd", wd + "/runs/dddddddddddd", "other", nullptr);
+  for (const char* id : {"aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc", "dddddddddddd", "eeeeeeeeeeee"})
+    s->register_run(id, wd + "/runs/" + id, "grid", nullptr);
   make_dirs(wd + "/runs/cccccccccccc");  // started meanwhile, or being made: kept
+  s->set_run_state("eeeeeeeeeeee", "failed", "exit code 1");  // not queued: kept
   EXPECT_EQ(s->forget_stale_queued("grid", {"aaaaaaaaaaaa"}), 2);  // b, and d from this sweep
   EXPECT_TRUE(s->find_run("aaaaaaaaaaaa"));
   EXPECT_FALSE(s->find_run("bbbbbbbbbbbb"));
   EXPECT_TRUE(s->find_run("cccccccccccc"));
   ASSERT_TRUE(s->find_run("dddddddddddd"));  // queued by "other" too: it stays there
-  EXPECT_EQ(s->list_runs({"grid", "", {}}).size(), 2u);
+  EXPECT_EQ(s->list_runs({"grid", "", {}}).size(), 3u);  // a, c, e
   EXPECT_EQ(s->list_runs({"other", "", {}}).size(), 1u);
+  EXPECT_EQ(s->find_run("dddddddddddd")->sweep, "other");
   EXPECT_EQ(s->forget_stale_queued("grid", {"aaaaaaaaaaaa"}), 0);
 }
 
