@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "core/common/error.h"
@@ -347,6 +348,30 @@ TEST(Experiments, ShippedSweepsExpand) {
   for (const auto& j : lr.jobs) shared += ids.count(j.id) ? 1 : 0;
   EXPECT_EQ(shared, 2);  // Pre-LN and Pre + GPAS, 16 layers, seed 0, at table2-cpu's rate
   for (const auto& j : q.jobs) EXPECT_EQ(j.cfg.model.layers, 16);
+  // Every scheme on a CPU: its scan, DyT's alpha scan, and the table at each scheme's scanned rate
+  // (GPAS keeping its scheme's rate and recipe), five seeds a method.
+  EXPECT_EQ(load_sweep(dir + "schemes-cpu-lr.yaml", "w").jobs.size(), 13u * 5u + 3u);
+  Sweep dyt = load_sweep(dir + "dyt-alpha-cpu.yaml", "w");
+  ASSERT_EQ(dyt.jobs.size(), 18u);
+  for (const auto& j : dyt.jobs) {
+    EXPECT_EQ(j.cfg.model.dyt.alpha_final, j.cfg.model.dyt.alpha_mlp);
+    EXPECT_EQ(j.cfg.model.embed_std, 0.02);
+  }
+  Sweep schemes = load_sweep(dir + "schemes-cpu.yaml", "w");
+  ASSERT_EQ(schemes.jobs.size(), 13u * 2u * 5u);
+  std::map<std::string, std::set<double>> rates;
+  std::map<std::string, int> runs;
+  for (const auto& j : schemes.jobs) {
+    rates[j.cfg.model.norm].insert(j.cfg.train.lr);
+    ++runs[j.cfg.model.norm + (j.cfg.model.gpas.enabled ? "+gpas" : "")];
+    EXPECT_EQ(j.cfg.model.layers, 16);
+    EXPECT_EQ(j.cfg.train.steps, 600);
+  }
+  EXPECT_EQ(rates.size(), 13u);
+  for (const auto& [norm, r] : rates) EXPECT_EQ(r.size(), 1u) << norm << ": one rate, with GPAS or not";
+  for (const auto& [method, n] : runs) EXPECT_EQ(n, 5) << method;
+  EXPECT_EQ(*rates["pre"].begin(), 8e-3);
+  EXPECT_EQ(*rates["lns"].begin(), 3.2e-2);
 }
 
 }  // namespace
