@@ -5,6 +5,7 @@
 // products skip the tiles above the diagonal. The exp is avx2.h's.
 #include "core/model/attention_cpu.h"
 
+#include <type_traits>
 #include <vector>
 
 #include "core/model/avx2.h"
@@ -190,8 +191,9 @@ GPAS_AVX2 void backward_avx2(const AttentionHead& h, const float* p, const float
     for (int64_t j = 0; j < n; ++j) row[j] = pt[j] * (row[j] - c) * h.scale;
     for (int64_t j = n; j < Tp; ++j) row[j] = 0.0f;
   }
-  row_blocks(T, [&](auto R, int64_t i0) GPAS_AVX2_LAMBDA { lower_times_b<R>(ds, Tp, kr, Dp, i0, gq); });     // dq = ds k
-  row_blocks(T, [&](auto R, int64_t j0) GPAS_AVX2_LAMBDA { lowerT_times_b<R>(ds, Tp, qr, Dp, T, j0, gk); });  // dk = ds^T q
+  // dq = ds k, dk = ds^T q.
+  row_blocks(T, [&](auto R, int64_t i0) GPAS_AVX2_LAMBDA { lower_times_b<R>(ds, Tp, kr, Dp, i0, gq); });
+  row_blocks(T, [&](auto R, int64_t j0) GPAS_AVX2_LAMBDA { lowerT_times_b<R>(ds, Tp, qr, Dp, T, j0, gk); });
   unrope_rows(gq, Dp, h, dq, d_stride);
   unrope_rows(gk, Dp, h, dk, d_stride);
 }
