@@ -208,23 +208,21 @@ int Store::forget_stale_queued(const std::string& sweep, const std::vector<std::
         stale.push_back(id);
       }
     }
+    // Each stale run leaves the sweep; its sweep column then names another sweep it is still in,
+    // if any; a run in no sweep any more leaves the index.
+    SQLite::Statement leave(*db_, "DELETE FROM run_sweeps WHERE run_id = :id AND sweep = :sweep");
+    SQLite::Statement rename(*db_, "UPDATE runs SET sweep = COALESCE((SELECT sweep FROM run_sweeps WHERE "
+                                   "run_id = :id ORDER BY sweep LIMIT 1), '') WHERE id = :id AND sweep = :sweep");
+    SQLite::Statement drop(*db_, "DELETE FROM runs WHERE id = :id AND status = 'queued' AND journal_bytes = 0 "
+                                 "AND journal_seq < 0 AND NOT EXISTS (SELECT 1 FROM run_sweeps WHERE run_id = :id)");
+    leave.bind(":sweep", sweep);
+    rename.bind(":sweep", sweep);
     for (const auto& id : stale) {
-      SQLite::Statement m(*db_, "DELETE FROM run_sweeps WHERE run_id = ? AND sweep = ?");
-      m.bind(1, id);
-      m.bind(2, sweep);
-      m.exec();
-      // Its sweep column names another sweep it is still in, if any.
-      SQLite::Statement u(*db_, "UPDATE runs SET sweep = COALESCE((SELECT sweep FROM run_sweeps WHERE run_id = ? "
-                                "ORDER BY sweep LIMIT 1), '') WHERE id = ? AND sweep = ?");
-      u.bind(1, id);
-      u.bind(2, id);
-      u.bind(3, sweep);
-      u.exec();
-      SQLite::Statement r(*db_, "DELETE FROM runs WHERE id = ? AND status = 'queued' AND journal_bytes = 0 AND "
-                                "journal_seq < 0 AND NOT EXISTS (SELECT 1 FROM run_sweeps WHERE run_id = ?)");
-      r.bind(1, id);
-      r.bind(2, id);
-      r.exec();
+      for (auto* q : {&leave, &rename, &drop}) {
+        q->bind(":id", id);
+        q->exec();
+        q->reset();
+      }
     }
     forgotten = static_cast<int>(stale.size());
   });

@@ -128,6 +128,26 @@ TEST(Model, FusedAttentionMatchesMath) {
   EXPECT_TRUE(torch::allclose(fused, model(tok), 1e-4, 1e-5));
 }
 
+// The CPU kernels' tensors (output, then gradients) against the reference path's.
+void expect_close(const std::vector<torch::Tensor>& got, const std::vector<torch::Tensor>& want, double rtol,
+                  double atol) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_TRUE(torch::allclose(got[i], want[i], rtol, atol))
+        << "tensor " << i << " differs by " << (got[i] - want[i]).abs().max().item<double>();
+}
+
+// run() again with one thread if there were several, else two: the same bits as `first`.
+template <class Run>
+void expect_same_at_other_thread_count(const std::vector<torch::Tensor>& first, const Run& run) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(threads == 1 ? 2 : 1);
+  auto other = run();
+  torch::set_num_threads(threads);
+  ASSERT_EQ(other.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_TRUE(torch::equal(other[i], first[i])) << "tensor " << i;
+}
+
 // Whether an autograd node whose name contains `name` is among the first 64 nodes behind y.
 bool graph_has(const torch::Tensor& y, const std::string& name) {
   std::vector<torch::autograd::Node*> todo{y.grad_fn().get()};
@@ -170,15 +190,8 @@ TEST(Model, CpuAttentionKernelMatchesMathWithGradients) {
       return out;
     };
     auto math = run(true), kernel = run(false);
-    ASSERT_EQ(math.size(), kernel.size());
-    for (size_t i = 0; i < math.size(); ++i)
-      EXPECT_TRUE(torch::allclose(kernel[i], math[i], 1e-4, 1e-5)) << "tensor " << i << " differs by "
-          << (kernel[i] - math[i]).abs().max().item<double>();
-    const int threads = torch::get_num_threads();
-    torch::set_num_threads(threads == 1 ? 2 : 1);
-    auto other = run(false);
-    torch::set_num_threads(threads);
-    for (size_t i = 0; i < kernel.size(); ++i) EXPECT_TRUE(torch::equal(other[i], kernel[i])) << "tensor " << i;
+    expect_close(kernel, math, 1e-4, 1e-5);
+    expect_same_at_other_thread_count(kernel, [&] { return run(false); });
   }
 }
 
@@ -206,9 +219,7 @@ TEST(Model, CpuSwiGluKernelMatchesAtenWithGradients) {
     return out;
   };
   auto aten = run(true), kernel = run(false);
-  for (size_t i = 0; i < aten.size(); ++i)
-    EXPECT_TRUE(torch::allclose(kernel[i], aten[i], 1e-5, 1e-5)) << "tensor " << i << " differs by "
-        << (kernel[i] - aten[i]).abs().max().item<double>();
+  expect_close(kernel, aten, 1e-5, 1e-5);
   auto g = torch::linspace(-100, 100, 2001).requires_grad_(true);  // the kernel alone, at the ends
   auto u = torch::ones({2001});
   auto mine = torch::empty({2001});
@@ -250,14 +261,8 @@ TEST(Model, CpuRmsNormKernelMatchesAtenWithGradients) {
     return std::vector<torch::Tensor>{y.detach(), xi.grad(), norm->weight.grad().clone()};
   };
   auto aten = run(true), kernel = run(false);
-  for (size_t i = 0; i < aten.size(); ++i)
-    EXPECT_TRUE(torch::allclose(kernel[i], aten[i], 1e-5, 1e-5)) << "tensor " << i << " differs by "
-        << (kernel[i] - aten[i]).abs().max().item<double>();
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(threads == 1 ? 2 : 1);
-  auto other = run(false);
-  torch::set_num_threads(threads);
-  for (size_t i = 0; i < kernel.size(); ++i) EXPECT_TRUE(torch::equal(other[i], kernel[i])) << "tensor " << i;
+  expect_close(kernel, aten, 1e-5, 1e-5);
+  expect_same_at_other_thread_count(kernel, [&] { return run(false); });
 }
 
 // The chunked loss makes the logits 5 rows at a time (34 rows: 7 chunks, the last short) and
