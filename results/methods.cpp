@@ -27,7 +27,7 @@ namespace {
 const char* const kQkSuffixes[] = {"", " + QK-norm", " + QK-norm (full)", " - QK-norm"};
 
 std::string qk_suffix(const Scheme& row, const std::string& qk) {
-  QkNorm q = qk == "head" ? QkNorm::kHead : qk == "full" ? QkNorm::kFull : qk == "none" ? QkNorm::kNone : row.default_qk;
+  QkNorm q = parse_qk_norm(qk, row.default_qk);
   if (q == row.default_qk) return "";
   return q == QkNorm::kHead ? kQkSuffixes[1] : q == QkNorm::kFull ? kQkSuffixes[2] : kQkSuffixes[3];
 }

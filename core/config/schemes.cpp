@@ -361,11 +361,15 @@ const char* qk_norm_name(QkNorm q) {
   return "?";
 }
 
+QkNorm parse_qk_norm(const std::string& value, QkNorm fallback) {
+  if (value == "head") return QkNorm::kHead;
+  if (value == "full") return QkNorm::kFull;
+  if (value == "none") return QkNorm::kNone;
+  return fallback;
+}
+
 QkNorm effective_qk_norm(const ModelConfig& m) {
-  if (m.qk_norm == "head") return QkNorm::kHead;
-  if (m.qk_norm == "full") return QkNorm::kFull;
-  if (m.qk_norm == "none") return QkNorm::kNone;
-  return scheme_of(m.norm).default_qk;  // auto
+  return parse_qk_norm(m.qk_norm, scheme_of(m.norm).default_qk);  // auto: the row's own
 }
 
 double layerscale_init(int64_t layers) {

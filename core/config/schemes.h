@@ -120,6 +120,8 @@ std::string scheme_names();  // "post, deepnorm, ..." for errors and help
 LayerSpec layer_spec(const ModelConfig& m, int64_t layer);
 StemSpec stem_spec(const ModelConfig& m);
 QkNorm effective_qk_norm(const ModelConfig& m);
+// model.qk_norm's value ("head", "full", "none"); `fallback` for "auto" or anything else.
+QkNorm parse_qk_norm(const std::string& value, QkNorm fallback);
 const char* site_name(GpasSite site);
 const char* qk_norm_name(QkNorm q);
 

@@ -253,5 +253,22 @@ TEST(PaperTables, SpotChecks) {
   EXPECT_EQ(base_method("Sandwich + GPAS"), "Sandwich-LN");
 }
 
+// model.qk_norm names a method only where it differs from the scheme's own (OLMo-2's is "full").
+TEST(MethodNames, QkNormSuffixOnlyWhereItDiffersFromTheScheme) {
+  auto method = [](const char* norm, bool gpas, const char* qk) {
+    nlohmann::json j = to_json(config_of("tiny", norm, gpas));
+    j["model"]["qk_norm"] = qk;
+    return method_of(j);
+  };
+  EXPECT_EQ(method("pre", false, "auto"), "Pre-LN");
+  EXPECT_EQ(method("pre", false, "none"), "Pre-LN");
+  EXPECT_EQ(method("pre", true, "head"), "Pre + GPAS + QK-norm");
+  EXPECT_EQ(method("pre", false, "full"), "Pre-LN + QK-norm (full)");
+  EXPECT_EQ(method("olmo2", false, "full"), "OLMo-2");
+  EXPECT_EQ(method("olmo2", true, "none"), "OLMo-2 + GPAS - QK-norm");
+  EXPECT_EQ(base_method("Pre + GPAS + QK-norm"), "Pre-LN + QK-norm");
+  EXPECT_EQ(base_method("OLMo-2 + GPAS - QK-norm"), "OLMo-2 - QK-norm");
+}
+
 }  // namespace
 }  // namespace gpas::results
