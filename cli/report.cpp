@@ -1,4 +1,4 @@
-// `gpas report table2 | table3 | ablations | pivot`: the paper's tables from <workdir>/gpas.db, printed
+// `gpas report table2 | schemes | table3 | ablations | pivot`: the paper's tables from <workdir>/gpas.db, printed
 // to stdout (aligned text on a terminal, Markdown through a pipe) or written with --out (format
 // from the extension), or --format text|md|latex|csv|html|json. Figures: report_figures.cpp.
 #include <unistd.h>
@@ -115,6 +115,11 @@ void setup_report(CLI::App& app) {
     warn_paper_gap(*o, *store);
     emit(*o, results::report_table2(*store, o->report, format_of(*o)));
   });
+
+  auto* sc = report->add_subcommand("schemes",
+                                    "Each scheme one row: its learning rate, without and with GPAS, the paired change");
+  add_common(sc, *o);
+  sc->callback([o] { emit(*o, results::report_schemes(*open_checked(*o), o->report, format_of(*o))); });
 
   auto* ab = report->add_subcommand("ablations", "Tables 4 and 5: GPAS ablations on Pre-LN (or --norm)");
   add_common(ab, *o);

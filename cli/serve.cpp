@@ -1,6 +1,6 @@
 // `gpas serve -w DIR [--port P] [--host H]`: a read-only web page of a workdir, on 127.0.0.1 unless
 // --host says otherwise: the runs table and loss curves that grow while runs train, runs side by
-// side, the paper's tables (report table2 / table3 / ablations, the same code) and the figures
+// side, the tables (report table2 / schemes / table3 / ablations, the same code) and the figures
 // `gpas report figures` drew. The page (serve_page.html) and Chart.js are compiled in; the page
 // polls the JSON endpoints below. Writes nothing but gpas.db's index refresh; the layout and the
 // charts are the page's.
@@ -113,13 +113,14 @@ Json runs_json(Index& index, const std::string& workdir) {
 // The paper's tables, each the text `gpas report NAME --format F` prints.
 std::string table_text(const results::Store& store, const std::string& name, const std::string& format) {
   if (name == "table2") return results::report_table2(store, {}, format);
+  if (name == "schemes") return results::report_schemes(store, {}, format);
   if (name == "ablations") {
     std::string t = results::report_ablations(store, {}, format);
     if (t.empty()) throw Error("no ablation runs (GPAS variants of Pre-LN at 350m) in the store");
     return t;
   }
   if (name == "table3") return results::render(results::table3_table(store, {}), format);
-  throw Error("no table '" + name + "': table2, table3 or ablations");
+  throw Error("no table '" + name + "': table2, schemes, table3 or ablations");
 }
 
 void send_json(httplib::Response& res, const Json& j, int status = 200) {

@@ -41,6 +41,7 @@ struct Table2Data {
   std::vector<std::string> methods;
   std::vector<std::string> sizes;
   std::map<std::pair<std::string, std::string>, CellRuns> cells;  // (method, size)
+  std::map<std::pair<std::string, std::string>, std::string> lr;  // train.lr of the cell's runs
   std::vector<std::string> notes;
 };
 Table2Data collect_table2(const Store& store, const ReportOptions& opts);
@@ -52,6 +53,12 @@ ReportTable table2_table(const Table2Data& data, const ReportOptions& opts);
 std::string table2_csv(const Table2Data& data, const ReportOptions& opts);
 // The whole report in one format (md | latex | csv | html).
 std::string report_table2(const Store& store, const ReportOptions& opts, const std::string& format);
+
+// The same runs with one row per scheme (a QK-norm variant is a row of its own): its learning
+// rate, then for each size the scheme without GPAS, with GPAS, and the paired change. Only the
+// schemes that have runs.
+ReportTable schemes_table(const Table2Data& data, const ReportOptions& opts);
+std::string report_schemes(const Store& store, const ReportOptions& opts, const std::string& format);
 
 // Tables 4 and 5: activation, position; stopgrad, gate. Empty when no ablation run is found.
 std::vector<ReportTable> ablation_tables(const Store& store, const ReportOptions& opts);

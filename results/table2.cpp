@@ -96,6 +96,7 @@ Table2Data collect_table2(const Store& store, const ReportOptions& opts) {
       }
     }
     d.cells[key] = best_cell;
+    if (!best->empty()) d.lr[key] = config_text(best->front().config, "train.lr");
     const std::string where = key.second + " " + key.first;
     if (by_config.size() > 1)
       d.notes.push_back(where + ": runs of " + std::to_string(by_config.size()) +
@@ -212,6 +213,78 @@ std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
       out << "\n";
     }
   return out.str();
+}
+
+ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
+  ReportTable t;
+  t.title = "Schemes";
+  t.label = "tab:gpas-schemes";
+  const bool one_size = d.sizes.size() == 1;
+  t.caption = "Final " + opts.metric + " (lower is better) of each scheme without and with GPAS" +
+              (one_size ? " at " + d.sizes[0] : "") + (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
+              ", at the learning rate its runs used. Mean ± std over seeds [n runs]; the change is "
+              "GPAS minus the scheme, seed k against seed k, and where n >= 2 its 95 % t-interval, "
+              "mean ± t(0.975, n-1) s/sqrt(n); * marks an interval that excludes zero. Best per "
+              "column in bold, second underlined.";
+  t.header = {"Scheme", "lr"};
+  std::vector<size_t> measured_cols;
+  for (const auto& s : d.sizes) {
+    const std::string at = one_size ? "" : s + " ";
+    measured_cols.push_back(t.header.size());
+    t.header.push_back(at + "without GPAS");
+    measured_cols.push_back(t.header.size());
+    t.header.push_back(at + "with GPAS");
+    t.header.push_back(at + "change (paired)");
+  }
+  auto has_runs = [&](const std::string& method) {
+    for (const auto& s : d.sizes)
+      if (d.cells.count({method, s})) return true;
+    return false;
+  };
+  std::vector<std::string> bases;
+  for (const auto& m : d.methods) {
+    std::string base = base_method(m).empty() ? m : base_method(m);
+    if (has_runs(m) && std::find(bases.begin(), bases.end(), base) == bases.end()) bases.push_back(base);
+  }
+  sort_methods(bases);  // the paper's schemes first, then the table's order
+  std::vector<std::vector<double>> values;
+  for (const auto& base : bases) {
+    const auto partner = std::find_if(d.methods.begin(), d.methods.end(),
+                                      [&](const std::string& m) { return base_method(m) == base; });
+    const std::string with = partner == d.methods.end() ? "" : *partner;
+    std::vector<std::string> rates;
+    for (const auto& s : d.sizes)
+      for (const auto& m : {base, with})
+        if (auto it = d.lr.find({m, s}); it != d.lr.end() &&
+            std::find(rates.begin(), rates.end(), it->second) == rates.end())
+          rates.push_back(it->second);
+    std::string lr;
+    for (const auto& r : rates) lr += (lr.empty() ? "" : " / ") + r;
+    std::vector<Cell> row = {{base}, {lr}};
+    std::vector<double> vals = {-1, -1};
+    for (const auto& s : d.sizes) {
+      for (const auto& m : {base, with}) {
+        auto it = d.cells.find({m, s});
+        CellRuns c = it == d.cells.end() ? CellRuns{} : it->second;
+        row.push_back(cell_of(c));
+        vals.push_back(c.values.empty() ? -1 : c.stats().mean);
+      }
+      auto ch = with.empty() ? std::nullopt : change_of(d, with, s);
+      row.push_back({ch ? paired_change_text(ch->paired, ch->unpaired) : ""});
+      vals.push_back(-1);
+    }
+    t.rows.push_back(std::move(row));
+    values.push_back(std::move(vals));
+  }
+  if (t.rows.empty())
+    throw Error("no runs of a scheme" + (opts.sweep.empty() ? std::string() : " in sweep '" + opts.sweep + "'"));
+  mark_best_two(t, values, measured_cols);
+  t.notes = d.notes;
+  return t;
+}
+
+std::string report_schemes(const Store& store, const ReportOptions& opts, const std::string& format) {
+  return render(schemes_table(collect_table2(store, opts), opts), format);
 }
 
 std::string report_table2(const Store& store, const ReportOptions& opts, const std::string& format) {

@@ -41,13 +41,13 @@ grep -q "^gpas: error: .*nowhere/gpas.db" err.txt || fail "a missing store"
 
 # Every command that reads or writes a workdir takes -w/--workdir and GPAS_WORKDIR.
 for c in "ingest" "query" "runs list" "runs show" "runs compare" "runs delete" "runs tag" "runs note" \
-         "report table2" "report ablations" "report pivot" "report figures" "report html" "report mechanism" \
+         "report table2" "report schemes" "report ablations" "report pivot" "report figures" "report html" "report mechanism" \
          "sweep plan" "sweep run" "sweep status" "sweep cancel" "sweep list" "ablate" "train" "analyze importance" \
          "export-runs" "serve"; do
   "$gpas" $c --help > help.txt
   grep -q -- "-w, *--workdir.*(Env:GPAS_WORKDIR)" help.txt || fail "gpas $c has no -w/--workdir with GPAS_WORKDIR"
 done
-for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report pivot" \
+for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report schemes" "report pivot" \
          "report ablations" "report figures" "report mechanism" "sweep list" "sweep plan" "sweep status" "ablate" "train" "model info" \
          "model forward" "export" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
          "bench train" "bench plan" "analyze importance" "export-runs" "libtorch"; do

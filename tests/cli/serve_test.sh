@@ -106,6 +106,8 @@ assert c["train.steps"] == ["20", "1000000"] and c["name"] == ["done", "live"], 
 assert "model.size" not in c, "a key with equal values is listed"' || fail "/api/compare"
 get "${url}api/tables/table2?format=md" > t2.md || fail "/api/tables/table2 did not answer"
 "$gpas" report table2 -w w --format md | diff - t2.md || fail "/api/tables/table2 differs from gpas report table2"
+get "${url}api/tables/schemes?format=md" > schemes.md || fail "/api/tables/schemes did not answer"
+"$gpas" report schemes -w w --format md | diff - schemes.md || fail "/api/tables/schemes differs from gpas report schemes"
 [ "$(code "${url}api/runs/nosuchrun/metrics")" = 404 ] || fail "an unknown run is not a 404"
 
 # A second server on the same port: refused, naming the port and what to do.

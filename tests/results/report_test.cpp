@@ -48,6 +48,22 @@ TEST_F(Table2Test, MarkdownGolden) { expect_golden("table2.md", report_table2(*s
 
 TEST_F(Table2Test, LatexGolden) { expect_golden("table2.tex", report_table2(*store(), {}, "latex")); }
 
+// One row per scheme that has runs: DeepNorm's only run is with GPAS, Mix + GPAS's is running.
+TEST_F(Table2Test, SchemesOneRowEach) {
+  expect_golden("schemes.md", report_schemes(*store(), {}, "md"));
+  auto t = schemes_table(collect_table2(*store(), {}), {});
+  ASSERT_EQ(t.header.size(), 8u);
+  EXPECT_EQ(t.header[2], "71m without GPAS");
+  std::vector<std::string> names;
+  for (const auto& row : t.rows) names.push_back(row[0].text);
+  EXPECT_EQ(names, (std::vector<std::string>{"Post-LN", "DeepNorm", "Pre-LN", "Sandwich-LN", "Mix-LN", "LNS"}));
+  EXPECT_EQ(t.rows[2][4].text, "-0.70 [-0.70, -0.70]*");  // Pre-LN at 71m, paired over 2 seeds
+  EXPECT_EQ(t.rows[2][3].em, Emphasis::kSecond);  // Pre + GPAS at 71m, after LNS + GPAS
+  EXPECT_EQ(t.rows[2][4].em, Emphasis::kNone);    // a change is not ranked
+  EXPECT_EQ(t.rows[1][6].text, "26.65");                  // DeepNorm + GPAS at 130m, no base run
+  EXPECT_EQ(t.rows[1][7].text, "");
+}
+
 TEST_F(Table2Test, CellsSayWhatTheyAre) {
   Table2Data d = collect_table2(*store(), {});
   EXPECT_EQ(d.sizes, (std::vector<std::string>{"71m", "130m"}));
