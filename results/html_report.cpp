@@ -82,7 +82,9 @@ std::string html_report(const Store& store, const HtmlOptions& o) {
   if (!o.report.sweep.empty()) h << "<p>Sweep: " << html_escape(o.report.sweep) << "</p>\n";
   h << "<h2>Perplexity by method and size</h2>\n";
   try {
-    h << render(table2_table(collect_table2(store, o.report), o.report), "html");
+    Table2Data d = collect_table2(store, o.report);
+    h << render(table2_table(d, o.report), "html");
+    h << "<h2>Each scheme without and with GPAS</h2>\n" << render(schemes_table(d, o.report), "html");
   } catch (const Error& e) {
     h << "<p class=\"skipped\">Table 2: " << html_escape(e.what()) << "</p>\n";
   }
