@@ -21,7 +21,7 @@ void setup_query(CLI::App& app);   // query.cpp: gpas query "SQL"
 void setup_runs(CLI::App& app);    // runs.cpp: gpas runs list / show
 void setup_runs_compare(CLI::App& runs);  // runs_compare.cpp: gpas runs compare A B ...
 void setup_runs_manage(CLI::App& runs);   // runs_manage.cpp: gpas runs delete / tag / note
-void setup_report(CLI::App& app);  // report.cpp: gpas report table2 / ablations / pivot
+void setup_report(CLI::App& app);  // report.cpp: gpas report table2 / schemes / table3 / ablations / pivot
 void setup_report_figures(CLI::App& report);  // report_figures.cpp: report figures / html
 
 // <workdir>/gpas.db; read_only also refuses a missing database with advice.

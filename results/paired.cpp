@@ -39,6 +39,11 @@ PairedChange paired_change(const std::map<int64_t, double>& a, const std::map<in
   return p;
 }
 
+const char* const kPairedChangeCaption =
+    " (seed k against seed k, over the n seeds both have; the difference of the means, marked "
+    "unpaired, where they share none) and, where n >= 2, its 95 % t-interval, mean ± t(0.975, n-1) "
+    "s/sqrt(n); * marks an interval that excludes zero.";
+
 std::string paired_change_text(const PairedChange& p, double unpaired) {
   if (p.n == 0) return signed_fixed(unpaired) + " unpaired";
   if (p.n == 1) return signed_fixed(p.mean);

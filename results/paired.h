@@ -22,6 +22,9 @@ PairedChange paired_change(const std::map<int64_t, double>& a, const std::map<in
 // seed in both arms, the difference of the means `unpaired` and the word "unpaired".
 std::string paired_change_text(const PairedChange& p, double unpaired);
 
+// What paired_change_text's numbers are, for a caption: follows "the mean paired change A − B".
+extern const char* const kPairedChangeCaption;
+
 // The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1).
 double t_quantile_975(int df);
 

@@ -81,9 +81,7 @@ ReportTable pivot_table(const Store& store, const PivotOptions& o) {
         throw Error("pivot: --paired: no runs have " + o.cols + " = '" + *arm + "' (values: " + valid + ")",
                     kExitUsage);
     t.header.push_back(arm_b + " − " + arm_a);
-    t.caption += " The last column: the mean paired change " + arm_b + " − " + arm_a +
-                 " (seed k against seed k, over the n seeds both have) and, where n >= 2, its 95 % "
-                 "t-interval, mean ± t(0.975, n-1) s/sqrt(n); * marks an interval that excludes zero.";
+    t.caption += " The last column: the mean paired change " + arm_b + " − " + arm_a + kPairedChangeCaption;
   }
   for (const auto& rv : rows) {
     std::vector<Cell> row = {{rv}};

@@ -144,9 +144,8 @@ ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
   t.caption = "Final " + opts.metric + " (lower is better) by method and model size" +
               (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
               ". Mean ± std over seeds [n runs]. GPAS rows show in parentheses the mean paired change "
-              "against the same scheme without GPAS (seed k against seed k, over the n seeds both "
-              "have) and, where n >= 2, its 95 % t-interval, mean ± t(0.975, n-1) s/sqrt(n); * marks "
-              "an interval that excludes zero. Best per size in bold, second underlined." +
+              "against the same scheme without GPAS" + kPairedChangeCaption +
+              " Best per size in bold, second underlined." +
               (opts.compare_paper ? " Columns marked (paper): the published numbers." : "");
   t.header = {"Method"};
   std::vector<size_t> measured_cols;
@@ -222,10 +221,9 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
   const bool one_size = d.sizes.size() == 1;
   t.caption = "Final " + opts.metric + " (lower is better) of each scheme without and with GPAS" +
               (one_size ? " at " + d.sizes[0] : "") + (opts.sweep.empty() ? "" : ", sweep " + opts.sweep) +
-              ", at the learning rate its runs used. Mean ± std over seeds [n runs]; the change is "
-              "GPAS minus the scheme, seed k against seed k, and where n >= 2 its 95 % t-interval, "
-              "mean ± t(0.975, n-1) s/sqrt(n); * marks an interval that excludes zero. Best per "
-              "column in bold, second underlined.";
+              ", and the learning rate its runs used. Mean ± std over seeds [n runs]. The change is "
+              "the mean paired change with GPAS against without" + kPairedChangeCaption +
+              " Best per column in bold, second underlined.";
   t.header = {"Scheme", "lr"};
   std::vector<size_t> measured_cols;
   for (const auto& s : d.sizes) {
@@ -234,32 +232,40 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
     t.header.push_back(at + "without GPAS");
     measured_cols.push_back(t.header.size());
     t.header.push_back(at + "with GPAS");
-    t.header.push_back(at + "change (paired)");
+    t.header.push_back(at + "change");
   }
-  auto has_runs = [&](const std::string& method) {
-    for (const auto& s : d.sizes)
-      if (d.cells.count({method, s})) return true;
-    return false;
-  };
+  // Rows: the schemes with runs (a QK-norm variant is a scheme of its own here), in Table 2's order.
   std::vector<std::string> bases;
   for (const auto& m : d.methods) {
-    std::string base = base_method(m).empty() ? m : base_method(m);
-    if (has_runs(m) && std::find(bases.begin(), bases.end(), base) == bases.end()) bases.push_back(base);
+    const std::string b = base_method(m), base = b.empty() ? m : b;
+    bool has_runs = false;
+    for (const auto& s : d.sizes) has_runs = has_runs || d.cells.count({m, s});
+    if (has_runs && std::find(bases.begin(), bases.end(), base) == bases.end()) bases.push_back(base);
   }
-  sort_methods(bases);  // the paper's schemes first, then the table's order
+  sort_methods(bases);
+  auto lr_of = [&](const std::string& m, const std::string& s) {
+    auto it = d.lr.find({m, s});
+    return it == d.lr.end() ? std::string() : it->second;
+  };
   std::vector<std::vector<double>> values;
   for (const auto& base : bases) {
     const auto partner = std::find_if(d.methods.begin(), d.methods.end(),
                                       [&](const std::string& m) { return base_method(m) == base; });
     const std::string with = partner == d.methods.end() ? "" : *partner;
-    std::vector<std::string> rates;
-    for (const auto& s : d.sizes)
-      for (const auto& m : {base, with})
-        if (auto it = d.lr.find({m, s}); it != d.lr.end() &&
-            std::find(rates.begin(), rates.end(), it->second) == rates.end())
-          rates.push_back(it->second);
+    // "0.004", or per size "71m: 0.004; 130m: 0.002"; "0.004 (GPAS 0.008)" where the arms differ.
+    std::vector<std::pair<std::string, std::string>> parts;  // (size, text)
+    for (const auto& s : d.sizes) {
+      const std::string a = lr_of(base, s), g = lr_of(with, s);
+      std::string part = a.empty() ? (g.empty() ? "" : "GPAS " + g) : g.empty() || g == a ? a : a + " (GPAS " + g + ")";
+      if (!a.empty() && !g.empty() && g != a)
+        t.notes.push_back(s + " " + base + ": the runs with GPAS used another learning rate (" + g +
+                          " against " + a + "); the change compares across the two");
+      if (!part.empty()) parts.emplace_back(s, part);
+    }
+    const bool same = std::all_of(parts.begin(), parts.end(), [&](const auto& p) { return p.second == parts[0].second; });
     std::string lr;
-    for (const auto& r : rates) lr += (lr.empty() ? "" : " / ") + r;
+    for (const auto& [s, part] : parts)
+      if (!same || lr.empty()) lr += (lr.empty() ? "" : "; ") + (one_size || same ? "" : s + ": ") + part;
     std::vector<Cell> row = {{base}, {lr}};
     std::vector<double> vals = {-1, -1};
     for (const auto& s : d.sizes) {
@@ -276,10 +282,8 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
     t.rows.push_back(std::move(row));
     values.push_back(std::move(vals));
   }
-  if (t.rows.empty())
-    throw Error("no runs of a scheme" + (opts.sweep.empty() ? std::string() : " in sweep '" + opts.sweep + "'"));
   mark_best_two(t, values, measured_cols);
-  t.notes = d.notes;
+  t.notes.insert(t.notes.end(), d.notes.begin(), d.notes.end());
   return t;
 }
 

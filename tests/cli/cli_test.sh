@@ -93,6 +93,7 @@ grep -q "has no numbers for 9m" out.txt || fail "the table does not state the mi
 # ---- formats: md in a pipe, aligned text on a terminal, by --out's extension ----
 "$gpas" report table2 | grep -q '| Pre + GPAS | \*\*29.50 (-1.00)\*\* |' || fail "md in a pipe"
 "$gpas" report table2 --format text | grep -q '^Pre + GPAS  *29.50 (-1.00)▲$' || fail "text format (best marked ▲)"
+"$gpas" report schemes | grep -q '^| Pre-LN |  | \*\*30.50\*\* | \*\*29.50\*\* | -1.00 |$' || fail "report schemes: one row per scheme"
 if command -v script > /dev/null; then
   script -qec "$gpas report table2" /dev/null > tty.txt
   grep -q '<u>' tty.txt && fail "a terminal gets <u> tags"

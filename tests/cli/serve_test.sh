@@ -94,6 +94,9 @@ echo "live run's step on the page: $s1, then $s2"
 grep -q "<tr data-run=\"$done_id\" data-step=\"20\"" page2.html || fail "the page does not show the finished run"
 grep -q 'id="problem"[^>]* hidden' page2.html || { grep 'id="problem"' page2.html; fail "the page reports a problem"; }
 grep -q '<canvas id="chart"[^>]*style=' page2.html || fail "Chart.js did not draw the chart"
+grep -q '<figcaption><b>Table 2.</b>' page2.html || fail "the page does not show Table 2 first"
+dom "${url}#table=schemes" > schemes.html
+grep -q '<figcaption><b>Schemes.</b>' schemes.html || fail "#table=schemes does not show the schemes table"
 
 # The other endpoints: a growing loss curve, the differing config keys, the report's own table.
 n_points() { get "${url}api/runs/$live_id/metrics?key=train/loss" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))'; }

@@ -134,6 +134,7 @@ TEST_F(FiguresTest, HtmlPageIsSelfContainedAndRenders) {
   EXPECT_EQ(page, html_report(*store(), o));  // byte-stable
   EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(page.find("<table class=\"gpas\">"), std::string::npos);
+  EXPECT_NE(page.find("<h2>Each scheme without and with GPAS</h2>"), std::string::npos);
   // Captions above their tables, as wide as the page (a <caption> is only as wide as its table).
   EXPECT_EQ(page.find("<caption"), std::string::npos);
   EXPECT_NE(page.find("final metrics at each run's last step.</figcaption>"), std::string::npos);

@@ -64,6 +64,42 @@ TEST_F(Table2Test, SchemesOneRowEach) {
   EXPECT_EQ(t.rows[1][7].text, "");
 }
 
+// Built by hand: a QK-norm variant pairs with its own GPAS row, a scheme whose only runs have GPAS
+// gets a row, and arms at different learning rates say so.
+TEST(SchemesTable, PairsQkVariantsAndSaysTheLearningRates) {
+  Table2Data d;
+  d.sizes = {"9m"};
+  auto cell = [&](const std::string& method, std::map<int64_t, double> by_seed, const std::string& lr) {
+    CellRuns c;
+    for (auto [seed, v] : by_seed) c.values.push_back(v), c.by_seed[seed] = v;
+    d.cells[{method, "9m"}] = c;
+    d.lr[{method, "9m"}] = lr;
+    d.methods.push_back(method);
+  };
+  cell("Pre + GPAS + QK-norm", {{0, 10}, {1, 12}}, "0.004");
+  cell("Peri-LN + GPAS", {{0, 30}}, "0.002");
+  cell("Pre-LN", {{0, 20}, {1, 22}}, "0.004");
+  cell("Pre + GPAS", {{0, 19}, {1, 20}}, "0.008");
+  cell("Pre-LN + QK-norm", {{0, 11}, {1, 15}}, "0.004");
+  sort_methods(d.methods);
+  auto t = schemes_table(d, {});
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.rows[0][0].text, "Pre-LN");
+  EXPECT_EQ(t.rows[0][1].text, "0.004 (GPAS 0.008)");
+  EXPECT_EQ(t.rows[0][4].text, "-1.50 [-7.85, +4.85]");    // (19 - 20, 20 - 22), t(0.975, 1) = 12.706
+  EXPECT_EQ(t.rows[1][0].text, "Pre-LN + QK-norm");
+  EXPECT_EQ(t.rows[1][1].text, "0.004");
+  EXPECT_EQ(t.rows[1][4].text, "-2.00 [-14.71, +10.71]");  // (10 - 11, 12 - 15)
+  EXPECT_EQ(t.rows[2][0].text, "Peri-LN");
+  EXPECT_EQ(t.rows[2][1].text, "GPAS 0.002");
+  EXPECT_EQ(t.rows[2][2].kind, "missing");
+  EXPECT_EQ(t.rows[2][3].text, "30.00");
+  EXPECT_EQ(t.rows[2][4].text, "");
+  ASSERT_EQ(t.notes.size(), 1u);
+  EXPECT_EQ(t.notes[0], "9m Pre-LN: the runs with GPAS used another learning rate (0.008 against 0.004); "
+                        "the change compares across the two");
+}
+
 TEST_F(Table2Test, CellsSayWhatTheyAre) {
   Table2Data d = collect_table2(*store(), {});
   EXPECT_EQ(d.sizes, (std::vector<std::string>{"71m", "130m"}));
