@@ -168,8 +168,14 @@ void read_states(Plan& p) {
       if (r.cpu != cpu) continue;
       const RunInfo& i = r.info;
       if (is_final(i.state) && i.end_time > i.first_start && i.first_start > 0) {
-        flops += r.flops;
-        device_hours += r.est_hours;
+        if (i.attempt_start > 0 && i.end_time > i.attempt_start && i.attempt_start_step < r.steps) {
+          // Its last attempt: a run interrupted and resumed hours later did not train in between.
+          flops += r.flops * double(r.steps - i.attempt_start_step) / r.steps;
+          device_hours += (i.end_time - i.attempt_start) / 3600.0 * (cpu ? 1 : std::max(1, p.gpus_per_job));
+        } else {
+          flops += r.flops;
+          device_hours += r.est_hours;
+        }
         ++n;
       } else if (i.state == State::Running && i.step > i.attempt_start_step && i.step_time > i.attempt_start &&
                  i.attempt_start > 0) {  // this attempt's steps so far

@@ -160,6 +160,23 @@ TEST(Throughput, PlanPricesAtTheBenchUntilTheSweepMeasuresItsOwn) {
   EXPECT_NE(render_plan(after).find("finished or running CPU job(s) of this sweep"), std::string::npos);
 }
 
+TEST(Throughput, AResumedJobPricesTheRestByItsLastAttempt) {
+  // Killed at step 5 and resumed an hour later: its last attempt trained 5 steps in 4 s, so the
+  // job not started is priced at 10 steps x 0.8 s, not at the hour between the attempts.
+  Sweep s = tiny_sweep(testing::temp_dir("resumed"));
+  std::vector<BenchEntry> cache = {entry("tiny", job_fpt(s.jobs[0].cfg), 1e12)};
+  testing::write(run_dir_of(s.workdir, s.jobs[0].id) + "/journal.jsonl",
+                 "{\"seq\":0,\"type\":\"start\",\"time\":1000.0,\"host\":\"elsewhere\",\"pid\":1}\n"
+                 "{\"seq\":1,\"type\":\"metric\",\"time\":1004.0,\"step\":5,\"key\":\"train/loss\",\"value\":5}\n"
+                 "{\"seq\":2,\"type\":\"start\",\"time\":4600.0,\"host\":\"elsewhere\",\"pid\":2,"
+                 "\"resumed_from_step\":5}\n"
+                 "{\"seq\":3,\"type\":\"status\",\"time\":4604.0,\"status\":\"completed\",\"step\":10}\n");
+  Plan p = make_plan(s, 0, cache);
+  ASSERT_EQ(p.rows[0].info.state, State::Completed);
+  EXPECT_NEAR(p.rows[0].est_hours * 3600, 3604.0, 1e-6);  // its own row: the wall time it took
+  EXPECT_NEAR(p.rows[1].est_hours * 3600, 8.0 * train_flops(s.jobs[1].cfg) / train_flops(s.jobs[0].cfg), 1e-6);
+}
+
 TEST(Throughput, RunningJobsPriceTheRestAtTheirMeasuredStepTime) {
   // A job resumed at step 2, at step 6 eight seconds later (2 s a step, the bench said 0.01 s):
   // it has 4 steps left (8 s), and the job not started is priced at 10 steps x 2 s. A trainer on
