@@ -24,14 +24,14 @@ RANDOM=$seed
 # The trainers holding a run lock (this test's only), by the pid they wrote into it.
 worker_pids() { for l in w/runs/*/run.lock; do [ -f "$l" ] && ! flock -n "$l" true && awk '{print $1}' "$l"; done 2>/dev/null || true; }
 pkill_workers() { for p in $(worker_pids); do kill -9 "$p" 2>/dev/null || true; done; }
-# 300 steps: a few seconds of training a run, longer than the kill windows below (40 steps took
-# 0.5 s on an idle machine, so that every kill could land after all the training was done).
+# 1,200 steps: about 3 s of training a run, longer than the kill windows below (with the CPU kernels
+# 300 steps took 0.8 s, and every kill of seed 7 landed after all the training was done).
 cat > s.yaml <<'YAML'
 sweep: storm
 base:
   model: {size: tiny}
   data: {source: synthetic}
-  train: {steps: 300, warmup_steps: 2, batch_size: 4, micro_batch: 4, seq_len: 16, device: cpu,
+  train: {steps: 1200, warmup_steps: 2, batch_size: 4, micro_batch: 4, seq_len: 16, device: cpu,
           eval_tokens: 256, checkpoint_every: 10, log_every: 50, heartbeat_every: 1}
 grid:
   method: [pre, pre+gpas, post, lns]
