@@ -167,15 +167,14 @@ void read_states(Plan& p) {
     for (const auto& r : p.rows) {
       if (r.cpu != cpu) continue;
       const RunInfo& i = r.info;
-      if (is_final(i.state) && i.end_time > i.first_start && i.first_start > 0) {
-        if (i.attempt_start > 0 && i.end_time > i.attempt_start && i.attempt_start_step < r.steps) {
-          // Its last attempt: a run interrupted and resumed hours later did not train in between.
-          flops += r.flops * double(r.steps - i.attempt_start_step) / r.steps;
-          device_hours += (i.end_time - i.attempt_start) / 3600.0 * (cpu ? 1 : std::max(1, p.gpus_per_job));
-        } else {
-          flops += r.flops;
-          device_hours += r.est_hours;
-        }
+      if (is_final(i.state) && i.end_time > i.attempt_start && i.attempt_start > 0) {
+        // Its last attempt, up to the step it ended at (a diverged run stops early): a run
+        // interrupted and resumed hours later did not train in between. An attempt that only
+        // evaluated (killed after its last step) measures nothing.
+        const int64_t end = std::min(std::max(i.step, i.attempt_start_step), r.steps);
+        if (end <= i.attempt_start_step) continue;
+        flops += r.flops * double(end - i.attempt_start_step) / r.steps;
+        device_hours += (i.end_time - i.attempt_start) / 3600.0 * (cpu ? 1 : std::max(1, p.gpus_per_job));
         ++n;
       } else if (i.state == State::Running && i.step > i.attempt_start_step && i.step_time > i.attempt_start &&
                  i.attempt_start > 0) {  // this attempt's steps so far

@@ -175,6 +175,26 @@ TEST(Throughput, AResumedJobPricesTheRestByItsLastAttempt) {
   ASSERT_EQ(p.rows[0].info.state, State::Completed);
   EXPECT_NEAR(p.rows[0].est_hours * 3600, 3604.0, 1e-6);  // its own row: the wall time it took
   EXPECT_NEAR(p.rows[1].est_hours * 3600, 8.0 * train_flops(s.jobs[1].cfg) / train_flops(s.jobs[0].cfg), 1e-6);
+
+  // Diverged at step 4 after 2 s: 0.5 s a step, not 10 steps in 2 s.
+  testing::write(run_dir_of(s.workdir, s.jobs[0].id) + "/journal.jsonl",
+                 "{\"seq\":0,\"type\":\"start\",\"time\":1000.0,\"host\":\"elsewhere\",\"pid\":1}\n"
+                 "{\"seq\":1,\"type\":\"status\",\"time\":1002.0,\"status\":\"diverged\",\"step\":4}\n");
+  p = make_plan(s, 0, cache);
+  ASSERT_EQ(p.rows[0].info.state, State::Diverged);
+  EXPECT_NEAR(p.rows[1].est_hours * 3600, 5.0 * train_flops(s.jobs[1].cfg) / train_flops(s.jobs[0].cfg), 1e-6);
+
+  // Killed after its last step, resumed an hour later only to evaluate: it measures nothing, so the
+  // other job keeps the bench's price.
+  testing::write(run_dir_of(s.workdir, s.jobs[0].id) + "/journal.jsonl",
+                 "{\"seq\":0,\"type\":\"start\",\"time\":1000.0,\"host\":\"elsewhere\",\"pid\":1}\n"
+                 "{\"seq\":1,\"type\":\"metric\",\"time\":1004.0,\"step\":10,\"key\":\"train/loss\",\"value\":5}\n"
+                 "{\"seq\":2,\"type\":\"start\",\"time\":4600.0,\"host\":\"elsewhere\",\"pid\":2,"
+                 "\"resumed_from_step\":10}\n"
+                 "{\"seq\":3,\"type\":\"status\",\"time\":4601.0,\"status\":\"completed\",\"step\":10}\n");
+  p = make_plan(s, 0, cache);
+  ASSERT_EQ(p.rows[0].info.state, State::Completed);
+  EXPECT_NE(p.rate(p.rows[1]).from, Rate::From::Sweep);
 }
 
 TEST(Throughput, RunningJobsPriceTheRestAtTheirMeasuredStepTime) {
