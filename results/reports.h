@@ -58,6 +58,8 @@ std::string report_table2(const Store& store, const ReportOptions& opts, const s
 // rate, then for each size the scheme without GPAS, with GPAS, and the paired change. Only the
 // schemes that have runs.
 ReportTable schemes_table(const Table2Data& data, const ReportOptions& opts);
+// csv: one line per (scheme, size) with the numbers (means, stds, n, lr of each arm, the change and
+// its interval), as report_table2's long CSV; other formats render the table.
 std::string report_schemes(const Store& store, const ReportOptions& opts, const std::string& format);
 
 // Tables 4 and 5: activation, position; stopgrad, gate. Empty when no ablation run is found.

@@ -137,6 +137,14 @@ static std::optional<Change> change_of(const Table2Data& d, const std::string& m
                 a->second.stats().mean - b->second.stats().mean};
 }
 
+// "change,paired_n,lo,hi" for the CSVs: paired, or the difference of the means with n 0, or empty.
+static std::string change_csv(const std::optional<Change>& ch) {
+  if (ch && ch->paired.n > 0)
+    return signed_fixed(ch->paired.mean, 4) + "," + std::to_string(ch->paired.n) + "," +
+           (ch->paired.n > 1 ? signed_fixed(ch->paired.lo, 4) + "," + signed_fixed(ch->paired.hi, 4) : ",");
+  return (ch ? signed_fixed(ch->unpaired, 4) : "") + ",0,,";
+}
+
 ReportTable table2_table(const Table2Data& d, const ReportOptions& opts) {
   ReportTable t;
   t.title = "Table 2";
@@ -196,15 +204,9 @@ std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
       Stats st = c.stats();
       int unfinished = 0;
       for (const auto& [k, n] : c.unfinished) unfinished += n;
-      auto ch = change_of(d, m, s);
       out << m << "," << s << "," << (st.n ? fixed(st.mean, 4) : "") << ","
           << (st.n > 1 ? fixed(st.std, 4) : "") << "," << st.n << "," << c.diverged << ","
-          << unfinished << ",";
-      if (ch && ch->paired.n > 0)
-        out << signed_fixed(ch->paired.mean, 4) << "," << ch->paired.n << ","
-            << (ch->paired.n > 1 ? signed_fixed(ch->paired.lo, 4) + "," + signed_fixed(ch->paired.hi, 4) : ",");
-      else
-        out << (ch ? signed_fixed(ch->unpaired, 4) : "") << ",0,,";
+          << unfinished << "," << change_csv(change_of(d, m, s));
       if (opts.compare_paper) {
         auto p = paper_table2(m, s);
         out << "," << (p ? fixed(*p) : "");
@@ -287,8 +289,36 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
   return t;
 }
 
+// Long CSV for scripts, one line per (scheme, size): the numbers the table's cells print.
+static std::string schemes_csv(const Table2Data& d, const ReportTable& t) {
+  std::ostringstream out;
+  out << "scheme,size,lr,lr_gpas,mean,std,n,mean_gpas,std_gpas,n_gpas,change,change_n,change_lo,change_hi\n";
+  for (const auto& row : t.rows) {
+    const std::string& base = row[0].text;
+    const auto partner = std::find_if(d.methods.begin(), d.methods.end(),
+                                      [&](const std::string& m) { return base_method(m) == base; });
+    const std::string with = partner == d.methods.end() ? "" : *partner;
+    for (const auto& s : d.sizes) {
+      auto stats = [&](const std::string& m) {
+        auto it = d.cells.find({m, s});
+        Stats st = it == d.cells.end() ? Stats{} : it->second.stats();
+        return (st.n ? fixed(st.mean, 4) : "") + "," + (st.n > 1 ? fixed(st.std, 4) : "") + "," + std::to_string(st.n);
+      };
+      auto lr = [&](const std::string& m) {
+        auto it = d.lr.find({m, s});
+        return it == d.lr.end() ? std::string() : it->second;
+      };
+      out << base << "," << s << "," << lr(base) << "," << lr(with) << "," << stats(base) << "," << stats(with) << ",";
+      out << change_csv(with.empty() ? std::nullopt : change_of(d, with, s)) << "\n";
+    }
+  }
+  return out.str();
+}
+
 std::string report_schemes(const Store& store, const ReportOptions& opts, const std::string& format) {
-  return render(schemes_table(collect_table2(store, opts), opts), format);
+  Table2Data d = collect_table2(store, opts);
+  ReportTable t = schemes_table(d, opts);
+  return format == "csv" ? schemes_csv(d, t) : render(t, format);
 }
 
 std::string report_table2(const Store& store, const ReportOptions& opts, const std::string& format) {

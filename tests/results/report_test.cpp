@@ -62,6 +62,13 @@ TEST_F(Table2Test, SchemesOneRowEach) {
   EXPECT_EQ(t.rows[2][4].em, Emphasis::kNone);    // a change is not ranked
   EXPECT_EQ(t.rows[1][6].text, "26.65");                  // DeepNorm + GPAS at 130m, no base run
   EXPECT_EQ(t.rows[1][7].text, "");
+  // The CSV: the numbers, one line per (scheme, size).
+  std::string csv = report_schemes(*store(), {}, "csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "scheme,size,lr,lr_gpas,mean,std,n,mean_gpas,std_gpas,n_gpas,change,change_n,change_lo,change_hi");
+  EXPECT_NE(csv.find("\nPre-LN,71m,0.001,0.001,34.3000,0.2000,3,33.5000,0.1414,2,-0.7000,2,-0.7000,-0.7000\n"),
+            std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nDeepNorm,130m,,0.001,,,0,26.6500,,1,,0,,\n"), std::string::npos) << csv;
 }
 
 // Built by hand: a QK-norm variant pairs with its own GPAS row, a scheme whose only runs have GPAS
