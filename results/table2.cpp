@@ -216,6 +216,18 @@ std::string table2_csv(const Table2Data& d, const ReportOptions& opts) {
   return out.str();
 }
 
+// The GPAS arm of a scheme's row ("Pre + GPAS" of "Pre-LN"), "" where there is none.
+static std::string gpas_arm(const Table2Data& d, const std::string& base) {
+  auto it = std::find_if(d.methods.begin(), d.methods.end(),
+                         [&](const std::string& m) { return base_method(m) == base; });
+  return it == d.methods.end() ? "" : *it;
+}
+
+static std::string lr_of(const Table2Data& d, const std::string& method, const std::string& size) {
+  auto it = d.lr.find({method, size});
+  return it == d.lr.end() ? std::string() : it->second;
+}
+
 ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
   ReportTable t;
   t.title = "Schemes";
@@ -245,19 +257,13 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
     if (has_runs && std::find(bases.begin(), bases.end(), base) == bases.end()) bases.push_back(base);
   }
   sort_methods(bases);
-  auto lr_of = [&](const std::string& m, const std::string& s) {
-    auto it = d.lr.find({m, s});
-    return it == d.lr.end() ? std::string() : it->second;
-  };
   std::vector<std::vector<double>> values;
   for (const auto& base : bases) {
-    const auto partner = std::find_if(d.methods.begin(), d.methods.end(),
-                                      [&](const std::string& m) { return base_method(m) == base; });
-    const std::string with = partner == d.methods.end() ? "" : *partner;
+    const std::string with = gpas_arm(d, base);
     // "0.004", or per size "71m: 0.004; 130m: 0.002"; "0.004 (GPAS 0.008)" where the arms differ.
     std::vector<std::pair<std::string, std::string>> parts;  // (size, text)
     for (const auto& s : d.sizes) {
-      const std::string a = lr_of(base, s), g = lr_of(with, s);
+      const std::string a = lr_of(d, base, s), g = lr_of(d, with, s);
       std::string part = a.empty() ? (g.empty() ? "" : "GPAS " + g) : g.empty() || g == a ? a : a + " (GPAS " + g + ")";
       if (!a.empty() && !g.empty() && g != a)
         t.notes.push_back(s + " " + base + ": the runs with GPAS used another learning rate (" + g +
@@ -295,20 +301,14 @@ static std::string schemes_csv(const Table2Data& d, const ReportTable& t) {
   out << "scheme,size,lr,lr_gpas,mean,std,n,mean_gpas,std_gpas,n_gpas,change,change_n,change_lo,change_hi\n";
   for (const auto& row : t.rows) {
     const std::string& base = row[0].text;
-    const auto partner = std::find_if(d.methods.begin(), d.methods.end(),
-                                      [&](const std::string& m) { return base_method(m) == base; });
-    const std::string with = partner == d.methods.end() ? "" : *partner;
+    const std::string with = gpas_arm(d, base);
     for (const auto& s : d.sizes) {
       auto stats = [&](const std::string& m) {
         auto it = d.cells.find({m, s});
         Stats st = it == d.cells.end() ? Stats{} : it->second.stats();
         return (st.n ? fixed(st.mean, 4) : "") + "," + (st.n > 1 ? fixed(st.std, 4) : "") + "," + std::to_string(st.n);
       };
-      auto lr = [&](const std::string& m) {
-        auto it = d.lr.find({m, s});
-        return it == d.lr.end() ? std::string() : it->second;
-      };
-      out << base << "," << s << "," << lr(base) << "," << lr(with) << "," << stats(base) << "," << stats(with) << ",";
+      out << base << "," << s << "," << lr_of(d, base, s) << "," << lr_of(d, with, s) << "," << stats(base) << "," << stats(with) << ",";
       out << change_csv(with.empty() ? std::nullopt : change_of(d, with, s)) << "\n";
     }
   }
