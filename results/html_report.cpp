@@ -83,10 +83,8 @@ std::string html_report(const Store& store, const HtmlOptions& o) {
   h << "<h2>Perplexity by method and size</h2>\n";
   try {
     Table2Data d = collect_table2(store, o.report);
-    ReportTable schemes = schemes_table(d, o.report);
-    schemes.notes.resize(schemes.notes.size() - d.notes.size());  // Table 2 above says them
-    h << render(table2_table(d, o.report), "html");
-    h << "<h2>Each scheme without and with GPAS</h2>\n" << render(schemes, "html");
+    h << render(table2_table(d, o.report), "html");  // with collect_table2's notes
+    h << "<h2>Each scheme without and with GPAS</h2>\n" << render(schemes_table(d, o.report), "html");
   } catch (const Error& e) {
     h << "<p class=\"skipped\">Table 2: " << html_escape(e.what()) << "</p>\n";
   }

@@ -56,7 +56,8 @@ std::string report_table2(const Store& store, const ReportOptions& opts, const s
 
 // The same runs with one row per scheme (a QK-norm variant is a row of its own): its learning
 // rate, then for each size the scheme without GPAS, with GPAS, and the paired change. Only the
-// schemes that have runs.
+// schemes that have runs. Its notes are its own (learning rates that differ); report_schemes adds
+// collect_table2's.
 ReportTable schemes_table(const Table2Data& data, const ReportOptions& opts);
 // csv: one line per (scheme, size) with the numbers (means, stds, n, lr of each arm, the change and
 // its interval), as report_table2's long CSV; other formats render the table.

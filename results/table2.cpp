@@ -291,7 +291,6 @@ ReportTable schemes_table(const Table2Data& d, const ReportOptions& opts) {
     values.push_back(std::move(vals));
   }
   mark_best_two(t, values, measured_cols);
-  t.notes.insert(t.notes.end(), d.notes.begin(), d.notes.end());
   return t;
 }
 
@@ -318,7 +317,9 @@ static std::string schemes_csv(const Table2Data& d, const ReportTable& t) {
 std::string report_schemes(const Store& store, const ReportOptions& opts, const std::string& format) {
   Table2Data d = collect_table2(store, opts);
   ReportTable t = schemes_table(d, opts);
-  return format == "csv" ? schemes_csv(d, t) : render(t, format);
+  if (format == "csv") return schemes_csv(d, t);
+  t.notes.insert(t.notes.end(), d.notes.begin(), d.notes.end());  // what collect_table2 left out
+  return render(t, format);
 }
 
 std::string report_table2(const Store& store, const ReportOptions& opts, const std::string& format) {
