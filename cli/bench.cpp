@@ -91,13 +91,16 @@ void setup_bench(CLI::App& app) {
     std::printf("  MFU %.1f%% of %.3g FLOP/s (%s)\n", 100 * r["mfu"].get<double>(),
                 r["peak_flops"].get<double>(), r["peak_kind"].get<std::string>().c_str());
     std::printf("  Adam step: %s\n", r["fused_adam"].get<bool>() ? "fused kernel" : "per-parameter");
+    if (r.value("row_shards", 1) > 1)
+      std::printf("  rows: %d shards side by side, one thread each\n", r["row_shards"].get<int>());
     std::printf("  residual + GPAS + norm: %s\n",
                 r["fused_norm"] == "off"    ? "separate ops"
                 : r["fused_norm"] == "kernel" ? "fused, CUDA kernel"
                                               : "fused, ATen ops");
     if (r.contains("breakdown")) {
       const auto& b = r["breakdown"];
-      std::printf("  breakdown (each part alone, forward + backward):\n");
+      std::printf("  breakdown (each part alone, forward + backward%s):\n",
+                  b.value("shards", 1) > 1 ? ", on one shard's rows on one thread" : "");
       for (const auto& p : b["parts"])
         std::printf("    %-20s %3lld x %9.3f ms = %9.3f ms  %5.1f%% of the step\n",
                     p["part"].get<std::string>().c_str(), (long long)p["count"].get<int64_t>(),

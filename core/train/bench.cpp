@@ -109,7 +109,18 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
   const int reps = dev.is_cuda() ? 10 : 5;
   const int64_t L = model->layer_count();
   auto opts = model->embed_tokens->weight.options();
-  const int64_t B = b.inputs.size(0), T = b.inputs.size(1), C = model->cfg.hidden;
+  // Where the step runs shards of rows side by side (cpu_shards), a part is timed on one shard's
+  // rows on one thread, as each shard runs it.
+  const int64_t shards = cpu_shards(dev, b.inputs.size(0)), threads = at::get_num_threads();
+  struct Threads {  // one thread while the parts are timed, the step's count again after
+    int64_t n;
+    ~Threads() { at::set_num_threads(int(n)); }
+  } restore{threads};
+  if (shards > 1) at::set_num_threads(1);
+  const int64_t B = b.inputs.size(0) / shards, T = b.inputs.size(1), C = model->cfg.hidden;
+  DeviceBatch shard = b;
+  shard.inputs = b.inputs.slice(0, 0, B);
+  shard.targets = b.targets.slice(0, 0, B);
   torch::manual_seed(2);
   auto x = torch::randn({B, T, C}, opts).requires_grad_(true);  // (B, T, C)
   auto g = torch::randn({B, T, C}, opts);                        // (B, T, C)
@@ -125,15 +136,16 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
          auto [h, n] = block->forward_sites_fused(x, o);
          torch::autograd::backward({h, n}, {g, g});
        })},
-      {"embedding", 1, time_piece(model, dev, reps, [&] { backward(model->embed_tokens(b.inputs)); })},
+      {"embedding", 1, time_piece(model, dev, reps, [&] { backward(model->embed_tokens(shard.inputs)); })},
       {"head_and_loss", 1, time_piece(model, dev, reps, [&] {
-         model->chunked_loss_sum(model->norm(x), b.targets).backward();
+         model->chunked_loss_sum(model->norm(x), shard.targets).backward();
        })},
   };
+  double layer_s = time_piece(model, dev, reps, [&] { backward(block(x, model->rope)); });
+  at::set_num_threads(int(threads));
   // The update alone, on the gradients of one backward of the whole model.
   model->chunked_loss_sum(model->hidden(b.inputs), b.targets).backward();
   parts.push_back({"optimizer", 1, median_time(dev, reps, [&] { step.optimizer().step(); }, [] {})});
-  double layer_s = time_piece(model, dev, reps, [&] { backward(block(x, model->rope)); });
   nlohmann::json rows = nlohmann::json::array();
   double sum = 0;
   for (const Part& p : parts) {
@@ -149,7 +161,10 @@ nlohmann::json step_breakdown(Transformer& model, TrainStep& step, const DeviceB
           {"layer_parts_ms", (parts[0].s + parts[1].s + parts[2].s) * 1e3},
           {"how", "each part timed alone on the step's shapes (forward + backward), median of " +
                       std::to_string(reps) + " runs, times its count per step; shares are of the "
-                      "median step"}};
+                      "median step" + (shards > 1 ? "; the step runs " + std::to_string(shards) +
+                      " shards of rows side by side, so each part but the optimizer is timed on "
+                      "one shard's rows on one thread" : std::string())},
+          {"shards", shards}};
 }
 
 }  // namespace
@@ -233,6 +248,7 @@ nlohmann::json bench_train(const BenchTrainOptions& o) {
     peak_kind = "cpu fp32 torch::mm measured in this run";
   }
   nlohmann::json r = {{"size", o.size},
+          {"row_shards", cpu_shards(dev, o.batch)},
           {"norm", o.norm},
           {"gpas", o.gpas},
           {"layers", rc.model.layers},

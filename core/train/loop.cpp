@@ -35,7 +35,16 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
   int64_t tokens = 0;
   while (stream->next(b)) {
     auto d = to_device(b, dev);
-    sum += model->chunked_loss_sum(model->hidden(d.inputs), d.targets).to(torch::kFloat64);
+    const int64_t rows = d.inputs.size(0), shards = cpu_shards(dev, rows);
+    std::vector<torch::Tensor> part(shards);  // each shard's loss sum, added in shard order
+    at::parallel_for(0, shards, 1, [&](int64_t lo, int64_t hi) {
+      torch::NoGradGuard no_grad_here;  // grad mode is per thread
+      for (int64_t s = lo; s < hi; ++s) {
+        const int64_t r0 = rows * s / shards, r1 = rows * (s + 1) / shards;
+        part[s] = model->chunked_loss_sum(model->hidden(d.inputs.slice(0, r0, r1)), d.targets.slice(0, r0, r1));
+      }
+    });
+    for (const auto& p : part) sum += p.to(torch::kFloat64);
     tokens += b.loss_tokens();
   }
   std::vector<torch::Tensor> red = {sum, torch::full({}, double(tokens), torch::dtype(torch::kFloat64).device(dev))};

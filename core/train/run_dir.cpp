@@ -58,10 +58,22 @@ std::string RunDir::resume(Transformer& model, torch::optim::Optimizer& opt, Tra
 void RunDir::record_start(const RunConfig& cfg, const std::string& devices, int64_t step) {
   if (!lead_) return;
   int attempt = 1;
-  for (const auto& j : read_journal(journal_->path())) attempt += j.value("type", "") == "start";
+  int threads_before = 0;  // of the last attempt that recorded them
+  for (const auto& j : read_journal(journal_->path()))
+    if (j.value("type", "") == "start") {
+      ++attempt;
+      threads_before = j.value("threads", 0);
+    }
+  const int threads = torch::get_num_threads();
+  // On the CPU a step's rows are sharded by thread (step.h), so the thread count is in the bits.
+  if (step > 0 && devices.rfind("cpu", 0) == 0 && threads_before > 0 && threads_before != threads)
+    spdlog::warn("run {} trained on {} CPU threads and resumes on {}: each step's rows are split "
+                 "by thread, so from here it is not bit for bit the run {} threads would continue "
+                 "(GPAS_THREADS={} resumes it exactly)", run_id_, threads_before, threads,
+                 threads_before, threads_before);
   journal_->write({{"type", "start"}, {"run_id", run_id_}, {"name", cfg.name},
                    {"attempt", attempt}, {"host", hostname()}, {"pid", ::getpid()},
-                   {"devices", devices},
+                   {"devices", devices}, {"threads", threads},
                    {"git_commit", git_commit()}, {"torch_version", torch_version()},
                    {"resumed_from_step", step}, {"skipped_checkpoints", skipped_},
                    {"config", to_json(cfg)}});

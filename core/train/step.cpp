@@ -57,6 +57,12 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
   if (coll_.backend() != "single") {  // a c10d group, even of one
     sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(rendezvous_env().bucket_mib * (1 << 20)));
   }
+  shardable_ = !sync_;  // a group's gradient hooks count on one backward per micro-batch
+}
+
+int64_t cpu_shards(const torch::Device& device, int64_t rows) {
+  const int64_t threads = at::get_num_threads();
+  return device.is_cpu() && threads > 1 && rows >= threads ? threads : 1;
 }
 
 StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const StepOptions& o) {
@@ -82,20 +88,60 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
     for (auto& p : trainable_) p.mutable_grad() = torch::Tensor();
   const auto dev = micro.front().inputs.device();
   auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
-  for (int64_t m = 0; m < accum; ++m) {
-    model_->probe = o.probe && m == 0;
-    if (sync_ && m == accum - 1) sync_->arm();
+  // The loss of rows [r0, r1) of micro-batch m, divided as the weighting says.
+  auto scaled_loss = [&](int64_t m, torch::Tensor& l, int64_t r0, int64_t r1) {
     if (mixed) compat::set_bf16_autocast(dev, true);
-    auto h = model_->hidden(micro[m].inputs);                           // (B, T, C)
-    auto l = model_->chunked_loss_sum(h, micro[m].targets);             // (), logits never whole
+    auto h = model_->hidden(micro[m].inputs.slice(0, r0, r1));                 // (b, T, C)
+    l = model_->chunked_loss_sum(h, micro[m].targets.slice(0, r0, r1));        // (), logits never whole
     if (mixed) compat::set_bf16_autocast(dev, false);
     if (per_micro)  // the reference: mean over the micro-batch, averaged over micro-batches and ranks
-      (l / double(std::max<int64_t>(micro[m].loss_tokens, 1)) / double(accum * world)).backward();
-    else
-      (l / denom).backward();
-    loss_sum += l.detach().to(torch::kFloat64);
+      return l / double(std::max<int64_t>(micro[m].loss_tokens, 1)) / double(accum * world);
+    return l / denom;
+  };
+  for (int64_t m = 0; m < accum; ++m) {
+    const int64_t rows = micro[m].inputs.size(0);
+    const int64_t shards = shardable_ ? cpu_shards(dev, rows) : 1;
+    if (shards == 1) {
+      model_->probe = o.probe && m == 0;
+      if (sync_ && m == accum - 1) sync_->arm();
+      torch::Tensor l;
+      scaled_loss(m, l, 0, rows).backward();
+      model_->probe = false;
+      loss_sum += l.detach().to(torch::kFloat64);
+      continue;
+    }
+    // One shard of rows per thread, each shard's forward and backward single-threaded (nested
+    // parallel regions run inline, OpenBLAS too), side by side. Each shard's gradients come back
+    // apart and are added in shard order, so the bits do not depend on which shard ends first.
+    if (o.probe && m == 0) {  // the probes see the whole micro-batch, as unsharded
+      torch::NoGradGuard no_grad;
+      model_->probe = true;
+      model_->hidden(micro[m].inputs);
+      model_->probe = false;
+    }
+    std::vector<torch::Tensor> wrt;  // what trains now (LISA freezes layers for a while)
+    for (auto& p : trainable_)
+      if (p.requires_grad()) wrt.push_back(p);
+    std::vector<std::vector<torch::Tensor>> grads(shards);
+    std::vector<torch::Tensor> losses(shards);
+    at::parallel_for(0, shards, 1, [&](int64_t b, int64_t e) {
+      for (int64_t s = b; s < e; ++s) {
+        auto l = scaled_loss(m, losses[s], rows * s / shards, rows * (s + 1) / shards);
+        grads[s] = torch::autograd::grad({l}, wrt, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+      }
+    });
+    for (int64_t s = 0; s < shards; ++s) {
+      for (size_t i = 0; i < wrt.size(); ++i) {
+        auto& g = grads[s][i];
+        if (!g.defined()) continue;
+        auto& to = wrt[i].mutable_grad();
+        if (!to.defined()) to = g.is_contiguous() ? g : g.contiguous();
+        else to.add_(g);
+      }
+      loss_sum += losses[s].detach().to(torch::kFloat64);
+    }
   }
-  model_->probe = false;
 
   StepResult r;
   r.loss_sum = loss_sum;

@@ -60,7 +60,14 @@ class TrainStep {
   std::vector<torch::Tensor> trainable_, gates_;
   std::unique_ptr<torch::optim::Adam> opt_;
   std::unique_ptr<GradSync> sync_;  // only in a c10d group
+  bool shardable_ = false;  // micro-batches split by rows (cpu_shards): not in a c10d group
 };
+
+// How many shards of rows a batch of `rows` runs in, side by side, one per thread, each shard's
+// kernels single-threaded: torch's intra-op thread count on the CPU where the rows go round, else
+// 1. At the widths CPU users train, two one-thread graphs ran 1.3-2.2x as fast as one graph with
+// two-thread kernels (README, Speed). The bits then depend on the thread count.
+int64_t cpu_shards(const torch::Device& device, int64_t rows);
 
 // The global L2 norm of the gradients of `params`, as a device scalar (fp32).
 torch::Tensor grad_norm_tensor(const std::vector<torch::Tensor>& params);

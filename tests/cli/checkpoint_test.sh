@@ -65,6 +65,21 @@ grep -q "skipping a damaged checkpoint: $second: checksum mismatch" b2.txt || { 
 grep -q "resuming .* from $third" b2.txt || { cat b2.txt; fail "did not resume from the newest good checkpoint $third"; }
 cmp -s "$ref" "$(final_weights b)" || fail "the weights resumed past damaged checkpoints differ from the uninterrupted run's"
 
+# A CPU run resumed on another thread count says that it no longer continues bit for bit (each
+# step's rows are sharded by thread), and how to resume it exactly; on the same count it is silent.
+GPAS_THREADS=2 "$gpas" "${run[@]}" --workdir t > t1.txt 2>&1 &
+pids+=($!)
+for _ in $(seq 3000); do
+  [ -n "$(ls t/runs/*/checkpoints/step_*.pt 2>/dev/null)" ] && break
+  sleep 0.01
+done
+kill -9 "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+grep -q '"status":"completed"' t/runs/*/journal.jsonl && fail "the two-thread run finished before it was killed"
+"$gpas" "${run[@]}" --workdir t > t2.txt 2>&1 || { cat t2.txt; fail "the one-thread resume failed"; }
+grep -q "trained on 2 CPU threads and resumes on 1: .*GPAS_THREADS=2 resumes it exactly" t2.txt \
+  || { cat t2.txt; fail "a resume on another thread count went unmentioned"; }
+grep -q "resumes on" b2.txt && fail "a resume on the same thread count warned"
+
 # A completed run whose final checkpoint is damaged is still completed, and a rerun leaves it.
 last=$(ls a/runs/*/checkpoints/step_*.pt | tail -1)
 truncate -s 1000 "$last"

@@ -104,6 +104,54 @@ TEST(Step, MicroMeanWeightingIsTheReferenceCodes) {
   EXPECT_TRUE(differs) << "with padding the two weightings must differ, or the test proves nothing";
 }
 
+// The gradients and layer probes of one step on `threads` threads (torch's intra-op count).
+struct ThreadedStep {
+  std::vector<torch::Tensor> grads;
+  std::vector<double> variances;
+  double loss = 0;
+};
+ThreadedStep step_on_threads(int threads) {
+  const int before = torch::get_num_threads();
+  torch::set_num_threads(threads);
+  RunConfig c = tiny_cfg(1);
+  Transformer model(c.model);
+  model->init_weights(0);
+  auto single = make_single_process();
+  TrainStep step(model, c.train, *single);
+  auto batches = padded_batches();  // two micro-batches of 4 rows
+  ThreadedStep out;
+  StepOptions o;
+  o.probe = true;
+  o.after_reduce = [&] {
+    for (auto& p : step.trainable()) out.grads.push_back(p.grad().clone());
+  };
+  out.loss = step.run(0, batches, o).loss_sum.item<double>();
+  out.variances = model->last_layer_variance;
+  torch::set_num_threads(before);
+  return out;
+}
+
+TEST(Step, OnSeveralThreadsShardsTheRowsAndKeepsTheWholeBatchsGradientBitForBit) {
+  // Two threads: each micro-batch's rows in two shards side by side, their gradients added in
+  // shard order, so two runs agree to the bit; one thread: the whole micro-batch at once, the
+  // same sums in another order.
+  auto a = step_on_threads(2), b = step_on_threads(2), one = step_on_threads(1);
+  ASSERT_EQ(a.grads.size(), one.grads.size());
+  ASSERT_EQ(a.variances.size(), one.variances.size());
+  ASSERT_FALSE(a.variances.empty());
+  bool any_bit_differs = false;
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a.grads[i], b.grads[i])) << i;
+    EXPECT_TRUE(torch::allclose(a.grads[i], one.grads[i], 1e-4, 1e-7)) << i;
+    any_bit_differs |= !torch::equal(a.grads[i], one.grads[i]);
+  }
+  EXPECT_TRUE(any_bit_differs) << "two threads summed like one: were the rows sharded at all?";
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_NEAR(a.loss, one.loss, 1e-5 * one.loss);
+  for (size_t i = 0; i < a.variances.size(); ++i)  // the probes see the whole first micro-batch
+    EXPECT_NEAR(a.variances[i], one.variances[i], 1e-6 * one.variances[i]) << i;
+}
+
 TEST(Step, ClipsLikeTheReferenceGlobalFirstThenGates) {
   // Global norm sqrt(3^2 + 4^2) = 5 clipped to 1 scales both by 1/5: gate 0.6, other 0.8; the
   // gate clip then brings the gate to 0.1. (gpas used to clip the gate and the rest separately,
