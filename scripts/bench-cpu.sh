@@ -100,7 +100,7 @@ for i in "${!shapes[@]}"; do
     def tps($s): map(select(.side == $s) | .tokens_per_second);
     (map(select(.side == "g"))) as $g | tps("g") as $gt | tps("e") as $et | tps("b") as $bt |
     "| \($name) | \($v) | \($b) | \($t) | \($gt | rng) | \($et | rng) | \(($gt | med) / ($et | med) * 100 | round / 100) | " +
-    (if $name == "9m" then "\($g | map(.peak_flops / 1e9) | rng) | \($g | map(.mfu * 100 | round / 100) | "\(min)-\(max)") |"
+    (if $name == "9m" then "\($g | map(.peak_flops / 1e9) | rng) | \($g | map(.mfu * 100 | round / 100) | "\(min)-\(max) (median \(med))") |"
      else " | |" end) +
     (if ($bt | length) > 0 then " \($bt | rng) | \(($gt | med) / ($bt | med) * 100 | round / 100) |" else "" end)'
 done
