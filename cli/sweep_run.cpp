@@ -119,8 +119,8 @@ int run_sweep_cli(const sweeps::Sweep& sweep, const SweepRunArgs& a) {
     o.poll_interval = 5;
   } else {
     // CPU jobs side by side share the cores: each gets its share (at least one thread). Unless told,
-    // one job per core, one thread each: on 2 cores two one-thread jobs finished a sweep 1.6x sooner
-    // than one two-thread job at a time, and 8x sooner beside other work (README, Speed).
+    // one job per core, one thread each: on 2 cores two one-thread jobs finished a sweep in 20 s
+    // where one two-thread job at a time (two shards of rows) took 24 (README, Speed).
     // A job of k ranks (options.gpus_per_job, as the scheduler counts them) takes k cores.
     const int ranks = std::max(1, o.gpus_per_job > 0 ? o.gpus_per_job : sweep.options.gpus_per_job);
     if (cpu && o.max_parallel <= 0) o.max_parallel = std::max(1, available_cpus() / ranks);

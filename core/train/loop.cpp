@@ -37,12 +37,9 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
     auto d = to_device(b, dev);
     const int64_t rows = d.inputs.size(0), shards = cpu_shards(dev, rows);
     std::vector<torch::Tensor> part(shards);  // each shard's loss sum, added in shard order
-    at::parallel_for(0, shards, 1, [&](int64_t lo, int64_t hi) {
-      torch::NoGradGuard no_grad_here;  // grad mode is per thread
-      for (int64_t s = lo; s < hi; ++s) {
-        const int64_t r0 = rows * s / shards, r1 = rows * (s + 1) / shards;
-        part[s] = model->chunked_loss_sum(model->hidden(d.inputs.slice(0, r0, r1)), d.targets.slice(0, r0, r1));
-      }
+    parallel_shards(shards, [&](int64_t s) {
+      const int64_t r0 = rows * s / shards, r1 = rows * (s + 1) / shards;
+      part[s] = model->chunked_loss_sum(model->hidden(d.inputs.slice(0, r0, r1)), d.targets.slice(0, r0, r1));
     });
     for (const auto& p : part) sum += p.to(torch::kFloat64);
     tokens += b.loss_tokens();

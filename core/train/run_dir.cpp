@@ -58,15 +58,15 @@ std::string RunDir::resume(Transformer& model, torch::optim::Optimizer& opt, Tra
 void RunDir::record_start(const RunConfig& cfg, const std::string& devices, int64_t step) {
   if (!lead_) return;
   int attempt = 1;
-  int threads_before = 0;  // of the last attempt that recorded them
+  int threads_before = 0;  // of the last attempt, where it trained in one process on the CPU
   for (const auto& j : read_journal(journal_->path()))
     if (j.value("type", "") == "start") {
       ++attempt;
-      threads_before = j.value("threads", 0);
+      threads_before = j.value("devices", "") == "cpu x1" ? j.value("threads", 0) : 0;
     }
   const int threads = torch::get_num_threads();
-  // On the CPU a step's rows are sharded by thread (step.h), so the thread count is in the bits.
-  if (step > 0 && devices.rfind("cpu", 0) == 0 && threads_before > 0 && threads_before != threads)
+  // In one CPU process a step's rows are sharded by thread (step.h): the thread count is in the bits.
+  if (step > 0 && devices == "cpu x1" && threads_before > 0 && threads_before != threads)
     spdlog::warn("run {} trained on {} CPU threads and resumes on {}: each step's rows are split "
                  "by thread, so from here it is not bit for bit the run {} threads would continue "
                  "(GPAS_THREADS={} resumes it exactly)", run_id_, threads_before, threads,

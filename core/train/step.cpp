@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <ATen/ThreadLocalState.h>
+
 #include "core/common/error.h"
 #include "core/common/launch_env.h"
 #include "core/model/compat.h"
@@ -61,8 +63,21 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
 }
 
 int64_t cpu_shards(const torch::Device& device, int64_t rows) {
+#ifdef _OPENMP
   const int64_t threads = at::get_num_threads();
-  return device.is_cpu() && threads > 1 && rows >= threads ? threads : 1;
+  return device.is_cpu() && threads > 1 && threads <= kMaxCpuShards && rows >= threads ? threads : 1;
+#else  // at::parallel_for is serial here: shards would run one after another
+  (void)device, (void)rows;
+  return 1;
+#endif
+}
+
+void parallel_shards(int64_t shards, const std::function<void(int64_t)>& run) {
+  const at::ThreadLocalState caller;  // grad mode, autocast and inference keys, profiler, hooks
+  at::parallel_for(0, shards, 1, [&](int64_t lo, int64_t hi) {
+    at::ThreadLocalStateGuard same_state_here(caller);
+    for (int64_t s = lo; s < hi; ++s) run(s);
+  });
 }
 
 StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const StepOptions& o) {
@@ -116,7 +131,9 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
     if (o.probe && m == 0) {  // the probes see the whole micro-batch, as unsharded
       torch::NoGradGuard no_grad;
       model_->probe = true;
+      if (mixed) compat::set_bf16_autocast(dev, true);
       model_->hidden(micro[m].inputs);
+      if (mixed) compat::set_bf16_autocast(dev, false);
       model_->probe = false;
     }
     std::vector<torch::Tensor> wrt;  // what trains now (LISA freezes layers for a while)
@@ -124,19 +141,18 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
       if (p.requires_grad()) wrt.push_back(p);
     std::vector<std::vector<torch::Tensor>> grads(shards);
     std::vector<torch::Tensor> losses(shards);
-    at::parallel_for(0, shards, 1, [&](int64_t b, int64_t e) {
-      for (int64_t s = b; s < e; ++s) {
-        auto l = scaled_loss(m, losses[s], rows * s / shards, rows * (s + 1) / shards);
-        grads[s] = torch::autograd::grad({l}, wrt, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                         /*allow_unused=*/true);
-      }
+    parallel_shards(shards, [&](int64_t s) {
+      auto l = scaled_loss(m, losses[s], rows * s / shards, rows * (s + 1) / shards);
+      grads[s] = torch::autograd::grad({l}, wrt, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
     });
     for (int64_t s = 0; s < shards; ++s) {
       for (size_t i = 0; i < wrt.size(); ++i) {
         auto& g = grads[s][i];
         if (!g.defined()) continue;
         auto& to = wrt[i].mutable_grad();
-        if (!to.defined()) to = g.is_contiguous() ? g : g.contiguous();
+        // Kept as it is only where nothing else holds it (two parameters could get one tensor).
+        if (!to.defined()) to = g.is_contiguous() && g.use_count() == 1 ? std::move(g) : g.clone(at::MemoryFormat::Contiguous);
         else to.add_(g);
       }
       loss_sum += losses[s].detach().to(torch::kFloat64);

@@ -64,10 +64,16 @@ class TrainStep {
 };
 
 // How many shards of rows a batch of `rows` runs in, side by side, one per thread, each shard's
-// kernels single-threaded: torch's intra-op thread count on the CPU where the rows go round, else
-// 1. At the widths CPU users train, two one-thread graphs ran 1.3-2.2x as fast as one graph with
-// two-thread kernels (README, Speed). The bits then depend on the thread count.
+// kernels single-threaded: torch's intra-op thread count on the CPU where every thread gets a row
+// and there are at most kMaxCpuShards threads, else 1 (the kernels share the threads out). Each
+// shard holds its own gradients until they are added: (shards - 1) x the parameters' size more
+// memory, hence the cap. On the 2-core EPYC two shards ran 1.12-1.66x the tokens/s of one graph
+// on two threads (README, Speed); more threads are not measured. The bits depend on the count.
+constexpr int64_t kMaxCpuShards = 8;
 int64_t cpu_shards(const torch::Device& device, int64_t rows);
+// Runs run(s) for s in [0, shards) in one parallel region, each with the caller's thread-local
+// state (grad mode, autocast, inference mode, profiler): at::parallel_for alone does not carry it.
+void parallel_shards(int64_t shards, const std::function<void(int64_t)>& run);
 
 // The global L2 norm of the gradients of `params`, as a device scalar (fp32).
 torch::Tensor grad_norm_tensor(const std::vector<torch::Tensor>& params);

@@ -66,7 +66,9 @@ grep -q "resuming .* from $third" b2.txt || { cat b2.txt; fail "did not resume f
 cmp -s "$ref" "$(final_weights b)" || fail "the weights resumed past damaged checkpoints differ from the uninterrupted run's"
 
 # A CPU run resumed on another thread count says that it no longer continues bit for bit (each
-# step's rows are sharded by thread), and how to resume it exactly; on the same count it is silent.
+# step's rows are sharded by thread), and how to resume it exactly; on the same count it is silent
+# and ends with the uninterrupted two-thread run's weights.
+GPAS_THREADS=2 "$gpas" "${run[@]}" --workdir u > u.txt 2>&1 || { cat u.txt; fail "the two-thread run failed"; }
 GPAS_THREADS=2 "$gpas" "${run[@]}" --workdir t > t1.txt 2>&1 &
 pids+=($!)
 for _ in $(seq 3000); do
@@ -75,6 +77,11 @@ for _ in $(seq 3000); do
 done
 kill -9 "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 grep -q '"status":"completed"' t/runs/*/journal.jsonl && fail "the two-thread run finished before it was killed"
+cp -r t t_same
+GPAS_THREADS=2 "$gpas" "${run[@]}" --workdir t_same > t3.txt 2>&1 || { cat t3.txt; fail "the two-thread resume failed"; }
+grep -q "resumes on" t3.txt && { cat t3.txt; fail "a resume on the same thread count warned"; }
+cmp -s "$(final_weights u)" "$(final_weights t_same)" || fail "the two-thread run resumed on two threads is not the uninterrupted one"
+cmp -s "$(final_weights u)" "$ref" && fail "two threads gave the one-thread run's weights: were the rows sharded?"
 "$gpas" "${run[@]}" --workdir t > t2.txt 2>&1 || { cat t2.txt; fail "the one-thread resume failed"; }
 grep -q "trained on 2 CPU threads and resumes on 1: .*GPAS_THREADS=2 resumes it exactly" t2.txt \
   || { cat t2.txt; fail "a resume on another thread count went unmentioned"; }

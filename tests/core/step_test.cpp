@@ -131,10 +131,10 @@ ThreadedStep step_on_threads(int threads) {
   return out;
 }
 
-TEST(Step, OnSeveralThreadsShardsTheRowsAndKeepsTheWholeBatchsGradientBitForBit) {
+TEST(Step, OnTwoThreadsShardsTheRowsRepeatsToTheBitAndIsCloseToOneThread) {
   // Two threads: each micro-batch's rows in two shards side by side, their gradients added in
   // shard order, so two runs agree to the bit; one thread: the whole micro-batch at once, the
-  // same sums in another order.
+  // same sums in another order (close, not equal: that they differ shows the rows were sharded).
   auto a = step_on_threads(2), b = step_on_threads(2), one = step_on_threads(1);
   ASSERT_EQ(a.grads.size(), one.grads.size());
   ASSERT_EQ(a.variances.size(), one.variances.size());
