@@ -37,8 +37,7 @@ std::pair<double, double> evaluate(Transformer& model, const RunConfig& cfg, Col
     auto d = to_device(b, dev);
     const int64_t rows = d.inputs.size(0), shards = cpu_shards(dev, rows);
     std::vector<torch::Tensor> part(shards);  // each shard's loss sum, added in shard order
-    parallel_shards(shards, [&](int64_t s) {
-      const int64_t r0 = rows * s / shards, r1 = rows * (s + 1) / shards;
+    parallel_shards(rows, shards, [&](int64_t s, int64_t r0, int64_t r1) {
       part[s] = model->chunked_loss_sum(model->hidden(d.inputs.slice(0, r0, r1)), d.targets.slice(0, r0, r1));
     });
     for (const auto& p : part) sum += p.to(torch::kFloat64);

@@ -59,7 +59,6 @@ TrainStep::TrainStep(Transformer& model, const TrainConfig& cfg, Collective& col
   if (coll_.backend() != "single") {  // a c10d group, even of one
     sync_ = std::make_unique<GradSync>(coll_, trainable_, int64_t(rendezvous_env().bucket_mib * (1 << 20)));
   }
-  shardable_ = !sync_;  // a group's gradient hooks count on one backward per micro-batch
 }
 
 int64_t cpu_shards(const torch::Device& device, int64_t rows) {
@@ -72,11 +71,12 @@ int64_t cpu_shards(const torch::Device& device, int64_t rows) {
 #endif
 }
 
-void parallel_shards(int64_t shards, const std::function<void(int64_t)>& run) {
+void parallel_shards(int64_t rows, int64_t shards,
+                     const std::function<void(int64_t s, int64_t r0, int64_t r1)>& run) {
   const at::ThreadLocalState caller;  // grad mode, autocast and inference keys, profiler, hooks
   at::parallel_for(0, shards, 1, [&](int64_t lo, int64_t hi) {
     at::ThreadLocalStateGuard same_state_here(caller);
-    for (int64_t s = lo; s < hi; ++s) run(s);
+    for (int64_t s = lo; s < hi; ++s) run(s, rows * s / shards, rows * (s + 1) / shards);
   });
 }
 
@@ -103,19 +103,27 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
     for (auto& p : trainable_) p.mutable_grad() = torch::Tensor();
   const auto dev = micro.front().inputs.device();
   auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev));
+  auto autocast = [&](bool on) {  // per thread
+    if (mixed) compat::set_bf16_autocast(dev, on);
+  };
   // The loss of rows [r0, r1) of micro-batch m, divided as the weighting says.
   auto scaled_loss = [&](int64_t m, torch::Tensor& l, int64_t r0, int64_t r1) {
-    if (mixed) compat::set_bf16_autocast(dev, true);
+    autocast(true);
     auto h = model_->hidden(micro[m].inputs.slice(0, r0, r1));                 // (b, T, C)
     l = model_->chunked_loss_sum(h, micro[m].targets.slice(0, r0, r1));        // (), logits never whole
-    if (mixed) compat::set_bf16_autocast(dev, false);
+    autocast(false);
     if (per_micro)  // the reference: mean over the micro-batch, averaged over micro-batches and ranks
       return l / double(std::max<int64_t>(micro[m].loss_tokens, 1)) / double(accum * world);
     return l / denom;
   };
+  // Not in a c10d group: its gradient hooks count on one backward per micro-batch.
+  std::vector<torch::Tensor> wrt;  // what trains now (LISA freezes layers for a while)
+  if (!sync_)
+    for (auto& p : trainable_)
+      if (p.requires_grad()) wrt.push_back(p);
   for (int64_t m = 0; m < accum; ++m) {
     const int64_t rows = micro[m].inputs.size(0);
-    const int64_t shards = shardable_ ? cpu_shards(dev, rows) : 1;
+    const int64_t shards = sync_ ? 1 : cpu_shards(dev, rows);
     if (shards == 1) {
       model_->probe = o.probe && m == 0;
       if (sync_ && m == accum - 1) sync_->arm();
@@ -131,18 +139,15 @@ StepResult TrainStep::run(int64_t step, std::vector<DeviceBatch>& micro, const S
     if (o.probe && m == 0) {  // the probes see the whole micro-batch, as unsharded
       torch::NoGradGuard no_grad;
       model_->probe = true;
-      if (mixed) compat::set_bf16_autocast(dev, true);
+      autocast(true);
       model_->hidden(micro[m].inputs);
-      if (mixed) compat::set_bf16_autocast(dev, false);
+      autocast(false);
       model_->probe = false;
     }
-    std::vector<torch::Tensor> wrt;  // what trains now (LISA freezes layers for a while)
-    for (auto& p : trainable_)
-      if (p.requires_grad()) wrt.push_back(p);
     std::vector<std::vector<torch::Tensor>> grads(shards);
     std::vector<torch::Tensor> losses(shards);
-    parallel_shards(shards, [&](int64_t s) {
-      auto l = scaled_loss(m, losses[s], rows * s / shards, rows * (s + 1) / shards);
+    parallel_shards(rows, shards, [&](int64_t s, int64_t r0, int64_t r1) {
+      auto l = scaled_loss(m, losses[s], r0, r1);
       grads[s] = torch::autograd::grad({l}, wrt, {}, /*retain_graph=*/false, /*create_graph=*/false,
                                        /*allow_unused=*/true);
     });

@@ -60,7 +60,6 @@ class TrainStep {
   std::vector<torch::Tensor> trainable_, gates_;
   std::unique_ptr<torch::optim::Adam> opt_;
   std::unique_ptr<GradSync> sync_;  // only in a c10d group
-  bool shardable_ = false;  // micro-batches split by rows (cpu_shards): not in a c10d group
 };
 
 // How many shards of rows a batch of `rows` runs in, side by side, one per thread, each shard's
@@ -71,9 +70,11 @@ class TrainStep {
 // on two threads (README, Speed); more threads are not measured. The bits depend on the count.
 constexpr int64_t kMaxCpuShards = 8;
 int64_t cpu_shards(const torch::Device& device, int64_t rows);
-// Runs run(s) for s in [0, shards) in one parallel region, each with the caller's thread-local
-// state (grad mode, autocast, inference mode, profiler): at::parallel_for alone does not carry it.
-void parallel_shards(int64_t shards, const std::function<void(int64_t)>& run);
+// Runs run(s, r0, r1) for each shard s in [0, shards) of `rows` rows ([r0, r1): shard s's rows)
+// in one parallel region, each with the caller's thread-local state (grad mode, autocast,
+// inference mode, profiler): at::parallel_for alone does not carry it.
+void parallel_shards(int64_t rows, int64_t shards,
+                     const std::function<void(int64_t s, int64_t r0, int64_t r1)>& run);
 
 // The global L2 norm of the gradients of `params`, as a device scalar (fp32).
 torch::Tensor grad_norm_tensor(const std::vector<torch::Tensor>& params);
