@@ -10,6 +10,7 @@
 #include "tests/common/preset_model.h"
 #include "core/model/attention_cpu.h"
 #include "core/model/block.h"
+#include "core/model/head_gemm.h"
 #include "core/model/rmsnorm_cpu.h"
 #include "core/model/swiglu_cpu.h"
 #include "core/model/model.h"
@@ -306,6 +307,52 @@ TEST(Model, ChunkedLossEqualsTheWholeLogitsLossAndGradients) {
   EXPECT_NEAR(chunked_full.item<double>(), whole_full.item<double>(), 1e-5 * std::abs(whole_full.item<double>()));
   for (size_t i = 0; i < gwf.size(); ++i)
     EXPECT_TRUE(torch::allclose(gcf[i], gwf[i], 1e-4, 1e-6)) << "parameter " << i << " (no padding)";
+}
+
+// The head's own GEMMs (head_gemm.h) against torch::mm, at hidden sizes 64 and 128, with rows and
+// vocabulary columns that leave every short tile (12k + 7 rows, 32k + 5 and 6k + 4 columns), a
+// logits row stride wider than the vocabulary, dW in two column ranges and accumulated: close to
+// ATen's products, and each call's bits the same when its rows or dW's rows are split elsewhere.
+TEST(Model, HeadGemmsMatchTorchMm) {
+  if (!head_gemm_available(64)) GTEST_SKIP() << "no AVX-512F on this CPU: the head's GEMMs are ATen's";
+  EXPECT_FALSE(head_gemm_available(96));  // not a multiple of 64: ATen's
+  torch::manual_seed(11);
+  for (int64_t c : {64, 128})
+    for (int64_t rows : {31, 1}) {
+      const int64_t v = 101, ld = 112;
+      auto h = torch::randn({rows, c}), w = torch::randn({v, c}) * 0.1;
+      auto packed = torch::empty({int64_t(head_pack_floats(v, c))});
+      head_pack(w.data_ptr<float>(), v, c, packed.data_ptr<float>());
+      auto wide = torch::full({rows, ld}, 7.0f);  // logits in the first v columns of each row
+      head_logits(h.data_ptr<float>(), rows, c, packed.data_ptr<float>(), v, wide.data_ptr<float>(), ld);
+      auto logits = wide.narrow(1, 0, v);
+      EXPECT_TRUE(torch::allclose(logits, torch::mm(h, w.t()), 1e-5, 1e-5)) << c << " x " << rows;
+      EXPECT_TRUE(wide.narrow(1, v, ld - v).eq(7.0f).all().item<bool>()) << "wrote past the vocabulary";
+      // Rows split at 13: the same bits.
+      auto split = torch::empty({rows, ld});
+      const int64_t cut = std::min<int64_t>(13, rows);
+      head_logits(h.data_ptr<float>(), cut, c, packed.data_ptr<float>(), v, split.data_ptr<float>(), ld);
+      head_logits(h.data_ptr<float>() + cut * c, rows - cut, c, packed.data_ptr<float>(), v,
+                  split.data_ptr<float>() + cut * ld, ld);
+      EXPECT_TRUE(torch::equal(split.narrow(1, 0, v), logits));
+
+      auto g = torch::randn({rows, ld});  // G, with the same row stride
+      auto dh = torch::empty({rows, c});
+      head_dh(g.data_ptr<float>(), rows, v, ld, w.data_ptr<float>(), c, dh.data_ptr<float>());
+      auto gv = g.narrow(1, 0, v);
+      EXPECT_TRUE(torch::allclose(dh, torch::mm(gv, w), 1e-4, 1e-5)) << c << " x " << rows;
+
+      auto dw = torch::empty({v, c});
+      head_dw(g.data_ptr<float>(), rows, ld, h.data_ptr<float>(), c, 0, 40, dw.data_ptr<float>(), false);
+      head_dw(g.data_ptr<float>(), rows, ld, h.data_ptr<float>(), c, 40, v, dw.data_ptr<float>(), false);
+      auto want = torch::mm(gv.t(), h);
+      EXPECT_TRUE(torch::allclose(dw, want, 1e-4, 1e-5)) << c << " x " << rows;
+      auto whole = torch::empty({v, c});
+      head_dw(g.data_ptr<float>(), rows, ld, h.data_ptr<float>(), c, 0, v, whole.data_ptr<float>(), false);
+      EXPECT_TRUE(torch::equal(whole, dw));
+      head_dw(g.data_ptr<float>(), rows, ld, h.data_ptr<float>(), c, 0, v, dw.data_ptr<float>(), true);
+      EXPECT_TRUE(torch::allclose(dw, 2 * want, 1e-4, 1e-5)) << "accumulated, " << c << " x " << rows;
+    }
 }
 
 TEST(Model, ExportedNamesAndShapesForEveryScheme) {
