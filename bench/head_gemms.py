@@ -2,9 +2,10 @@
 """The LM head's three matrix products alone, at a step's shapes, in eager PyTorch (README, Speed).
 
 Forward logits = h W^T (N x C times C x V), and backward's dh = G W and dW = G^T h, G the
-softmax-minus-one-hot: the products that gpas and the eager reference both run through the same
-BLAS. Each timed alone, on one buffer of all N rows (best of --reps), so their sum is the least
-time a step can spend on the head with these GEMMs, whatever is fused around them.
+softmax-minus-one-hot: the products the eager reference runs through LibTorch's BLAS (OpenBLAS on
+Debian), as gpas did before its own kernels (core/model/head_gemm.cpp, where the CPU has AVX-512).
+Each timed alone, on one buffer of all N rows (best of --reps), so their sum is the least time a
+step can spend on the head with these GEMMs, whatever is fused around them.
 
     python3 bench/head_gemms.py --vocab 32000 --hidden 64 --rows 1024 --threads 1
 """

@@ -8,7 +8,7 @@
 #endif
 
 #include <algorithm>
-#include <cstring>
+#include <cstdlib>
 
 namespace gpas {
 
@@ -53,8 +53,8 @@ GPAS_AVX512_INLINE void logits_tile(const float* h, int64_t c, const float* pane
 // dh and dW alike: R output rows of 64 columns, out[r] (+)= sum over k in [k0, k1) of
 // g(r, k) * x[k * c : k * c + 64]. For dh (kDw false) g(r, k) is g[r * ldg + k] and x is W; for
 // dW, g[k * ldg + r] (g's columns) and x is h, and g's rows are V floats apart: the hardware
-// prefetcher does not follow them, so the next tiles' cache line is asked for with each row (a
-// prefetch past the row's end is harmless).
+// prefetcher does not follow them, so the next tiles' cache line is asked for with each row (past
+// the row's end, or the buffer's on the last row, a prefetch does nothing: it never faults on x86).
 template <int R, bool kDw>
 GPAS_AVX512_INLINE void rank1_tile(const float* g, int64_t ldg, const float* x, int64_t c, int64_t k0, int64_t k1,
                                    float* out, bool first) {
@@ -107,8 +107,9 @@ template <int R> struct DwTile {
 
 GPAS_AVX512 void logits_avx512(const float* h, int64_t rows, int64_t c, const float* packed, int64_t v,
                                float* logits, int64_t ldl) {
-  // A block of 12 rows against every panel in turn: the block's h stays in L1, the panels
-  // (all of W^T: 8 MiB at vocabulary 32000) stream from L3, each logits row is written in order.
+  // A block of 12 rows against every panel in turn: the block's h stays in L1 (6 KiB at C = 128),
+  // the panels (all of W^T: 8 MiB at vocabulary 32000, C = 64) stream from L3, each logits row is
+  // written in order.
   for (int64_t i = 0; i < rows; i += kLogitRows) {
     const int64_t n = std::min(kLogitRows, rows - i);
     for (int64_t j = 0; j < v; j += kPanel) {
@@ -156,8 +157,8 @@ GPAS_AVX512 void dw_avx512(const float* g, int64_t rows, int64_t ldg, const floa
 }  // namespace
 
 bool head_gemm_available(int64_t c) {
-  static const bool cpu = __builtin_cpu_supports("avx512f");
-  return cpu && c > 0 && c % 64 == 0;
+  static const bool cpu = __builtin_cpu_supports("avx512f");  // the CPU and the OS's zmm state
+  return cpu && (c == 64 || c == 128);
 }
 
 void head_logits(const float* h, int64_t rows, int64_t c, const float* packed, int64_t v, float* logits,
@@ -177,23 +178,26 @@ void head_dw(const float* g, int64_t rows, int64_t ldg, const float* h, int64_t 
 #else
 
 bool head_gemm_available(int64_t) { return false; }
-void head_logits(const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
-void head_dh(const float*, int64_t, int64_t, int64_t, const float*, int64_t, float*) {}
-void head_dw(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, bool) {}
+// Never called where head_gemm_available is false.
+void head_logits(const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t) { std::abort(); }
+void head_dh(const float*, int64_t, int64_t, int64_t, const float*, int64_t, float*) { std::abort(); }
+void head_dw(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, bool) { std::abort(); }
 
 #endif
 
-size_t head_pack_floats(int64_t v, int64_t c) { return size_t((v + kPanel - 1) / kPanel * kPanel * c); }
+int64_t head_pack_panels(int64_t v) { return (v + kPanel - 1) / kPanel; }
 
-void head_pack(const float* w, int64_t v, int64_t c, float* packed) {
-  for (int64_t j0 = 0; j0 < v; j0 += kPanel) {
-    float* p = packed + j0 * c;
+size_t head_pack_floats(int64_t v, int64_t c) { return size_t(head_pack_panels(v) * kPanel * c); }
+
+void head_pack(const float* w, int64_t v, int64_t c, int64_t p0, int64_t p1, float* packed) {
+  for (int64_t p = p0; p < p1; ++p) {
+    float* panel = packed + p * kPanel * c;
     for (int64_t jj = 0; jj < kPanel; ++jj) {
-      const int64_t j = j0 + jj;
+      const int64_t j = p * kPanel + jj;
       if (j < v)
-        for (int64_t k = 0; k < c; ++k) p[k * kPanel + jj] = w[j * c + k];
+        for (int64_t k = 0; k < c; ++k) panel[k * kPanel + jj] = w[j * c + k];
       else
-        for (int64_t k = 0; k < c; ++k) p[k * kPanel + jj] = 0.0f;
+        for (int64_t k = 0; k < c; ++k) panel[k * kPanel + jj] = 0.0f;
     }
   }
 }

@@ -1,10 +1,10 @@
 // The LM head's three matrix products for fp32 on an x86 CPU with AVX-512, at the shapes the
-// chunked loss gives them: hidden size C a multiple of 64 (tiny, 16 x 64 and 9m: 64 and 128),
-// vocabulary V of thousands, a chunk of rows. OpenBLAS runs these at 73-93 GFLOP/s on one Zen 4
-// thread (`python3 bench/head_gemms.py`) against ~100 for a square product: with K = 64 its
-// packing is a large share of the work, and for dW it reads G's columns at a stride of V floats.
-// Here nothing is packed but W^T, once per call (V x C floats), and the kernels keep their
-// accumulators in registers across the whole reduction:
+// chunked loss gives them: hidden size C of 64 or 128 (tiny and 16 x 64: 64, 9m: 128; larger
+// sizes are not measured and keep ATen's), vocabulary V of thousands, a chunk of rows. OpenBLAS
+// runs these at 73-93 GFLOP/s on one Zen 4 thread (`python3 bench/head_gemms.py`) against ~100 for
+// a square product: with K = 64 its packing is a large share of the work, and for dW it reads G's
+// columns at a stride of V floats. Here nothing is packed but W^T, once per call, and the kernels
+// keep their accumulators in registers across the whole reduction:
 //   logits = h W^T   12 rows x 32 vocabulary columns a tile, K = C
 //   dh     = G W     6 rows x 64 hidden columns a tile, K = V in blocks of 512
 //   dW     = G^T h   6 vocabulary rows x 64 hidden columns a tile, K = rows, G's next line prefetched
@@ -16,12 +16,15 @@
 
 namespace gpas {
 
-// Whether these kernels run here for hidden size c: an x86 CPU with AVX-512F, c % 64 == 0.
+// Whether these kernels run here for hidden size c: an x86 CPU with AVX-512F, c 64 or 128.
 bool head_gemm_available(int64_t c);
 
-// W (v x c, row-major) as W^T in panels of 32 vocabulary columns: head_pack_floats(v, c) floats.
+// W (v x c, row-major) as W^T in panels of 32 vocabulary columns (the last one zero-padded):
+// head_pack_floats(v, c) floats. head_pack writes panels [p0, p1) of head_pack_panels(v), so
+// threads can share the work.
+int64_t head_pack_panels(int64_t v);
 size_t head_pack_floats(int64_t v, int64_t c);
-void head_pack(const float* w, int64_t v, int64_t c, float* packed);
+void head_pack(const float* w, int64_t v, int64_t c, int64_t p0, int64_t p1, float* packed);
 
 // logits (rows x v, row stride ldl) = h (rows x c) W^T, W given packed.
 void head_logits(const float* h, int64_t rows, int64_t c, const float* packed, int64_t v, float* logits,

@@ -134,7 +134,8 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
     const bool masked = targets.lt(0).any().item<bool>();
     const bool rows_kernel = softmax_xent_rows_available();
     // The head's own GEMMs (head_gemm.h) where the CPU and the hidden size allow, else ATen's
-    // (OpenBLAS); either way each output element's sum runs in one order at any thread count.
+    // (OpenBLAS, which splits threads over the output, so its sums too run in one order at any
+    // thread count; other BLAS libraries need not).
     const bool own_gemm = head_gemm_available(h.size(1)) && h.is_contiguous() && w.is_contiguous();
     const int64_t hidden = h.size(1);
     torch::Tensor packed;  // W^T in panels, for head_logits: once per call, every chunk reads it
@@ -142,9 +143,8 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
       packed = torch::empty({int64_t(head_pack_floats(v, hidden))}, w.options());
       const float* wp = w.data_ptr<float>();
       float* pp = packed.data_ptr<float>();
-      at::parallel_for(0, (v + 31) / 32, 16, [&](int64_t b, int64_t e) {
-        head_pack(wp + b * 32 * hidden, std::min(v, e * 32) - b * 32, hidden, pp + b * 32 * hidden);
-      });
+      at::parallel_for(0, head_pack_panels(v), 16,
+                       [&](int64_t b, int64_t e) { head_pack(wp, v, hidden, b, e, pp); });
     }
     auto wt = w.t();                                                  // (C, V)
     auto buf = torch::empty({std::min(chunk, n), v}, w.options());    // (c, V)
@@ -234,10 +234,12 @@ torch::Tensor TransformerImpl::chunked_loss_sum(const torch::Tensor& h, const to
                                                 int64_t chunk_rows) const {
   // Rows per chunk: about 16M logits (64 MiB in fp32), at least 1. Where the head's weight is
   // small (fp32 on the CPU, at most 1M elements: 4 MiB) about 512K logits, at least 64 rows: each
-  // chunk's GEMMs re-read (pack) the whole weight, which is cheap only while it stays in cache,
-  // and the chunk's logits then stay in cache too. Measured on the 2-core EPYC (tiny, one
-  // thread): vocab 8000, 64-128 rows ran 10.0-10.8k tokens/s against 8.7-9.2k whole; vocab 32000,
-  // 64 rows 2.4-2.6k against 2.8k whole.
+  // chunk's GEMMs re-read the whole weight, which is cheap only while it stays in cache, and the
+  // chunk's logits then stay in cache too. Measured on the 2-core EPYC (tiny, one thread) with
+  // OpenBLAS's GEMMs: vocab 8000, 64-128 rows ran 10.0-10.8k tokens/s against 8.7-9.2k whole;
+  // vocab 32000, 64 rows 2.4-2.6k against 2.8k whole. With head_gemm.cpp's (2026-12-08, two runs
+  // each, noisy): vocab 32000, 32-256 rows 4.8-6.1k against 6.1-6.4k at the default 524; vocab
+  // 8000, 32-524 rows 14.1-20.2k against 18.6-19.5k at the default 65: the defaults kept.
   const bool small_head = h.is_cpu() && h.scalar_type() == torch::kFloat32 &&
                           cfg.vocab_size * cfg.hidden <= (int64_t(1) << 20);
   const int64_t chunk =
