@@ -6,7 +6,7 @@
 
 #include "core/common/error.h"
 #include "core/config/flops.h"
-#include "core/model/head_gemm.h"
+#include "core/model/head_ops.h"
 #include "core/model/softmax_rows.h"
 
 namespace gpas {
@@ -133,20 +133,9 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
     const int64_t n = h.size(0), v = w.size(0);
     const bool masked = targets.lt(0).any().item<bool>();
     const bool rows_kernel = softmax_xent_rows_available();
-    // The head's own GEMMs (head_gemm.h) where the CPU and the hidden size allow, else ATen's
-    // (OpenBLAS, which splits threads over the output, so its sums too run in one order at any
-    // thread count; other BLAS libraries need not).
-    const bool own_gemm = head_gemm_available(h.size(1)) && h.is_contiguous() && w.is_contiguous();
-    const int64_t hidden = h.size(1);
-    torch::Tensor packed;  // W^T in panels, for head_logits: once per call, every chunk reads it
-    if (own_gemm) {
-      packed = torch::empty({int64_t(head_pack_floats(v, hidden))}, w.options());
-      const float* wp = w.data_ptr<float>();
-      float* pp = packed.data_ptr<float>();
-      at::parallel_for(0, head_pack_panels(v), 16,
-                       [&](int64_t b, int64_t e) { head_pack(wp, v, hidden, b, e, pp); });
-    }
-    auto wt = w.t();                                                  // (C, V)
+    // The head's GEMMs: gpas's own (head_gemm.h) where the CPU and the hidden size allow, W^T
+    // packed once for every chunk; else ATen's.
+    const HeadGemms gemms(w, head_gemms_own_available(h, w));
     auto buf = torch::empty({std::min(chunk, n), v}, w.options());    // (c, V)
     auto minus_one = torch::full({std::min(chunk, n), 1}, -1.0f, w.options());
     auto row_loss = torch::empty({n, 1}, w.options());                // (N, 1)
@@ -161,16 +150,7 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
       auto tc = targets.slice(0, r, e);                               // (c)
       auto safe = (masked ? tc.clamp_min(0) : tc).unsqueeze(1).contiguous();  // (c, 1)
       auto logits = buf.narrow(0, 0, c);                              // (c, V)
-      if (own_gemm) {
-        const float* hp = hc.data_ptr<float>();
-        const float* pp = packed.data_ptr<float>();
-        float* lp = logits.data_ptr<float>();
-        at::parallel_for(0, c, 12, [&](int64_t b, int64_t f) {
-          head_logits(hp + b * hidden, f - b, hidden, pp, v, lp + b * v, v);
-        });
-      } else {
-        at::mm_out(logits, hc, wt);
-      }
+      gemms.logits(hc, logits);
       auto rl = row_loss.slice(0, r, e);                              // (c, 1)
       torch::Tensor keep;                                             // (c, 1)
       if (masked) keep = tc.ge(0).unsqueeze(1).to(torch::kFloat32);
@@ -196,23 +176,8 @@ struct ChunkedLinearCrossEntropy : torch::autograd::Function<ChunkedLinearCrossE
       }
       auto dhc = dh.slice(0, r, e);                                   // (c, C)
       auto hk = masked ? hc * keep : hc;                              // (c, C)
-      if (own_gemm) {
-        const float* lp = logits.data_ptr<float>();
-        const float* wp = w.data_ptr<float>();
-        const float* kp = hk.data_ptr<float>();
-        float* dhp = dhc.data_ptr<float>();
-        float* dwp = dw.data_ptr<float>();
-        at::parallel_for(0, c, 6, [&](int64_t b, int64_t f) {
-          head_dh(lp + b * v, f - b, v, v, wp, hidden, dhp + b * hidden);
-        });
-        at::parallel_for(0, v, 48, [&](int64_t b, int64_t f) {
-          head_dw(lp, c, v, kp, hidden, b, f, dwp, r > 0);
-        });
-      } else {
-        at::mm_out(dhc, logits, w);
-        if (r == 0) at::mm_out(dw, logits.t(), hk);                   // (V, C)
-        else dw.addmm_(logits.t(), hk);
-      }
+      gemms.dh(logits, dhc);
+      gemms.dw(logits, hk, dw, r > 0);                                // (V, C)
       if (masked) dhc.mul_(keep);
     }
     if (grad) ctx->save_for_backward({dh, dw});

@@ -30,4 +30,16 @@ struct BenchTrainOptions {
 
 nlohmann::json bench_train(const BenchTrainOptions& o);
 
+// `gpas bench head`: the LM head's three fp32 GEMMs alone at one chunk's shapes (logits = h W^T,
+// dh = G W, dW = G^T h), gpas's kernels (core/model/head_gemm.h, where they run) against ATen's
+// torch::mm on the same operands, each the best of `reps` calls, on the CPU's current threads.
+struct BenchHeadOptions {
+  int64_t rows = 1024;    // rows of the chunk (tokens)
+  int64_t hidden = 64;
+  int64_t vocab = 32000;
+  int64_t reps = 7;
+};
+
+nlohmann::json bench_head(const BenchHeadOptions& o);
+
 }  // namespace gpas

@@ -50,9 +50,21 @@ done
 for c in "query" "runs list" "runs show" "runs compare" "runs tag" "runs delete" "report table2" "report schemes" "report pivot" \
          "report ablations" "report figures" "report mechanism" "sweep list" "sweep plan" "sweep status" "ablate" "train" "model info" \
          "model forward" "export" "ingest" "data tokenizer" "data prepare" "data inspect" "data encode" "data brown" \
-         "bench train" "bench plan" "analyze importance" "export-runs" "libtorch"; do
+         "bench train" "bench head" "bench plan" "analyze importance" "export-runs" "libtorch"; do
   "$gpas" $c --help | grep -q -- "--json" || fail "gpas $c has no --json"
 done
+
+# bench head times ATen's GEMMs everywhere, and gpas's beside them (the same results) where they run.
+"$gpas" bench head --rows 13 --hidden 64 --vocab 100 --reps 1 --json | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+sides = [s['side'] for s in r['sides']]
+assert sides == (['gpas', 'aten'] if r['gpas_kernels'] else ['aten']), r
+assert all(p['gflops'] > 0 for s in r['sides'] for p in s['products']), r
+assert not r['gpas_kernels'] or r['max_relative_difference'] < 1e-5, r
+" || fail "bench head --json"
+"$gpas" bench head --rows 0 2> err.txt && fail "bench head --rows 0 was accepted"
+grep -q "^gpas: error: bench head: --rows" err.txt || fail "bench head --rows 0: $(cat err.txt)"
 
 # ---- a store of three runs ----
 write_run() {  # id norm gpas ppl status [host pid]
