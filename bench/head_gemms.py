@@ -3,7 +3,7 @@
 
 Forward logits = h W^T (N x C times C x V), and backward's dh = G W and dW = G^T h, G the
 softmax-minus-one-hot: the products the eager reference runs through LibTorch's BLAS (OpenBLAS on
-Debian), as gpas did before its own kernels (core/model/head_gemm.cpp, where the CPU has AVX-512).
+Debian), as gpas does where its own kernels (core/model/head_gemm.cpp: AVX-512F) do not run.
 Each timed alone, on one buffer of all N rows (best of --reps), so their sum is the least time a
 step can spend on the head with these GEMMs, whatever is fused around them.
 

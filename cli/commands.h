@@ -14,7 +14,7 @@ void setup_train(CLI::App& app);   // train.cpp
 void setup_export(CLI::App& app);  // export.cpp
 void setup_export_runs(CLI::App& app);  // export_runs.cpp: export-runs --tensorboard
 void setup_bench(CLI::App& app);   // bench.cpp: bench train, bench head (and bench data)
-void setup_bench_head(CLI::App& bench);  // bench.cpp: `bench head`, called by setup_bench
+void setup_bench_head(CLI::App& bench);  // bench_head.cpp: `bench head`, called by setup_bench
 void setup_data(CLI::App& app);    // data.cpp: data tokenizer / prepare / inspect
 void setup_bench_data(CLI::App& bench);  // bench_data.cpp: `bench data`, called by setup_bench
 void setup_bench_plan(CLI::App& bench);  // bench_plan.cpp: `bench plan`, by setup_bench and the front

@@ -1,10 +1,10 @@
 // The LM head's three matrix products for fp32 on an x86 CPU with AVX-512, at the shapes the
 // chunked loss gives them: hidden size C of 64 or 128 (tiny and 16 x 64: 64, 9m: 128; larger
 // sizes are not measured and keep ATen's), vocabulary V of thousands, a chunk of rows. OpenBLAS
-// runs these at 73-93 GFLOP/s on one Zen 4 thread (`python3 bench/head_gemms.py`) against ~100 for
-// a square product: with K = 64 its packing is a large share of the work, and for dW it reads G's
-// columns at a stride of V floats. Here nothing is packed but W^T, once per call, and the kernels
-// keep their accumulators in registers across the whole reduction:
+// runs these at 74-96 GFLOP/s on one Zen 4 thread (`gpas bench head`) against ~100 for a square
+// product: with K = 64 its packing is a large share of the work, and for dW it reads G's columns at
+// a stride of V floats. Here nothing is packed but W^T, once per call, and each tile keeps its
+// accumulators in registers through the reduction (or a block of 512 of it, in a fixed order):
 //   logits = h W^T   12 rows x 32 vocabulary columns a tile, K = C
 //   dh     = G W     6 rows x 64 hidden columns a tile, K = V in blocks of 512
 //   dW     = G^T h   6 vocabulary rows x 64 hidden columns a tile, K = rows, G's next line prefetched

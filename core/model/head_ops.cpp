@@ -11,6 +11,8 @@ bool head_gemms_own_available(const torch::Tensor& h, const torch::Tensor& w) {
 
 HeadGemms::HeadGemms(const torch::Tensor& w, bool own) : w_(w), own_(own) {
   if (!own_) return;
+  TORCH_CHECK(w.is_cpu() && w.scalar_type() == torch::kFloat32 && w.is_contiguous() && head_gemm_available(w.size(1)),
+              "HeadGemms: gpas's kernels do not run for this weight");
   const int64_t v = w.size(0), c = w.size(1);
   packed_ = torch::empty({int64_t(head_pack_floats(v, c))}, w.options());
   const float* wp = w.data_ptr<float>();
@@ -27,6 +29,7 @@ void HeadGemms::logits(const torch::Tensor& h, torch::Tensor out) const {
     return;
   }
   const int64_t v = w_.size(0), c = w_.size(1), ld = out.stride(0);
+  TORCH_CHECK(h.is_contiguous() && h.size(1) == c && out.stride(1) == 1 && out.size(1) == v, "HeadGemms::logits: shapes");
   const float* hp = h.data_ptr<float>();
   const float* pp = packed_.data_ptr<float>();
   float* op = out.data_ptr<float>();
@@ -41,6 +44,7 @@ void HeadGemms::dh(const torch::Tensor& g, torch::Tensor out) const {
     return;
   }
   const int64_t v = w_.size(0), c = w_.size(1), ld = g.stride(0);
+  TORCH_CHECK(g.stride(1) == 1 && g.size(1) == v && out.is_contiguous() && out.size(1) == c, "HeadGemms::dh: shapes");
   const float* gp = g.data_ptr<float>();
   const float* wp = w_.data_ptr<float>();
   float* op = out.data_ptr<float>();
@@ -56,6 +60,9 @@ void HeadGemms::dw(const torch::Tensor& g, const torch::Tensor& h, torch::Tensor
     return;
   }
   const int64_t v = w_.size(0), c = w_.size(1), ld = g.stride(0), rows = g.size(0);
+  TORCH_CHECK(g.stride(1) == 1 && g.size(1) == v && h.is_contiguous() && h.size(0) == rows && h.size(1) == c &&
+                  out.is_contiguous() && out.size(0) == v && out.size(1) == c,
+              "HeadGemms::dw: shapes");
   const float* gp = g.data_ptr<float>();
   const float* hp = h.data_ptr<float>();
   float* op = out.data_ptr<float>();

@@ -1,6 +1,7 @@
 // `gpas bench head` (bench.h): the head's GEMMs alone, gpas's kernels against ATen's.
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <torch/torch.h>
 
@@ -29,7 +30,7 @@ double best_seconds(int64_t reps, const F& f) {
 
 nlohmann::json bench_head(const BenchHeadOptions& o) {
   if (o.rows < 1 || o.hidden < 1 || o.vocab < 1 || o.reps < 1)
-    throw Error("bench head: --rows, --hidden, --vocab and --reps must be at least 1");
+    throw Error("bench head: --rows, --hidden, --vocab and --reps must be at least 1", kExitUsage);
   setup_threads();  // GPAS_THREADS, else the cores available, as for training
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
@@ -42,16 +43,25 @@ nlohmann::json bench_head(const BenchHeadOptions& o) {
   std::vector<std::vector<torch::Tensor>> outs;
   for (bool mine : {true, false}) {
     if (mine && !own) continue;
-    const HeadGemms gemms(w, mine);
+    // gpas's logits are timed with the packing of W^T that they need (once per loss call in a
+    // step, shared by its chunks), as ATen's include OpenBLAS's packing; the packing alone too.
+    std::unique_ptr<HeadGemms> gemms;
     auto logits = torch::empty({n, v}), dh = torch::empty({n, c}), dw = torch::empty({v, c});
-    const double tl = best_seconds(o.reps, [&] { gemms.logits(h, logits); });
-    const double td = best_seconds(o.reps, [&] { gemms.dh(g, dh); });
-    const double tw = best_seconds(o.reps, [&] { gemms.dw(g, h, dw, false); });
+    const double tp = best_seconds(o.reps, [&] { gemms = std::make_unique<HeadGemms>(w, mine); });
+    const double tl = best_seconds(o.reps, [&] {
+      gemms = std::make_unique<HeadGemms>(w, mine);
+      gemms->logits(h, logits);
+    });
+    const double td = best_seconds(o.reps, [&] { gemms->dh(g, dh); });
+    const double tw = best_seconds(o.reps, [&] { gemms->dw(g, h, dw, false); });
     outs.push_back({logits, dh, dw});
     nlohmann::json products = nlohmann::json::array();
     for (auto [name, t] : {std::pair<const char*, double>{"logits = h W^T", tl}, {"dh = G W", td}, {"dW = G^T h", tw}})
       products.push_back({{"product", name}, {"ms", t * 1e3}, {"gflops", flops / t / 1e9}});
-    sides.push_back({{"side", mine ? "gpas" : "aten"}, {"products", products}, {"total_ms", (tl + td + tw) * 1e3}});
+    sides.push_back({{"side", mine ? "gpas" : "aten"},
+                     {"products", products},
+                     {"total_ms", (tl + td + tw) * 1e3},
+                     {"pack_ms", mine ? tp * 1e3 : 0.0}});
   }
   nlohmann::json r = {{"rows", n}, {"hidden", c}, {"vocab", v}, {"threads", torch::get_num_threads()},
                       {"reps", o.reps}, {"gpas_kernels", own}, {"torch_version", TORCH_VERSION}, {"sides", sides}};

@@ -63,7 +63,7 @@ assert sides == (['gpas', 'aten'] if r['gpas_kernels'] else ['aten']), r
 assert all(p['gflops'] > 0 for s in r['sides'] for p in s['products']), r
 assert not r['gpas_kernels'] or r['max_relative_difference'] < 1e-5, r
 " || fail "bench head --json"
-"$gpas" bench head --rows 0 2> err.txt && fail "bench head --rows 0 was accepted"
+expect 2 "$gpas" bench head --rows 0
 grep -q "^gpas: error: bench head: --rows" err.txt || fail "bench head --rows 0: $(cat err.txt)"
 
 # ---- a store of three runs ----

@@ -35,13 +35,13 @@ chmod +x "$tmp/echo/gpas-torch"
 grep -q 'List, inspect' <("$tmp/echo/gpas" runs --help) || fail "gpas runs --help went to gpas-torch"
 [ "$("$tmp/echo/gpas" --help train)" = "gpas-torch got: --help train" ] || fail "gpas --help train: not handed over"
 # bench plan needs no LibTorch: the front runs it (commands.h's kFrontSubcommands), with the same
-# help as gpas-torch's; bench's other subcommands, and bench's help, which lists all three, are
+# help as gpas-torch's; bench's other subcommands, and bench's help, which lists all four, are
 # gpas-torch's.
 grep -q '"jobs":4' <("$tmp/echo/gpas" bench plan --jobs 4 --repeat 1 --json) || fail "gpas bench plan did not run in the front"
 cmp -s <("$gpas" bench plan --help) <("$torch" bench plan --help) || fail "gpas bench plan --help differs from gpas-torch's"
 [ "$("$tmp/echo/gpas" bench train --steps 1)" = "gpas-torch got: bench train --steps 1" ] || fail "bench train: not handed over"
 [ "$("$tmp/echo/gpas" bench --help)" = "gpas-torch got: bench --help" ] || fail "gpas bench --help: not handed over"
-for c in train data plan; do
+for c in train head data plan; do
   grep -q "^  $c " <("$gpas" bench --help) || fail "gpas bench --help does not list $c: $("$gpas" bench --help)"
 done
 

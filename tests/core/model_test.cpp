@@ -319,10 +319,10 @@ TEST(Model, ChunkedLossEqualsTheWholeLogitsLossAndGradients) {
     EXPECT_TRUE(torch::allclose(gcf[i], gwf[i], 1e-4, 1e-6)) << "parameter " << i << " (no padding)";
 }
 
-// The head's own GEMMs (head_gemm.h) against torch::mm, at hidden sizes 64 and 128. Shapes: 31 or 1
-// rows and vocabulary 101 (tails of 7 and 1 logits rows, 5 columns of a panel, 5 dW rows), 1031 rows
-// and vocabulary 1077 (more than one block of dh's vocabulary and of dW's rows; a panel tail of 21,
-// past the first vector). Logits and G with a row stride wider than the vocabulary. Nothing is
+// The head's own GEMMs (head_gemm.h) against torch::mm, at hidden sizes 64 and 128. Shapes: 1 to 13
+// and 31 rows at vocabulary 101 (every count of rows a short logits or dh tile can have, 5 columns
+// of a panel, 5 dW rows), 1031 rows at vocabulary 1077 (more than one block of dh's vocabulary and
+// of dW's rows; a panel tail of 21, past the first vector; a dW tail of 3). Logits and G with a row stride wider than the vocabulary. Nothing is
 // written outside the rows and columns asked for; a split of the rows, of dW's rows or of the
 // panels packed gives the same bits; dW accumulates.
 TEST(Model, HeadGemmsMatchTorchMm) {
@@ -335,8 +335,10 @@ TEST(Model, HeadGemmsMatchTorchMm) {
   // fp32 sums of k products of order 1, in another order than ATen's: rounding grows with k; a
   // missed or misplaced term is of order 1.
   auto tol = [](int64_t k) { return 2e-6 * double(k); };
+  std::vector<std::pair<int64_t, int64_t>> shapes{{31, 101}, {1031, 1077}};
+  for (int64_t rows = 1; rows <= 13; ++rows) shapes.push_back({rows, 101});  // every short tile
   for (int64_t c : {64, 128})
-    for (auto [rows, v] : {std::pair<int64_t, int64_t>{31, 101}, {1, 101}, {1031, 1077}}) {
+    for (auto [rows, v] : shapes) {
       SCOPED_TRACE(std::to_string(c) + " hidden, " + std::to_string(rows) + " rows, vocabulary " + std::to_string(v));
       const int64_t ld = v + 11;
       auto h = torch::randn({rows, c}), w = torch::randn({v, c}) * 0.1;
