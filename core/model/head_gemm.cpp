@@ -108,7 +108,7 @@ template <int R> struct DwTile {
 GPAS_AVX512 void logits_avx512(const float* h, int64_t rows, int64_t c, const float* packed, int64_t v,
                                float* logits, int64_t ldl) {
   // A block of 12 rows against every panel in turn: the block's h stays in L1 (6 KiB at C = 128),
-  // the panels (all of W^T: 8 MiB at vocabulary 32000, C = 64) stream from L3, each logits row is
+  // the panels (all of W^T: 8.2 MB at vocabulary 32000, C = 64) stream from L3, each logits row is
   // written in order.
   for (int64_t i = 0; i < rows; i += kLogitRows) {
     const int64_t n = std::min(kLogitRows, rows - i);
